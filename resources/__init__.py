@@ -1,0 +1,1 @@
+"""Icons, themes, default configuration and demo assets (data files, no logic)."""

@@ -1,0 +1,1 @@
+"""Application logic: database, API client, sync, sandbox, jobs. No Qt at all."""

@@ -1,0 +1,1 @@
+"""QtWidgets views, dialogs, charts and the tray icon. Imports viewmodels/ only."""

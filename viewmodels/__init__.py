@@ -1,0 +1,1 @@
+"""QObject view models (signals, properties, item models, task runner). No QtWidgets."""
