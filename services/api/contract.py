@@ -87,7 +87,7 @@ def _resource(name: str, cadence_minutes: int, *fields: Field) -> Resource:
     return Resource(name, COMMON_FIELDS + fields, cadence_minutes)
 
 
-E, I, S, B, T, D, DEC, F, L = (
+E, I, S, B, T, D, DEC, F, L = (  # noqa: E741 - a compact table reads better
     Kind.ENUM,
     Kind.INT,
     Kind.STR,

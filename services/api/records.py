@@ -1,0 +1,225 @@
+"""Validation of API records against the contract, a page at a time.
+
+A page is validated straight from its JSON bytes by pydantic-core (one pass in Rust for
+the common, clean page). When a page holds bad records, each record is validated on its
+own so the good ones go on and each bad one becomes a reject with a readable reason
+("rating: Input should be less than or equal to 5 (got 9)"). Unknown enum values are
+not errors: the record is kept with the raw value and the value is flagged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from typing import Annotated, Any, NotRequired
+
+import orjson
+from pydantic import (
+    AwareDatetime,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    with_config,
+)
+from typing_extensions import TypedDict
+
+from services.api.contract import RESOURCES, Kind, Resource
+from services.api.contract import Field as ContractField
+from services.api.rails_time import TimestampError, parse_us
+
+
+def _decimal_pattern(f: ContractField) -> str:
+    if f.minimum == 0 and f.maximum == 1:
+        return r"^(0(\.\d+)?|1(\.0+)?|\.\d+)$"
+    if f.minimum is not None and f.minimum >= 0:
+        return r"^\d+(\.\d+)?$"
+    return r"^-?\d+(\.\d+)?$"
+
+
+def _py_type(f: ContractField) -> Any:
+    bounds = {}
+    if f.minimum is not None:
+        bounds["ge"] = f.minimum
+    if f.maximum is not None:
+        bounds["le"] = f.maximum
+    match f.kind:
+        case Kind.INT:
+            base: Any = Annotated[int, Field(**bounds)]
+        case Kind.STR | Kind.ENUM:
+            base = str
+        case Kind.BOOL:
+            base = bool
+        case Kind.TIMESTAMP:
+            # Naive timestamps are refused: their zone would be a guess.
+            base = AwareDatetime
+        case Kind.DATE:
+            base = date
+        case Kind.DECIMAL:
+            # A number, or a decimal string checked by pattern in Rust (a Python validator
+            # here costs more than the rest of the record); the writer turns strings into
+            # floats. Bounds on strings: only non-negativity (all our decimals are >= 0).
+            base = (
+                Annotated[float, Field(**bounds)]
+                | Annotated[str, Field(pattern=_decimal_pattern(f))]
+            )
+        case Kind.FLOAT:
+            base = Annotated[float, Field(**bounds)]
+        case Kind.STR_LIST:
+            base = list[str]
+        case _:  # pragma: no cover - the contract has no other kinds
+            raise AssertionError(f.kind)
+    if f.nullable:
+        # Missing optional fields are null (RAILS_API.md "Rails conventions").
+        return NotRequired[base | None]
+    return base
+
+
+@cache
+def _record_adapter(resource_name: str) -> TypeAdapter:
+    resource = RESOURCES[resource_name]
+    td = TypedDict(  # type: ignore[misc]
+        f"{resource_name.title().replace('_', '')}Record",
+        {f.name: _py_type(f) for f in resource.fields},
+    )
+    # strict: a string id or "true" for a bool is a wrong type, not something to coerce.
+    # Unknown fields are ignored (the contract says so).
+    td = with_config(ConfigDict(strict=True, extra="ignore"))(td)
+    return TypeAdapter(td)
+
+
+@cache
+def _page_adapter(resource_name: str) -> TypeAdapter:
+    """The whole response body ``{"data": [...], "meta": {...}}`` in one pass."""
+    record = _record_adapter(resource_name)._type  # type: ignore[attr-defined]
+    page = TypedDict(  # type: ignore[misc]  # noqa: UP013 - field names are data
+        f"{resource_name.title().replace('_', '')}Page",
+        {"data": list[record], "meta": dict[str, Any]},
+    )
+    return TypeAdapter(with_config(ConfigDict(strict=True, extra="ignore"))(page))
+
+
+@dataclass(slots=True)
+class Reject:
+    record_id: str | None
+    raw: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Flag:
+    record_id: int
+    field: str
+    value: str
+
+
+@dataclass(slots=True)
+class Key:
+    """A record's position in keyset order as far as the client can know it."""
+
+    updated_at_us: int
+    id: int
+    # True when the server emitted microseconds, so this is the stored instant; False
+    # when it emitted milliseconds (Rails' default) and this is only a lower bound.
+    exact: bool
+
+
+@dataclass(slots=True)
+class ValidatedPage:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
+    # Key of the last record of the page that had a usable id and updated_at, valid or
+    # rejected: the cursor must move past rejected records too.
+    last_key: Key | None = None
+
+
+def validate_page(
+    resource: str | Resource, records: list[Any], body: bytes | None
+) -> ValidatedPage:
+    """Split a page's records into valid rows, rejects and flags.
+
+    ``body`` is the page's JSON as received (``records`` is ``body["data"]`` parsed);
+    passing it lets the clean case validate in one pass from bytes.
+    """
+    name = resource if isinstance(resource, str) else resource.name
+    res = RESOURCES[name]
+    out = ValidatedPage()
+    out.last_key = last_key(records)
+
+    rows: list[dict[str, Any]] | None = None
+    if body is not None:
+        try:
+            rows = _page_adapter(name).validate_json(body)["data"]
+        except ValidationError:
+            rows = None
+    if rows is None:
+        rows = []
+        adapter = _record_adapter(name)
+        for raw in records:
+            raw_json = orjson.dumps(raw)
+            try:
+                rows.append(adapter.validate_json(raw_json))
+            except ValidationError as exc:
+                out.rejects.append(
+                    Reject(_raw_id(raw), raw_json.decode("utf-8", "replace"), _reason(exc))
+                )
+    out.rows = rows
+    enum_fields = [(f.name, frozenset(f.choices)) for f in res.fields if f.kind is Kind.ENUM]
+    for row in rows:
+        for fname, choices in enum_fields:
+            value = row.get(fname)
+            if value is not None and value not in choices:
+                out.flags.append(Flag(row["id"], fname, value))
+    return out
+
+
+def last_key(records: list[Any]) -> Key | None:
+    """The keyset position of the last record that has a usable id and updated_at."""
+    for raw in reversed(records):
+        key = key_of(raw)
+        if key is not None:
+            return key
+    return None
+
+
+def key_of(raw: Any) -> Key | None:
+    if not isinstance(raw, dict):
+        return None
+    rid, ts = raw.get("id"), raw.get("updated_at")
+    if not isinstance(rid, int) or isinstance(rid, bool) or not isinstance(ts, str):
+        return None
+    try:
+        us = parse_us(ts)
+    except TimestampError:
+        return None
+    return Key(us, rid, _fraction_digits(ts) >= 6)
+
+
+def _fraction_digits(ts: str) -> int:
+    dot = ts.find(".")
+    if dot < 0:
+        return 0
+    n = 0
+    for ch in ts[dot + 1 :]:
+        if not ch.isdigit():
+            break
+        n += 1
+    return n
+
+
+def _raw_id(raw: Any) -> str | None:
+    if isinstance(raw, dict) and raw.get("id") is not None:
+        return str(raw["id"])[:64]
+    return None
+
+
+def _reason(exc: ValidationError) -> str:
+    parts = []
+    for e in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in e["loc"]) or "record"
+        got = e.get("input")
+        shown = "" if e["type"] == "missing" else f" (got {got!r:.60})"
+        parts.append(f"{loc}: {e['msg']}{shown}")
+    return "; ".join(parts)

@@ -1,0 +1,133 @@
+"""The app's settings: one typed, versioned model shared by the GUI and the CLI.
+
+Qt-free on purpose (the GUI keeps only window geometry in QSettings) so that
+``tutormax sync`` run from cron uses exactly the defaults the desktop shows. Secrets are
+never part of it: the API token lives in the OS keychain (``services.credentials``), and
+a URL carrying credentials is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+SETTINGS_VERSION = 1
+
+
+class SettingsError(ValueError):
+    """The settings file exists but cannot be used; the message names file and field."""
+
+
+class SandboxSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scale: Literal["tiny", "demo", "full"] = "demo"
+    seed: int = Field(default=42, ge=0)
+    # Fixed at first start: the sandbox regenerates the same world from seed + anchor on
+    # every launch (and fast-forwards its clock to now), so the local database stays
+    # consistent with it across restarts.
+    anchor: datetime | None = None
+
+    @field_validator("anchor")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("must carry a time zone (UTC)")
+        return v.astimezone(UTC) if v is not None else None
+
+
+class SyncSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    page_limit: int = Field(default=1000, ge=1, le=1000)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    max_attempts: int = Field(default=6, ge=1, le=20)
+    # Resources fetched at the same time (the server is usually the bottleneck).
+    concurrency: int = Field(default=3, ge=1, le=9)
+    # Overrides of DOMAIN.md's cadences, minutes per resource.
+    cadence_minutes: dict[str, int] = Field(default_factory=dict)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = SETTINGS_VERSION
+    # None means the built-in sandbox marketplace.
+    api_url: str | None = None
+    ca_bundle: str | None = None
+    # None means the SQLite file in the app's data folder.
+    database_url: str | None = None
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip().rstrip("/")
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL such as https://ops.example.com")
+        if parts.username or parts.password:
+            raise ValueError("must not contain credentials; the token goes in the keychain")
+        if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("must use https (plain http only for 127.0.0.1)")
+        return v
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return self.api_url is None
+
+
+def load_settings(path: Path) -> Settings:
+    """Read the settings file; a missing file gives the defaults."""
+    if not path.exists():
+        return Settings()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SettingsError(f"cannot read settings file {path}: {exc}") from None
+    if not isinstance(raw, dict):
+        raise SettingsError(f"settings file {path} must hold a JSON object")
+    raw = _migrate(raw)
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise SettingsError(f"invalid settings in {path}: {problems}") from None
+
+
+def save_settings(settings: Settings, path: Path) -> None:
+    """Write atomically (a crash never leaves half a file), readable by the owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = settings.model_dump_json(indent=2)
+    fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _migrate(raw: dict) -> dict:
+    """Bring an older settings file up to SETTINGS_VERSION (none yet: version 1 is first)."""
+    version = raw.get("version", SETTINGS_VERSION)
+    if not isinstance(version, int) or version > SETTINGS_VERSION:
+        raise SettingsError(
+            f"settings version {version!r} is newer than this app understands "
+            f"({SETTINGS_VERSION}); upgrade TutorMax Desktop"
+        )
+    return raw
