@@ -7,6 +7,7 @@ bundle alike, as long as ``services/db/migrations`` ships as files.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -16,6 +17,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
+
+# Alembic's `context` and `op` are module-level proxies: two migrations in one process
+# at once would share them. Across processes, env.py takes a database lock instead.
+_IN_PROCESS = threading.Lock()
 
 
 def alembic_config() -> Config:
@@ -54,7 +59,7 @@ def head_revision() -> str:
 
 def _run(engine: Engine, fn, revision: str) -> None:  # type: ignore[no-untyped-def]
     config = alembic_config()
-    with engine.connect() as conn:
+    with _IN_PROCESS, engine.connect() as conn:
         # env.py runs on this connection and owns its transaction.
         config.attributes["connection"] = conn
         fn(config, revision)

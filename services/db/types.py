@@ -16,8 +16,8 @@ TIMESTAMP     UTCDateTime                  TEXT ``YYYY-MM-DD HH:MM:SS.ffffff``, 
                                            (:func:`sqlite_datetime`,
                                            :func:`sqlite_datetime_us`)
 DATE          Date                         TEXT ``YYYY-MM-DD``
-DECIMAL       Numeric(12, 4), float        NUMERIC affinity: write a float (a numeric
-                                           string is converted by SQLite); reads a float
+DECIMAL       Numeric(12, 4), float        REAL: write a float (SQLite converts a
+                                           numeric string like "4.50"); reads a float
 FLOAT         Float                        REAL
 STR_LIST      JSON                         TEXT, a JSON array (any valid JSON spelling);
                                            None is SQL NULL, not the text ``null``
@@ -25,14 +25,14 @@ STR_LIST      JSON                         TEXT, a JSON array (any valid JSON sp
 
 On PostgreSQL the same types are ``bigint``/``integer``, ``varchar``/``text``,
 ``boolean``, ``timestamp without time zone`` (naive UTC), ``date``,
-``numeric(12, 4)``, ``double precision`` and ``jsonb``.
+``numeric(12, 4)`` (exact), ``double precision`` and ``jsonb``.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, Numeric, String
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Float, Integer, Numeric, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
@@ -55,9 +55,11 @@ BigIntId = BigInteger().with_variant(Integer(), "sqlite")
 # SQLite. none_as_null: Python None is SQL NULL (so IS NULL finds it), not JSON 'null'.
 JSONValue = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
-# DECIMAL kind: exact NUMERIC on PostgreSQL, floats in Python. asdecimal=False also
-# keeps SQLite from warning that it has no native Decimal.
-Money = Numeric(12, 4, asdecimal=False)
+# DECIMAL kind: exact NUMERIC(12, 4) on PostgreSQL, floats in Python (asdecimal=False,
+# which also spares SQLite's "no native Decimal" warning). On SQLite a FLOAT (REAL
+# affinity) column: with NUMERIC affinity SQLite stores 45.0 as the integer 45 and
+# hands back an int, and SQLite has no exact decimal storage to lose anyway.
+Money = Numeric(12, 4, asdecimal=False).with_variant(Float(), "sqlite")
 
 
 def to_naive_utc(value: datetime) -> datetime:

@@ -28,7 +28,8 @@ ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 TS = sa.DateTime()  # naive UTC
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 ENUM = sa.String(length=32)
-MONEY = sa.Numeric(precision=12, scale=4)
+# Exact on PostgreSQL; REAL affinity on SQLite so values always read back as floats.
+MONEY = sa.Numeric(precision=12, scale=4).with_variant(sa.Float(), "sqlite")
 
 
 def _record_columns() -> list[sa.Column]:
