@@ -284,6 +284,7 @@ class SandboxServer:
         )
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._serving = threading.Event()
         self._conn_lock = threading.Lock()
         self._connections: dict[socket.socket, threading.Thread] = {}
 
@@ -334,27 +335,44 @@ class SandboxServer:
         """Serve on a background (daemon) thread; returns self."""
         if self._thread is not None:
             return self
-        httpd = self._bind()
+        self._bind()
         self._thread = threading.Thread(
-            target=httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"sandbox-server-{self.port}",
-            daemon=True,
+            target=self.serve_forever, name=f"sandbox-server-{self.port}", daemon=True
         )
         self._thread.start()
+        self._serving.wait(timeout=5)
         return self
 
     def serve_forever(self) -> None:
         """Serve on the calling thread until :meth:`stop` (from another thread)."""
-        self._bind().serve_forever(poll_interval=0.2)
+        httpd = self._bind()
+        self._serving.set()
+        try:
+            httpd.serve_forever(poll_interval=0.5)
+        finally:
+            self._serving.clear()
+
+    @property
+    def serving(self) -> bool:
+        return self._serving.is_set()
 
     def stop(self) -> None:
         """Stop serving, close open keep-alive connections and wait for their threads."""
         httpd = self._httpd
         if httpd is None:
             return
+        if self._serving.is_set():
+            # serve_forever() notices shutdown only when its select() returns: poke it
+            # with a connection instead of waiting out the poll interval (tests start
+            # and stop hundreds of servers).
+            stopper = threading.Thread(target=httpd.shutdown, daemon=True)
+            stopper.start()
+            deadline = time.monotonic() + 5
+            while stopper.is_alive() and time.monotonic() < deadline:
+                with contextlib.suppress(OSError):
+                    socket.create_connection((self.host, self.port), timeout=0.5).close()
+                stopper.join(timeout=0.01)
         if self._thread is not None:
-            httpd.shutdown()
             self._thread.join(timeout=5)
             self._thread = None
         with self._conn_lock:
