@@ -142,6 +142,8 @@ class RequestFaults:
     malformed_body: bool = False
     huge_padding: int = 0
     decimals_as_numbers: bool = False
+    # The injector that decided (the server's may be replaced mid-request).
+    source: FaultInjector | None = None
 
 
 class FaultInjector:
@@ -167,7 +169,7 @@ class FaultInjector:
         """Faults for one data request; ``is_page`` = a list GET (body faults apply)."""
         c = self.config
         with self._lock:
-            out = RequestFaults(slow_ms=c.slow_ms)
+            out = RequestFaults(slow_ms=c.slow_ms, source=self)
             if self._storm_left > 0:
                 self._storm_left -= 1
                 out.status_429 = True

@@ -309,6 +309,12 @@ class SandboxServer:
         # A fresh injector: storms and huge-page counts start over, streams reseed.
         self._injector = FaultInjector(config)
 
+    @property
+    def data_lock(self) -> threading.RLock:
+        """Held while rows of the world's logs are read or moved. Anything else that
+        appends to or extends the world while the server runs must hold it too."""
+        return self._data_lock
+
     # ---------------------------------------------------------------- lifecycle
 
     def _bind(self) -> _HTTPServer:
@@ -478,13 +484,14 @@ class SandboxServer:
         """Auth, then the injected faults, then the action (data endpoints only)."""
         if not self._authorized(req):
             return _unauthorized()
-        faults = self._injector.decide(is_page=req.method in ("GET", "HEAD"))
+        injector = self._injector
+        faults = injector.decide(is_page=req.method in ("GET", "HEAD"))
         if faults.slow_ms:
             self.stats.fault("slow")
             time.sleep(faults.slow_ms / 1000)
         if faults.status_429:
             self.stats.fault("429")
-            retry = str(self._injector.config.retry_after_seconds)
+            retry = str(injector.config.retry_after_seconds)
             return Response(429, b"Retry later\n", "text/plain", [("Retry-After", retry)])
         if faults.status_500:
             self.stats.fault("500")
@@ -492,7 +499,7 @@ class SandboxServer:
         response: Response = action(req, faults, *args)
         if faults.drop_mid_body and response.body and response.status != 304:
             self.stats.fault("drop_mid_body")
-            response.drop_at = self._injector.cut_point(len(response.body))
+            response.drop_at = injector.cut_point(len(response.body))
         return response
 
     # ---------------------------------------------------------------- actions
@@ -518,7 +525,8 @@ class SandboxServer:
         )
         if faults.decimals_as_numbers:
             self.stats.fault("decimals_as_numbers")
-        bad = self._injector.malformed_kinds_for(
+        injector = faults.source or self._injector
+        bad = injector.malformed_kinds_for(
             resource_name, columns["id"][0], columns["updated_at"][0]
         )
         for pos, kind in bad:
@@ -529,7 +537,7 @@ class SandboxServer:
         body = page_body(records, page.has_more, faults.huge_padding)
         if faults.malformed_body:
             self.stats.fault("malformed_body")
-            body = body[: self._injector.cut_point(len(body))]
+            body = body[: injector.cut_point(len(body))]
         return _json(200, body, req)
 
     def _create(self, req: Request, faults: RequestFaults) -> Response:
