@@ -131,8 +131,8 @@ class Customer(ResourceRow, Base):
     churned_at: Mapped[datetime | None]
 
 
-class Session(ResourceRow, Base):
-    """A tutoring session (the marketplace's, not a database session)."""
+class TutoringSession(ResourceRow, Base):
+    """A tutoring session (named so it never shadows sqlalchemy.orm.Session)."""
 
     __tablename__ = "sessions"
     __table_args__ = (
@@ -368,7 +368,7 @@ RESOURCE_MODELS: Mapping[str, type[Base]] = {
         Manager,
         Tutor,
         Customer,
-        Session,
+        TutoringSession,
         Booking,
         InboundCall,
         EngagementEvent,

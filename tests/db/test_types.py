@@ -10,7 +10,7 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from services.api.rails_time import from_datetime
-from services.db.models import Session, Tutor
+from services.db.models import Customer, Tutor, TutoringSession
 from services.db.types import (
     ENUM_MAX_LENGTH,
     SQLITE_DATETIME_FORMAT,
@@ -25,18 +25,18 @@ UPDATED = datetime(2026, 11, 20, 14, 3, 11, 482123, tzinfo=UTC)
 
 def store_session(engine: Engine, **values: object) -> None:
     with engine.begin() as conn:
-        conn.execute(insert(Session), {"id": 1, "updated_at": UPDATED, **values})
+        conn.execute(insert(TutoringSession), {"id": 1, "updated_at": UPDATED, **values})
 
 
 def load_session(engine: Engine, *columns):  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
-        return conn.execute(select(*columns).where(Session.id == 1)).one()
+        return conn.execute(select(*columns).where(TutoringSession.id == 1)).one()
 
 
 def test_aware_values_come_back_as_the_same_instant_in_utc(migrated: Engine) -> None:
     start = datetime(2026, 11, 20, 9, 3, 11, 482123, tzinfo=EST)
     store_session(migrated, start_time=start)
-    (back,) = load_session(migrated, Session.start_time)
+    (back,) = load_session(migrated, TutoringSession.start_time)
     assert back == start  # the same instant ...
     assert back.tzinfo is UTC  # ... expressed in UTC
     assert (back.hour, back.microsecond) == (14, 482123)
@@ -44,7 +44,7 @@ def test_aware_values_come_back_as_the_same_instant_in_utc(migrated: Engine) -> 
 
 def test_naive_values_are_taken_as_utc(migrated: Engine) -> None:
     store_session(migrated, start_time=datetime(2026, 11, 20, 14, 3, 11, 1))
-    (back,) = load_session(migrated, Session.start_time)
+    (back,) = load_session(migrated, TutoringSession.start_time)
     assert back == datetime(2026, 11, 20, 14, 3, 11, 1, tzinfo=UTC)
 
 
@@ -52,11 +52,13 @@ def test_microseconds_order_correctly_in_sql(migrated: Engine) -> None:
     # The sync's keyset cursor compares (updated_at, id) in SQL at microsecond level,
     # with aware bind parameters in any zone.
     with migrated.begin() as conn:
-        conn.execute(insert(Session), [
+        conn.execute(insert(TutoringSession), [
             {"id": i, "updated_at": UPDATED + timedelta(microseconds=i)} for i in range(1, 4)
         ])  # fmt: skip
         bound = (UPDATED + timedelta(microseconds=1)).astimezone(EST)
-        ids = conn.execute(select(Session.id).where(Session.updated_at > bound)).scalars()
+        ids = conn.execute(
+            select(TutoringSession.id).where(TutoringSession.updated_at > bound)
+        ).scalars()
         assert sorted(ids) == [2, 3]
 
 
@@ -68,7 +70,10 @@ def test_non_datetimes_are_refused(migrated: Engine) -> None:
 def test_decimals_are_exact_and_read_as_floats(migrated: Engine) -> None:
     store_session(migrated, price=12.3456, tutor_earnings=0.1, learning_objectives_met=1)
     price, earnings, met = load_session(
-        migrated, Session.price, Session.tutor_earnings, Session.learning_objectives_met
+        migrated,
+        TutoringSession.price,
+        TutoringSession.tutor_earnings,
+        TutoringSession.learning_objectives_met,
     )
     assert (price, earnings, met) == (12.3456, 0.1, 1.0)
     assert all(type(v) is float for v in (price, earnings, met))
@@ -99,7 +104,7 @@ def test_postgres_enforces_the_enum_length(postgres_url: str) -> None:
         migrate(eng)
         store_session(eng, status="x" * ENUM_MAX_LENGTH)
         with pytest.raises(DBAPIError, match="too long"), eng.begin() as conn:
-            conn.execute(update(Session).values(status="x" * (ENUM_MAX_LENGTH + 1)))
+            conn.execute(update(TutoringSession).values(status="x" * (ENUM_MAX_LENGTH + 1)))
     finally:
         eng.dispose()
 
@@ -125,7 +130,9 @@ def test_sqlite_storage_of_each_kind(sqlite_db: Engine) -> None:
             "instant_book_enabled": True, "hourly_rate": 45.5,
             "hired_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
         })  # fmt: skip
-        conn.execute(insert(Session), {"id": 1, "updated_at": UPDATED, "first_session": False})
+        conn.execute(
+            insert(TutoringSession), {"id": 1, "updated_at": UPDATED, "first_session": False}
+        )
         raw = conn.exec_driver_sql(
             "SELECT updated_at, hired_at, subjects, instant_book_enabled, hourly_rate, "
             "typeof(hourly_rate), typeof(id) FROM tutors"
@@ -154,7 +161,6 @@ def test_sqlite_rows_written_raw_read_back_through_sqlalchemy(sqlite_db: Engine)
             " VALUES (?, ?, ?, ?, ?)",
             [tutor],
         )
-    from services.db.models import Customer
 
     with sqlite_db.connect() as conn:
         c = conn.execute(select(Customer.updated_at, Customer.signup_date)).one()
