@@ -16,8 +16,8 @@ TIMESTAMP     UTCDateTime                  TEXT ``YYYY-MM-DD HH:MM:SS.ffffff``, 
                                            (:func:`sqlite_datetime`,
                                            :func:`sqlite_datetime_us`)
 DATE          Date                         TEXT ``YYYY-MM-DD``
-DECIMAL       Numeric(12, 4), float        REAL: write a float (SQLite converts a
-                                           numeric string like "4.50"); reads a float
+DECIMAL       Numeric(12, 4); Float on     REAL: write a float (SQLite converts a
+              SQLite (see ``Money``)       numeric string like "4.50"); reads a float
 FLOAT         Float                        REAL
 STR_LIST      JSON                         TEXT, a JSON array (any valid JSON spelling);
                                            None is SQL NULL, not the text ``null``
