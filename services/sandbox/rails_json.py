@@ -41,6 +41,10 @@ _ESCAPES = (
     (b"<", b"\\u003c"),
     (b">", b"\\u003e"),
     (b"&", b"\\u0026"),
+)
+# U+2028/U+2029 are 3 bytes starting with 0xE2; a one-byte memchr first keeps the (slow)
+# multi-byte search off the hot path of pages without such text.
+_LINE_SEPARATORS = (
     ("\u2028".encode(), b"\\u2028"),
     ("\u2029".encode(), b"\\u2029"),
 )
@@ -58,6 +62,9 @@ def dumps(obj: object) -> bytes:
     body = orjson.dumps(obj)
     for raw, escaped in _ESCAPES:
         if raw in body:
+            body = body.replace(raw, escaped)
+    if b"\xe2" in body:
+        for raw, escaped in _LINE_SEPARATORS:
             body = body.replace(raw, escaped)
     return body
 
