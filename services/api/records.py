@@ -28,6 +28,7 @@ from typing_extensions import TypedDict
 from services.api.contract import RESOURCES, Kind, Resource
 from services.api.contract import Field as ContractField
 from services.api.rails_time import TimestampError, parse_us
+from services.db.types import ENUM_MAX_LENGTH
 
 
 def _decimal_pattern(f: ContractField) -> str:
@@ -47,8 +48,12 @@ def _py_type(f: ContractField) -> Any:
     match f.kind:
         case Kind.INT:
             base: Any = Annotated[int, Field(**bounds)]
-        case Kind.STR | Kind.ENUM:
+        case Kind.STR:
             base = str
+        case Kind.ENUM:
+            # Unknown values are kept (and flagged), but a value longer than the column
+            # would fail the whole page's insert on PostgreSQL: that one is a reject.
+            base = Annotated[str, Field(max_length=ENUM_MAX_LENGTH)]
         case Kind.BOOL:
             base = bool
         case Kind.TIMESTAMP:

@@ -1,0 +1,350 @@
+"""Commits a validated page and the cursor that follows it, in one transaction.
+
+That single transaction is the whole crash-safety story: after a kill -9 the database
+holds whole pages and the cursor of the last one, so the next run resumes exactly
+there, and the upserts make any re-delivered record a no-op (no duplicates).
+
+SQLite gets a fast path: one ``executemany`` of an ``INSERT ... ON CONFLICT DO UPDATE``
+through the raw driver with values already in the storage format of
+``services.db.types`` (SQLAlchemy's per-value bind processing would halve throughput).
+Other databases get the same statement through SQLAlchemy Core.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from services.api.contract import RESOURCES, Kind
+from services.api.rails_time import from_datetime, to_datetime
+from services.api.records import Flag, Reject, ValidatedPage
+from services.db.engine import begin_write
+from services.db.models import (
+    FlaggedValue,
+    Intervention,
+    SyncRun,
+    SyncState,
+    resource_table,
+)
+from services.db.models import Reject as RejectRow
+from services.sync.cursor import Cursor
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class PageResult:
+    upserted: int
+    deleted: int
+    rejected: int
+    flagged: int
+
+
+class PageWriter:
+    """Writes pages for every resource; used from one thread (the writer thread)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._fast: dict[str, tuple[str, Callable[[dict[str, Any]], tuple]]] = {}
+
+    # ------------------------------------------------------------------ cursor state
+
+    def load_cursor(self, resource: str) -> Cursor:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    SyncState.cursor_updated_at, SyncState.cursor_id, SyncState.cursor_exact
+                ).where(SyncState.resource == resource)
+            ).first()
+        if row is None or row.cursor_updated_at is None:
+            return Cursor()
+        return Cursor(from_datetime(row.cursor_updated_at), row.cursor_id, bool(row.cursor_exact))
+
+    def set_status(
+        self,
+        resource: str,
+        status: str,
+        *,
+        run_id: int | None = None,
+        error: str | None = None,
+        success: bool = False,
+        attempt: bool = False,
+    ) -> None:
+        now = _utcnow()
+        values: dict[str, Any] = {"status": status, "last_error": error}
+        if run_id is not None:
+            values["last_run_id"] = run_id
+        if success:
+            values["last_success_at"] = now
+        if attempt:
+            values["last_attempt_at"] = now
+        with self.engine.begin() as conn:
+            self._upsert_state(conn, resource, values)
+
+    def _upsert_state(self, conn: Connection, resource: str, values: dict[str, Any]) -> None:
+        table = SyncState.__table__
+        stmt = _dialect_insert(conn, table).values(resource=resource, **values)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["resource"], set_=values))
+
+    # ------------------------------------------------------------------ runs
+
+    def start_run(self, trigger: str) -> int:
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    SyncRun.__table__.insert()
+                    .values(trigger=trigger, status="running", started_at=_utcnow())
+                    .returning(SyncRun.__table__.c.id)
+                ).scalar_one()
+            )
+
+    def finish_run(
+        self, run_id: int, status: str, details: dict[str, Any], error: str | None
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(SyncRun.__table__)
+                .where(SyncRun.__table__.c.id == run_id)
+                .values(status=status, details=details, error=error, finished_at=_utcnow())
+            )
+
+    # ------------------------------------------------------------------ pages
+
+    def commit_page(
+        self,
+        resource: str,
+        page: ValidatedPage,
+        cursor: Cursor,
+        run_id: int | None,
+        *,
+        server_precision: int | None = None,
+    ) -> PageResult:
+        """Upsert the page's rows, record its rejects and flags, move the cursor: atomically."""
+        now = _utcnow()
+        with begin_write(self.engine) as conn:
+            if resource == "interventions":
+                upserted = _merge_interventions(conn, page.rows, now)
+            else:
+                upserted = self._upsert_rows(conn, resource, page.rows)
+            _record_rejects(conn, resource, page.rejects, run_id, now)
+            _record_flags(conn, resource, page.flags, now)
+            state: dict[str, Any] = {
+                "cursor_updated_at": None
+                if cursor.updated_at_us is None
+                else to_datetime(cursor.updated_at_us),
+                "cursor_id": cursor.id,
+                "cursor_exact": cursor.exact,
+                "status": "running",
+                "last_run_id": run_id,
+            }
+            if server_precision is not None:
+                state["server_time_precision"] = server_precision
+            self._upsert_state(conn, resource, state)
+        deleted = sum(1 for r in page.rows if r.get("deleted_at") is not None)
+        return PageResult(upserted, deleted, len(page.rejects), len(page.flags))
+
+    def _upsert_rows(self, conn: Connection, resource: str, rows: list[dict[str, Any]]) -> int:
+        if not rows:
+            return 0
+        if self._sqlite:
+            sql, to_tuple = self._fast_sqlite(resource)
+            conn.exec_driver_sql(sql, [to_tuple(r) for r in rows])
+            return len(rows)
+        table = resource_table(resource)
+        names = RESOURCES[resource].field_names
+        params = [_generic_values(resource, r, names) for r in rows]
+        stmt = postgresql.insert(table) if conn.dialect.name == "postgresql" else None
+        if stmt is None:
+            raise NotImplementedError(f"no upsert for dialect {conn.dialect.name}")
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["id"],
+            set_={n: stmt.excluded[n] for n in names if n != "id"},
+            # Never let an older version overwrite a newer one (a re-delivered page
+            # after a newer sync is possible when runs overlap on a team database).
+            where=table.c.updated_at <= stmt.excluded.updated_at,
+        )
+        conn.execute(stmt, params)
+        return len(rows)
+
+    def _fast_sqlite(self, resource: str) -> tuple[str, Callable[[dict[str, Any]], tuple]]:
+        cached = self._fast.get(resource)
+        if cached is not None:
+            return cached
+        res = RESOURCES[resource]
+        names = res.field_names
+        cols = ", ".join(f'"{n}"' for n in names)
+        marks = ", ".join("?" for _ in names)
+        sets = ", ".join(f'"{n}" = excluded."{n}"' for n in names if n != "id")
+        sql = (
+            f'INSERT INTO "{resource}" ({cols}) VALUES ({marks}) '
+            f'ON CONFLICT ("id") DO UPDATE SET {sets} '
+            f'WHERE excluded."updated_at" >= "{resource}"."updated_at"'
+        )
+        converters = [(f.name, _SQLITE_CONVERTERS.get(f.kind)) for f in res.fields]
+        plain = [name for name, conv in converters if conv is None]
+        if len(plain) == len(converters):
+
+            def to_tuple(row: dict[str, Any]) -> tuple:
+                return tuple(row.get(n) for n in names)
+
+        else:
+
+            def to_tuple(row: dict[str, Any]) -> tuple:
+                out = []
+                for name, conv in converters:
+                    value = row.get(name)
+                    if conv is not None and value is not None:
+                        value = conv(value)
+                    out.append(value)
+                return tuple(out)
+
+        self._fast[resource] = (sql, to_tuple)
+        return sql, to_tuple
+
+
+# ---------------------------------------------------------------------- converters
+
+
+def _sqlite_ts(value: datetime) -> str:
+    # isoformat is several times faster than strftime; the slice drops "+00:00".
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]
+
+
+def _sqlite_date(value: date) -> str:
+    return value.isoformat()
+
+
+def _decimal(value: float | str) -> float:
+    return float(value)
+
+
+def _json_list(value: list[str]) -> str:
+    return orjson.dumps(value).decode()
+
+
+_SQLITE_CONVERTERS: dict[Kind, Callable[[Any], Any]] = {
+    Kind.TIMESTAMP: _sqlite_ts,
+    Kind.DATE: _sqlite_date,
+    Kind.DECIMAL: _decimal,
+    Kind.STR_LIST: _json_list,
+}
+
+
+def _generic_values(resource: str, row: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    out = {n: row.get(n) for n in names}
+    for f in RESOURCES[resource].fields:
+        if f.kind is Kind.DECIMAL and isinstance(out[f.name], str):
+            out[f.name] = float(out[f.name])
+    return out
+
+
+def _dialect_insert(conn: Connection, table: Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no upsert for dialect {conn.dialect.name}")
+
+
+# ---------------------------------------------------------------------- side tables
+
+
+def _record_rejects(
+    conn: Connection, resource: str, rejects: list[Reject], run_id: int | None, now: datetime
+) -> None:
+    if not rejects:
+        return
+    table = RejectRow.__table__
+    for rej in rejects:
+        stmt = _dialect_insert(conn, table).values(
+            resource=resource,
+            record_id=rej.record_id,
+            reason=rej.reason,
+            raw=rej.raw,
+            raw_sha1=hashlib.sha1(rej.raw.encode("utf-8", "replace")).hexdigest(),
+            first_seen_at=now,
+            last_seen_at=now,
+            seen_count=1,
+            sync_run_id=run_id,
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["resource", "raw_sha1"],
+                set_={
+                    "last_seen_at": now,
+                    "seen_count": table.c.seen_count + 1,
+                    "reason": rej.reason,
+                    "sync_run_id": run_id,
+                },
+            )
+        )
+
+
+def _record_flags(conn: Connection, resource: str, flags: list[Flag], now: datetime) -> None:
+    if not flags:
+        return
+    table = FlaggedValue.__table__
+    for flag in flags:
+        stmt = _dialect_insert(conn, table).values(
+            resource=resource,
+            record_id=flag.record_id,
+            field=flag.field,
+            value=flag.value,
+            first_seen_at=now,
+            last_seen_at=now,
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["resource", "record_id", "field"],
+                set_={"value": flag.value, "last_seen_at": now},
+            )
+        )
+
+
+# ---------------------------------------------------------------------- interventions
+
+
+def _merge_interventions(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> int:
+    """Interventions are few and also written locally, so they merge row by row.
+
+    A local row with a change not yet accepted by the server (``pending``) keeps the
+    user's edit *and* the lock_version it was based on, so the outbox's PATCH meets the
+    server's newer version as a 409 instead of silently overwriting a colleague's
+    change; only a missing server id is filled in.
+    """
+    table = Intervention.__table__
+    names = RESOURCES["interventions"].field_names
+    for row in rows:
+        values = {n: row.get(n) for n in names}
+        key = values.get("idempotency_key") or f"server:{values['id']}"
+        values["idempotency_key"] = key
+        existing = conn.execute(
+            select(table.c.local_id, table.c.pending, table.c.updated_at).where(
+                (table.c.idempotency_key == key) | (table.c.id == values["id"])
+            )
+        ).first()
+        if existing is None:
+            conn.execute(table.insert().values(**values, pending=False, local_updated_at=now))
+        elif existing.pending:
+            conn.execute(
+                update(table)
+                .where(table.c.local_id == existing.local_id, table.c.id.is_(None))
+                .values(id=values["id"])
+            )
+        elif existing.updated_at is None or existing.updated_at <= values["updated_at"]:
+            conn.execute(
+                update(table).where(table.c.local_id == existing.local_id).values(**values)
+            )
+    return len(rows)
