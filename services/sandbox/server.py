@@ -55,7 +55,7 @@ ERROR_HTML_TYPE = "text/html; charset=UTF-8"
 MAX_BODY_BYTES = 16 * 1024 * 1024
 # Extend the world when the clock gets this close to its horizon, this far ahead.
 EXTEND_MARGIN_US = 14 * US_PER_DAY
-EXTEND_AHEAD_US = 28 * US_PER_DAY
+EXTEND_AHEAD_US = 14 * US_PER_DAY
 
 SINCE_ERROR = "is not an ISO 8601 timestamp (e.g. 2026-11-20T14:03:11.482Z; percent-encode '+')"
 LIMIT_ERROR = f"must be an integer from 1 to {MAX_PAGE_LIMIT}"

@@ -235,3 +235,34 @@ def test_world_is_extended_when_the_clock_nears_its_horizon(sandbox_server_facto
     assert len(world.extend_calls) == 1
     assert world.horizon_us > horizon
     assert world.extend_calls[0] >= server.clock.now_us() + 14 * US_PER_DAY
+
+
+def test_the_shared_world_crawls_completely_with_microsecond_cursors(
+    sandbox_server_factory, sandbox_world
+):
+    """Every resource of the real world: each visible record exactly once."""
+    server = sandbox_server_factory(world=sandbox_world, time_precision=6)
+    bound = server.clock.read_bound_us()
+    with server.client() as c:
+        for name in RESOURCES:
+            seen = [r["id"] for r in _crawl(c, f"/api/v1/{name}", 1000)]
+            expected = sandbox_world.logs[name].column(
+                "id", sandbox_world.logs[name].current_rows(bound)
+            )[0]
+            assert len(seen) == len(set(seen)), name
+            assert sorted(seen) == sorted(expected.tolist()), name
+
+
+def test_advancing_past_the_horizon_extends_the_real_world(writable_sandbox_server):
+    server = writable_sandbox_server
+    world = server.world
+    horizon = world.horizon_us
+    since = format_us(server.clock.now_us() + 1)
+    with server.client() as c:
+        assert c.get("/api/v1/sessions", params={"updated_since": since}).json()["data"] == []
+        server.server.advance(days=10)
+        assert world.horizon_us > horizon
+        assert world.horizon_us >= server.clock.now_us() + 14 * US_PER_DAY
+        data = c.get("/api/v1/sessions", params={"updated_since": since, "limit": 1000}).json()
+    assert data["data"]
+    assert all(parse_us(r["updated_at"]) <= server.clock.now_us() for r in data["data"])
