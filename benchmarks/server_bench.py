@@ -101,17 +101,34 @@ def _crawl(port: int, pages: int, limit: int) -> tuple[int, list[float], int]:
             if m is None or body.endswith(b'"has_more":false}}'):
                 break
             since = quote(m.group(2).decode(), safe="")
-            query = f"limit={limit}&updated_since={since}&after_id={int(m.group(1))}"
+            next_query = f"limit={limit}&updated_since={since}&after_id={int(m.group(1))}"
+            if next_query == query:
+                break  # a millisecond cursor stuck on a bulk group: enough for a benchmark
+            query = next_query
     finally:
         conn.close()
     return records, latencies, nbytes
 
 
+def demo_world() -> object:
+    """The simulator's demo-scale world (about 5 s to build), or None without it."""
+    try:
+        from services.sandbox.world import WorldConfig, build_world
+    except ImportError:
+        return None
+    return build_world(WorldConfig(scale="demo", seed=42, anchor_us=ANCHOR_US))
+
+
 def measure(
-    records: int = 200_000, pages: int = 150, limit: int = 1000, precision: int = 6
+    records: int = 200_000,
+    pages: int = 150,
+    limit: int = 1000,
+    precision: int = 6,
+    world: object | None = None,
 ) -> dict[str, float]:
-    log = synthetic_sessions(records)
-    world = _World({"sessions": log}, ANCHOR_US)
+    """Crawl sessions pages; ``world`` defaults to a synthetic sessions-only one."""
+    if world is None:
+        world = _World({"sessions": synthetic_sessions(records)}, ANCHOR_US)
     with SandboxServer(world, TOKEN, time_precision=precision) as server:
         _crawl(server.port, 5, limit)  # warm up (log merge, imports, caches)
         started = time.perf_counter()
@@ -150,6 +167,18 @@ def run() -> list[dict[str, object]]:
                 "ok": m["p95_ms"] <= 1000 / TARGET_RECORDS_PER_S * 1000,
             }
         )
+    world = demo_world()
+    if world is not None:
+        m = measure(precision=6, world=world)
+        rows.append(
+            {
+                "name": "sandbox_server.demo_world_sessions.records_per_s",
+                "value": round(m["records_per_s"]),
+                "unit": "records/s",
+                "target": TARGET_RECORDS_PER_S,
+                "ok": m["records_per_s"] >= TARGET_RECORDS_PER_S,
+            }
+        )
     return rows
 
 
@@ -157,10 +186,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--pages", type=int, default=150)
+    parser.add_argument("--demo-world", action="store_true", help="also the real demo world")
     args = parser.parse_args()
     for precision in (3, 6):
         m = measure(args.records, args.pages, precision=precision)
         print(json.dumps({"precision": precision, **{k: round(v, 2) for k, v in m.items()}}))
+    if args.demo_world:
+        m = measure(pages=args.pages, world=demo_world())
+        print(json.dumps({"demo_world": True, **{k: round(v, 2) for k, v in m.items()}}))
 
 
 if __name__ == "__main__":
