@@ -513,13 +513,16 @@ class SandboxServer:
         if errors:
             return _json(422, dumps({"errors": errors}))
         resource = RESOURCES[resource_name]
-        log_ = self.world.logs[resource_name]
         names = field_order(resource)
         self._ensure_horizon(self.clock.read_bound_us())
         with self._data_lock:
+            # The bound is read under the lock writes stamp under: a write is either
+            # visible to this page or stamped at/after its bound (a tie goes to the
+            # write's larger id), so a keyset cursor never skips it.
             bound = self.clock.read_bound_us()
-            page = log_.page(bound, since, after_id, limit)
-            columns = {n: log_.column(n, page.rows) for n in names}
+            versions = self.world.logs[resource_name]
+            page = versions.page(bound, since, after_id, limit)
+            columns = {n: versions.column(n, page.rows) for n in names}
         records = build_records(
             resource, columns, self._precision, faults.decimals_as_numbers, order=names
         )

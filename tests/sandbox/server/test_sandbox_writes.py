@@ -227,3 +227,22 @@ def test_writes_need_the_token(api):
         )
         assert r.status_code == 401
         assert anonymous.patch("/api/v1/interventions/1", json={}).status_code == 401
+
+
+def test_chunked_request_bodies_and_head(api):
+    def chunks():
+        yield b'{"intervention": {"tutor_id": 1, '
+        yield b'"intervention_type": "recognition", "priority": 1}}'
+
+    r = api.post(
+        "/api/v1/interventions",
+        content=chunks(),
+        headers={"Idempotency-Key": "chunked", "Content-Type": "application/json"},
+    )
+    assert r.status_code == 201
+    head = api.head("/api/v1/interventions")
+    get = api.get("/api/v1/interventions")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["ETag"] == get.headers["ETag"]
+    assert head.headers["Content-Length"] == str(len(get.content))
