@@ -17,12 +17,12 @@ import dataclasses
 import hashlib
 import random
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from services.api.contract import COMMON_FIELDS, Kind, Resource
+from services.api.contract import COMMON_FIELDS, Field, Kind, Resource
 
 # Every way a single record can be malformed.
 STRING_ID = "string_id"  # "id": "812"
@@ -277,7 +277,7 @@ def corrupt_record(record: dict[str, object], kind: str, resource: Resource) -> 
         raise ValueError(f"unknown malformed kind {kind!r}")
 
 
-def _first(fields, predicate):  # type: ignore[no-untyped-def]
+def _first(fields: Iterable[Field], predicate: Callable[[Field], bool]) -> Field | None:
     for f in fields:
         if predicate(f):
             return f
