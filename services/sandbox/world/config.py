@@ -123,14 +123,14 @@ class TutorHazardModel:
     Drop terms need both windows observed (tenure and history long enough).
     """
 
-    intercept: float = -7.45
-    volume_drop: float = 1.4
-    rating_low: float = 1.2
-    rating_drop: float = 1.2
-    reliability: float = 0.25
-    engagement_low: float = 3.0
-    engagement_drop: float = 2.5
-    short_tenure: float = 1.5
+    intercept: float = -8.6
+    volume_drop: float = 2.35
+    rating_low: float = 1.57
+    rating_drop: float = 1.57
+    reliability: float = 0.34
+    engagement_low: float = 3.25
+    engagement_drop: float = 2.63
+    short_tenure: float = 1.96
     rating_prior: float = 4.3
     rating_prior_weight: float = 3.0
 
@@ -145,9 +145,9 @@ class FirstSessionModel:
     where ``q`` is the tutor's latent quality and ``e`` their engagement that day.
     """
 
-    intercept: float = -1.1
-    quality: float = 0.9
-    engagement: float = 1.5
+    intercept: float = -1.05
+    quality: float = 1.25
+    engagement: float = 2.0
     early_morning: float = 0.4
     late_evening: float = 0.45
     weekend_morning: float = 0.3
@@ -187,8 +187,8 @@ class CustomerHazardModel:
     """
 
     intercept: float = -10.0
-    calls_2plus: float = 1.6
-    calls_14: float = 0.35
+    calls_2plus: float = 2.6
+    calls_14: float = 0.4
     velocity_drop: float = 1.2
     poor_first: float = 1.3
     switches: float = 0.5
@@ -242,9 +242,10 @@ class ScaleKnobs:
 
 SCALES: Mapping[str, ScaleKnobs] = MappingProxyType(
     {
+        # A small market is less liquid (few tutors per subject-hour): more hours each.
         "tiny": ScaleKnobs(active_tutors=60, active_customers=500, history_days=60,
                            bulk_group_size=150, tutors_per_manager=20,
-                           interventions_per_tutor_day=0.01),
+                           tutor_hours_per_week=10.0, interventions_per_tutor_day=0.01),
         "demo": ScaleKnobs(active_tutors=400, active_customers=4000, history_days=180,
                            bulk_group_size=1500),
         "full": ScaleKnobs(active_tutors=5000, active_customers=50000, history_days=180,

@@ -42,6 +42,7 @@ FIRST_LEAD_PMF = np.exp(-np.arange(LEAD_DAYS) / 1.5)
 MIN_LEAD_US = 2 * US_PER_HOUR
 MARKET_OFFSETS = (0, 1, -1, 2, -2)
 SWITCH_TO_SUBSTITUTE = 0.35
+ACCEPT_PER_ENGAGEMENT = 2.0
 OWN_HOUR_SPREAD = 1.5  # hours: how far from their usual time customers still like
 WITHDRAW_SHARE = 0.09
 DURATIONS = np.array([60, 30, 90])
@@ -189,6 +190,8 @@ def match(sim: Simulator, j: int, req: Requests, rng: np.random.Generator) -> De
         _, keep = np.unique(pos, return_index=True)
         keep = np.sort(keep)
         idx, pos = idx[keep], pos[keep]
+        yes = _accepts(sim, cells.t[pos], rng)
+        idx, pos = idx[yes], pos[yes]
         status[idx] = CONFIRMED
         tutor[idx] = cells.t[pos]
         hour[idx] = cells.h[pos]
@@ -225,6 +228,9 @@ def match(sim: Simulator, j: int, req: Requests, rng: np.random.Generator) -> De
         got = rank < hi - lo
         pos = view[lo[got] + rank[got]]
         gi = idx[got]
+        yes = _accepts(sim, cells.t[pos], rng)
+        cells.taken[pos[~yes]] = True  # that tutor passed on this hour today
+        pos, gi = pos[yes], gi[yes]
         status[gi] = CONFIRMED
         tutor[gi] = cells.t[pos]
         hour[gi] = cells.h[pos]
@@ -255,6 +261,16 @@ def match(sim: Simulator, j: int, req: Requests, rng: np.random.Generator) -> De
     )
     delay = np.clip(np.minimum(delay, room), US_PER_SECOND, None)
     return Decisions(status=status, tutor=tutor, hour=hour, decided_us=req.created_us + delay)
+
+
+def _accepts(sim: Simulator, tutor: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Instant-book tutors take every booking; others must accept the request, and a
+    disengaged tutor lets some go (P = 2 * engagement, capped at 1): one way a fading
+    tutor's volume falls even while customers still ask for them."""
+    tp = sim.tutors
+    p = np.where(tp.instant[tutor], 1.0, np.clip(ACCEPT_PER_ENGAGEMENT * tp.e[tutor], 0, 1))
+    p = np.where(tp.persona[tutor] >= 0, 1.0, p)
+    return rng.random(len(tutor)) < p
 
 
 @dataclass(slots=True)

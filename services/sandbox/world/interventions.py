@@ -2,13 +2,13 @@
 
 Managers (before the anchor; after it the app's users decide) pick tutors the way real
 managers do: most picks go to the riskiest tutors (probability proportional to the
-tutor's current hazard), a share (``random_intervention_share``) at random. The type
-follows the risk (DOMAIN.md's triggers) for risk-based picks and is uniform for random
-ones, so every type is seen across risk levels. Once an intervention is under way (its
-``in_progress`` version) and unless cancelled, it multiplies the tutor's daily hazard by
-its type's true effect for ``intervention_effect_days``. Because selection is by risk,
-a naive comparison of intervened vs other tutors is biased: the truth lets the app's
-adjusted estimates be checked.
+tutor's current hazard to the power 1.5), a share (``random_intervention_share``) at
+random. The type follows the risk (DOMAIN.md's triggers) for risk-based picks and is
+uniform for random ones, so every type is seen across risk levels. Once an intervention
+is under way (its ``in_progress`` version) and unless cancelled, it multiplies the
+tutor's daily hazard by its type's true effect for ``intervention_effect_days``.
+Because selection is by risk, a naive comparison of intervened vs other tutors is
+biased: the truth lets the app's adjusted estimates be checked.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ SLA_HOURS = {
     "recognition": 168,
 }
 MIN_DAYS_BETWEEN = 21
+RISK_POWER = 1.5
 CANCEL_SHARE = 0.1
 # Type mix by risk tier for risk-based picks (order of INTERVENTION_TYPES).
 TIER_MIX = {
@@ -87,7 +88,8 @@ def daily_interventions(
         return
     k_random = rng.binomial(k, sim.knobs.random_intervention_share)
     k_risk = k - k_random
-    h = hazard[pool]
+    # Managers look at the riskiest first: P(pick) grows faster than the hazard.
+    h = hazard[pool] ** RISK_POWER
     chosen_risk = top_k_without_replacement(rng, h[None, :], np.array([k_risk]))[0]
     chosen_risk = chosen_risk[chosen_risk >= 0]
     rest = np.setdiff1d(np.arange(len(pool)), chosen_risk)

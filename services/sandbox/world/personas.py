@@ -101,6 +101,17 @@ class _Planned:
     block_final: int
 
 
+@dataclass
+class PlannedSignup:
+    persona: int
+    slot: int
+    signup_us: int
+    subj: int
+    age: int | None
+    tz: int | None
+    protect_until_us: int
+
+
 def _solve_quality(model: object, target: float, e: float, subj: int, hour: int,
                    weekday: int, age: int) -> float:
     """Latent quality that gives a first session P(poor) = ``target`` in that context."""
@@ -159,8 +170,10 @@ class PersonaPlan:
         self.customer_subject: list[list[int]] = [[alg] * 5 + [geo] * 3, [spa] * 6]
         self.rows: list[_Planned] = []
         self._forced: dict[tuple[int, int], set[int]] | None = None
+        self._signups: list[PlannedSignup] = []
         self._plan_sarah()
         self._plan_mike()
+        self._plan_signups()
         self._plan_engagement()
 
     # ------------------------------------------------------------------ helpers
@@ -396,35 +409,51 @@ class PersonaPlan:
         self.ids[spec.key] = idx + 1
 
     def bind_customers(self, sim: Simulator) -> None:
-        """Choose the personas' customers among the initial ones and set them up."""
+        """Sarah's regular students are existing customers who move to her; Mike's are
+        new sign-ups (see :meth:`signups_on`)."""
         cp = sim.customers
         n = cp.n
         settled = (cp.signup_day[:n] < 0) & (cp.h_base[:n] > 0.0) & (cp.status[:n] == C_ACTIVE)
-        pool = np.flatnonzero(settled)
-        picks = self.rng.choice(pool, sum(self.n_customers), replace=False)
-        k = 0
-        for persona in (SARAH, MIKE):
-            for slot in range(self.n_customers[persona]):
-                c = int(picks[k])
-                k += 1
-                self.customer_idx[persona].append(c)
-                cp.subj[c] = self.customer_subject[persona][slot]
-        rows = self.rows
+        picks = self.rng.choice(np.flatnonzero(settled), self.n_customers[SARAH], replace=False)
+        first = min((r.created_us for r in self.rows if r.persona == SARAH), default=self.a)
+        for slot, c in enumerate(picks.tolist()):
+            self.customer_idx[SARAH].append(c)
+            cp.subj[c] = self.customer_subject[SARAH][slot]
+            cp.pin_from_us[c] = first - US_PER_DAY
+            cp.pin_until_us[c] = self.a
+
+    def _plan_signups(self) -> None:
+        """Mike's students sign up shortly before booking him (the same day)."""
+        tl = self.sim.tl
         ny = TIMEZONES.index("America/New_York")
-        upcoming = self.customer_idx[MIKE][5]
-        cp.age[upcoming] = 14
-        cp.grade[upcoming] = grade_for_age(np.array([14]))[0]
-        cp.tz[upcoming] = ny
-        for persona in (SARAH, MIKE):
-            for slot, c in enumerate(self.customer_idx[persona]):
-                mine = [r for r in rows if r.persona == persona and r.slot == slot]
-                if not mine:
-                    continue
-                first = min(r.created_us for r in mine)
-                last = max(r.start_us for r in mine)
-                cp.pin_from_us[c] = first - US_PER_DAY
-                cp.pin_until_us[c] = max(last + US_PER_DAY, self.a) if persona == SARAH else (
-                    last + US_PER_DAY)
+        self.customer_idx[MIKE] = [-1] * self.n_customers[MIKE]
+        for slot in range(self.n_customers[MIKE]):
+            row = next(r for r in self.rows if r.persona == MIKE and r.slot == slot)
+            lead = int(self.rng.integers(10 * US_PER_MINUTE, 30 * US_PER_HOUR))
+            at = max(row.created_us - lead, tl.day_start(int(tl.day_of(row.created_us))))
+            upcoming = slot == self.n_customers[MIKE] - 1
+            self._signups.append(PlannedSignup(
+                persona=MIKE, slot=slot, signup_us=min(at, row.created_us - US_PER_MINUTE),
+                subj=row.subj, age=14 if upcoming else None, tz=ny if upcoming else None,
+                protect_until_us=row.start_us + US_PER_DAY,
+            ))
+
+    def signups_on(self, day: int) -> list[PlannedSignup]:
+        tl = self.sim.tl
+        return [p for p in self._signups if int(tl.day_of(p.signup_us)) == day]
+
+    def bind_signup(self, sim: Simulator, spec: PlannedSignup, idx: int) -> None:
+        cp = sim.customers
+        self.customer_idx[spec.persona][spec.slot] = idx
+        cp.subj[idx] = spec.subj
+        if spec.age is not None:
+            cp.age[idx] = spec.age
+            cp.grade[idx] = grade_for_age(np.array([spec.age]))[0]
+        if spec.tz is not None:
+            cp.tz[idx] = spec.tz
+        cp.h_base[idx] = cp.h[idx] = max(float(cp.h_base[idx]), 0.3)
+        cp.pin_from_us[idx] = spec.signup_us
+        cp.pin_until_us[idx] = spec.protect_until_us
 
     def requests_on(self, day: int) -> Requests | None:
         tl = self.sim.tl

@@ -673,22 +673,32 @@ class Simulator:
         season = float(self.tl.season[j].mean())
         rate = max(0.0, target - active) * SIGNUP_CATCH_UP + 0.0004 * target * season
         k = int(rng.poisson(rate))
-        if k == 0:
+        planned = self.plan.signups_on(j) if self.plan else []
+        m = k + len(planned)
+        if m == 0:
             return demand.draw_requests(self, j, rng, np.zeros(0, np.int64),
                                         np.zeros(0, np.int64), np.zeros(0, bool))
-        created = np.sort(signup_times(rng, np.full(k, day_start)))
-        segment = rng.choice(3, k, p=SIGNUP_SEGMENT_MIX)
+        created = signup_times(rng, np.full(m, day_start))
+        created[k:] = [p.signup_us for p in planned]
+        order = np.argsort(created, kind="stable")
+        created = created[order]
+        segment = rng.choice(3, m, p=SIGNUP_SEGMENT_MIX)
         weights = self.tl.season[j] * np.array(SUBJECT_DEMAND_SHARE)
-        cols = draw_customers(rng, np.full(k, j), np.full(k, day_start), created, segment, weights)
+        cols = draw_customers(rng, np.full(m, j), np.full(m, day_start), created, segment, weights)
         rows = cp.append(**cols)
         idx = np.arange(rows.start, rows.stop)
-        ids = self.new_ids("customers", k)
+        ids = self.new_ids("customers", m)
         names, emails = draw_names(rng, ids, "families.example.com")
         cp.names.extend(names)
         cp.emails.extend(emails)
         cp.obs.ensure(cp.n, self.tl.n)
+        ordinary = np.ones(m, dtype=bool)
+        for pos, spec in zip(np.argsort(order)[k:].tolist(), planned, strict=True):
+            # A persona's new student: their attributes set, their first booking planned.
+            self.plan.bind_signup(self, spec, int(idx[pos]))
+            ordinary[pos] = False
         self.customer_event(idx, created, "create", 0)
-        return demand.first_requests(self, j, rng, idx, created)
+        return demand.first_requests(self, j, rng, idx[ordinary], created[ordinary])
 
     def _customer_deletions(self, j: int, day_start: int) -> None:
         cp = self.customers

@@ -2,7 +2,7 @@
 
 Each tutor has a weekly template of blocks (weekday, local start hour, length, subject).
 Every day the simulation publishes, for the day 14 days ahead, the blocks of that
-weekday, each with probability ``0.15 + 0.95 * engagement``: disengaging tutors offer
+weekday, each with probability ``1.3 * engagement - 0.15`` (clipped): disengaging tutors offer
 fewer hours, which is how falling engagement becomes falling session volume. A
 published block is one ``availability_slots`` record and fills hour cells of a ring
 grid ``[tutor, hour]`` holding the subject offered and whether the hour is booked.
@@ -28,6 +28,11 @@ PUBLISH_AHEAD_DAYS = 14
 RING_DAYS = 40
 RING = 24 * RING_DAYS
 CLEAR_AHEAD_DAYS = 19
+
+
+def publish_probability(e: np.ndarray) -> np.ndarray:
+    """P(a template block is offered): 0.89 at engagement 0.8, 0.5 at 0.5, 0.11 at 0.2."""
+    return np.clip(1.3 * e - 0.15, 0.05, 1.0)
 
 
 class SupplyGrid:
@@ -97,7 +102,7 @@ def publish(
         return np.zeros(0, dtype=bool)
     wd = tl.weekday[target_day]
     on_day = tp.b_wd[tutors] == wd  # (k, MAX_BLOCKS)
-    p = np.clip(0.15 + 0.95 * tp.e[tutors], 0.0, 1.0)
+    p = publish_probability(tp.e[tutors])
     u = rng.random((len(tutors), MAX_BLOCKS))
     publish_it = on_day & (u < p[:, None])
     forced = sim.plan.forced_blocks(tutors, target_day) if sim.plan else None
