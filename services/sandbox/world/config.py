@@ -248,8 +248,10 @@ SCALES: Mapping[str, ScaleKnobs] = MappingProxyType(
                            tutor_hours_per_week=10.0, interventions_per_tutor_day=0.01),
         "demo": ScaleKnobs(active_tutors=400, active_customers=4000, history_days=180,
                            bulk_group_size=1500),
+        # A big market is more liquid: slightly fewer hours each keep shortages real.
         "full": ScaleKnobs(active_tutors=5000, active_customers=50000, history_days=180,
-                           bulk_group_size=1500),
+                           bulk_group_size=1500, tutor_hours_per_week=6.0,
+                           bookings_per_week=0.33),
     }
 )
 

@@ -54,7 +54,8 @@ def daily_engagement(sim: Simulator, j: int, rng: np.random.Generator,
         login, login_at, reply, reply_at, minutes = sim.plan.engagement(
             j, act, login, login_at, reply, reply_at, minutes)
     avail = published[rng.random(len(published)) < AVAILABILITY_UPDATE_SHARE]
-    avail = avail[tp.persona[avail] < 0] if sim.plan is not None else avail
+    if sim.plan is not None and j <= sim.tl.anchor_day:
+        avail = avail[tp.persona[avail] < 0]  # the personas' events are planned
     avail_at = sim.tl.day_start(j) + rng.integers(0, US_PER_DAY, len(avail))
     tutor = np.concatenate([act[login], act[reply], avail])
     kind = np.concatenate([np.full(login.sum(), LOGIN), np.full(reply.sum(), REPLY),

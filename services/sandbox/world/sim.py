@@ -14,7 +14,6 @@ draws alone.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 
@@ -151,6 +150,9 @@ class Simulator:
         self.manager_names: list[str] = []
         self.manager_emails: list[str] = []
         self.plan: PersonaPlan | None = None
+        # The Rails update_all: its stored instant and the customer ids it touched.
+        self.bulk_at_us: int | None = None
+        self.bulk_ids = np.zeros(0, dtype=np.int64)
         self._init_world()
 
     # ------------------------------------------------------------------ plumbing
@@ -538,7 +540,7 @@ class Simulator:
         model = self.cfg.tutor_hazard
         base = tp.base_hazard(j, model)
         hazard = base * tp.effect_multiplier(j)
-        tp.obs.haz[:n, j] = hazard
+        tp.obs.haz[:n, j] = np.where(tp.active(j), hazard, np.nan)
         if j == self.tl.anchor_day:
             self._record_anchor_truth(j, base)
         rng = self.rng("tutor_churn", j)
@@ -732,7 +734,9 @@ def _persona_columns(p: PersonaTutor, manager_ids: np.ndarray) -> dict[str, np.n
     for b, (wd, hour, length, s) in enumerate(p.blocks):
         blocks["b_wd"][0, b], blocks["b_hour"][0, b] = wd, hour
         blocks["b_len"][0, b], blocks["b_subj"][0, b] = length, s
-    one: Callable[[object], np.ndarray] = lambda v: np.array([v])  # noqa: E731
+    def one(value: object) -> np.ndarray:
+        return np.array([value])
+
     return {
         "arch": one(p.arch), "q": one(p.q), "resched": one(p.resched), "hours": one(p.hours),
         "e_base": one(p.e_base), "drift": one(p.drift), "floor": one(p.floor),

@@ -149,8 +149,8 @@ def build_truth(sim: Simulator) -> Truth:
         demand_multiplier=demand,
         demand_hour_profile={"weekday": dict(HOURS_WEEKDAY), "weekend": dict(HOURS_WEEKEND)},
         demand_weekday_share=tuple(WEEKDAY_SHARE),
-        bulk_update_at_us=getattr(sim, "bulk_at_us", None),
-        bulk_update_customer_ids=getattr(sim, "bulk_ids", np.zeros(0, dtype=np.int64)),
+        bulk_update_at_us=sim.bulk_at_us,
+        bulk_update_customer_ids=sim.bulk_ids,
         models={
             "tutor_hazard": dataclasses.asdict(sim.cfg.tutor_hazard),
             "first_session": dataclasses.asdict(sim.cfg.first_session),

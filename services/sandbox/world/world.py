@@ -62,8 +62,7 @@ class World:
     @property
     def bulk_update(self) -> tuple[int | None, np.ndarray]:
         """(stored µs of the ``update_all``, ids of the customers it touched)."""
-        sim = self._sim
-        return getattr(sim, "bulk_at_us", None), getattr(sim, "bulk_ids", np.zeros(0, np.int64))
+        return self._sim.bulk_at_us, self._sim.bulk_ids
 
     @property
     def truth(self) -> Truth:
