@@ -53,6 +53,39 @@ def parse_us(text: str) -> int:
     return us
 
 
+# What pydantic checks in Rust before utc_text runs: ISO 8601 shape with a zone.
+ISO_WITH_ZONE = (
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+    r"([.,]\d{1,9})?([Zz]|[+-]\d{2}:?\d{2})$"
+)
+
+
+def utc_text(text: str) -> str:
+    """An ISO 8601 timestamp with a zone as ``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC.
+
+    That is the local database's storage form (``services.db.types``), so the sync
+    writes it as is. The Rails default spelling (``...SS.mmmZ``) takes a slicing fast
+    path after ``fromisoformat`` has checked the calendar (no 30 February); anything
+    else goes through a full conversion. Raises TimestampError.
+    """
+    try:
+        dt = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise TimestampError(f"not a valid timestamp: {text!r}") from None
+    if dt.tzinfo is None:
+        raise TimestampError(f"timestamp without a time zone: {text!r}")
+    if len(text) == 24 and text[23] == "Z" and text[19] == ".":
+        return f"{text[:10]} {text[11:23]}000"
+    if len(text) == 27 and text[26] == "Z" and text[19] == ".":
+        return f"{text[:10]} {text[11:26]}"
+    return dt.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+
+
+def utc_text_to_us(text: str) -> int:
+    """Epoch microseconds of a :func:`utc_text` string."""
+    return from_datetime(datetime.fromisoformat(text).replace(tzinfo=UTC))
+
+
 def format_ms(us: int) -> str:
     """Rails' default JSON: milliseconds, truncated, with ``Z``."""
     dt = EPOCH + timedelta(microseconds=us - us % 1000)

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 # The probe searches one millisecond for the stored microsecond: 1000 candidates.
 PROBE_MAX_REQUESTS = 10
+# At most this many rows per write transaction when pages queue up.
+MAX_BATCH_ROWS = 8000
 
 
 class SyncError(RuntimeError):
@@ -119,6 +121,11 @@ class _PageWork:
     fetched: int
     has_more: bool
     precision: int | None
+
+
+@dataclass(slots=True)
+class _ResourceDone:
+    resource: str
 
 
 _DONE = object()
@@ -206,15 +213,24 @@ class SyncEngine:
         run_id = self.writer.start_run(trigger)
         report = SyncReport(run_id=run_id, status="running")
         report.results = {n: ResourceResult(n) for n in names}
+        bulk: set[str] = set()
         for n in names:
             self.writer.set_status(n, "running", run_id=run_id, attempt=True)
+            # A first load into an empty table goes without secondary indexes, which are
+            # built once at the end (see PageWriter.drop_indexes). Interventions are few
+            # and also written locally: never.
+            if n != "interventions" and self.writer.is_empty(n):
+                self.writer.drop_indexes(n)
+                bulk.add(n)
+            else:
+                self.writer.ensure_indexes(n)
 
         work: queue.Queue[Any] = queue.Queue(maxsize=self._queue_pages)
         stop = threading.Event()  # set on 401 or a writer failure: everyone stops
         writer_error: list[BaseException] = []
         writer_thread = threading.Thread(
             target=self._write_loop,
-            args=(work, report, stop, writer_error),
+            args=(work, report, stop, writer_error, bulk),
             name="sync-writer",
             daemon=True,
         )
@@ -267,6 +283,13 @@ class SyncEngine:
         return report
 
     # ------------------------------------------------------------------ fetch side
+
+    def _fetch_then_finish(self, resource: str, work: queue.Queue[Any], *args: Any) -> None:
+        try:
+            self._fetch_resource(resource, work, *args)
+        finally:
+            # Tells the writer this resource's pages are all queued (indexes can be built).
+            work.put(_ResourceDone(resource))
 
     def _fetch_resource(
         self,
@@ -400,26 +423,76 @@ class SyncEngine:
         report: SyncReport,
         stop: threading.Event,
         failure: list[BaseException],
+        bulk: set[str],
     ) -> None:
-        while True:
-            item = work.get()
-            if item is _DONE:
-                return
-            if failure:
-                continue  # drain so fetchers never block on a full queue
-            try:
-                res = self.writer.commit_page(
-                    item.resource,
-                    item.page,
-                    item.cursor,
-                    report.run_id,
-                    server_precision=item.precision,
-                )
-            except Exception as exc:
-                log.exception("writing a %s page failed", item.resource)
-                failure.append(exc)
-                stop.set()
-                continue
+        try:
+            self._write_pages(work, report, stop, failure, bulk)
+        finally:
+            # Whatever happened, no table is left without its indexes.
+            for resource in sorted(bulk):
+                try:
+                    self.writer.ensure_indexes(resource)
+                except Exception:
+                    log.exception("rebuilding the indexes of %s failed", resource)
+
+    def _write_pages(
+        self,
+        work: queue.Queue[Any],
+        report: SyncReport,
+        stop: threading.Event,
+        failure: list[BaseException],
+        bulk: set[str],
+    ) -> None:
+        done = False
+        while not done:
+            batch = [work.get()]
+            # Whatever else is already waiting goes into the same transaction: when the
+            # writer is the bottleneck, fewer commits is most of the cure.
+            rows = 0
+            while rows < MAX_BATCH_ROWS and batch[-1] is not _DONE:
+                try:
+                    batch.append(work.get_nowait())
+                except queue.Empty:
+                    break
+                if isinstance(batch[-1], _PageWork):
+                    rows += len(batch[-1].page.rows)
+            if batch[-1] is _DONE:
+                batch.pop()
+                done = True
+            finished = [w.resource for w in batch if isinstance(w, _ResourceDone)]
+            batch = [w for w in batch if not isinstance(w, _ResourceDone)]
+            if batch and not failure:
+                self._commit_batch(batch, report, stop, failure)
+            for resource in finished:
+                if resource in bulk and not failure:
+                    started = time.perf_counter()
+                    try:
+                        self.writer.ensure_indexes(resource)
+                    except Exception as exc:
+                        log.exception("building the indexes of %s failed", resource)
+                        failure.append(exc)
+                        stop.set()
+                        continue
+                    bulk.discard(resource)
+                    log.info("%s: indexes built in %.1fs", resource, time.perf_counter() - started)
+
+    def _commit_batch(
+        self,
+        batch: list[_PageWork],
+        report: SyncReport,
+        stop: threading.Event,
+        failure: list[BaseException],
+    ) -> None:
+        try:
+            results = self.writer.commit_pages(
+                [(w.resource, w.page, w.cursor, w.precision) for w in batch], report.run_id
+            )
+        except Exception as exc:
+            log.exception("writing %d page(s) failed", len(batch))
+            failure.append(exc)
+            stop.set()
+            return
+        for item, res in zip(batch, results, strict=True):
             r = report.results[item.resource]
             r.pages += 1
             r.upserted += res.upserted

@@ -76,3 +76,16 @@ def make_sync(
         retry=RetryPolicy(max_attempts=attempts, base_delay=0.01, max_delay=0.05),
     )
     return SyncEngine(engine, client, **kw)
+
+
+def assert_indexes_complete(engine: Engine) -> None:
+    """Every secondary index of the schema exists (bulk loads drop and rebuild them)."""
+    from sqlalchemy import inspect
+
+    from services.db.models import RESOURCE_TABLES
+
+    inspector = inspect(engine)
+    for name, table in RESOURCE_TABLES.items():
+        expected = {ix.name for ix in table.indexes}
+        present = {ix["name"] for ix in inspector.get_indexes(name)}
+        assert expected <= present, f"{name}: missing indexes {sorted(expected - present)}"

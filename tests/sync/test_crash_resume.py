@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from services.db.models import SyncState, TutoringSession
 from services.sandbox.faults import FaultConfig
-from tests.sync.helpers import assert_mirrors_server, make_sync
+from tests.sync.helpers import assert_indexes_complete, assert_mirrors_server, make_sync
 
 
 def _committed_sessions(engine) -> int:
@@ -64,3 +64,5 @@ def test_kill_9_mid_sync_then_resume_ends_with_exactly_the_servers_rows(
     report = make_sync(sqlite_engine, handle).sync(trigger="after-crash")
     assert report.status == "ok", report.as_dict()
     assert_mirrors_server(sqlite_engine, handle)
+    # The killed run was loading without indexes; the resumed one put them back.
+    assert_indexes_complete(sqlite_engine)
