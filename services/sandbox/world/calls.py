@@ -26,7 +26,7 @@ REASON = {r: i for i, r in enumerate(CALL_REASONS)}
 BASELINE_REASONS = np.array([REASON[r] for r in
                              ("billing", "scheduling", "general_inquiry", "account", "technical")])
 BASELINE_SHARE = (0.35, 0.15, 0.25, 0.15, 0.10)
-BASELINE_RATE = 0.0046  # per customer-day at health 0; exp(-0.8 h) scales it
+BASELINE_RATE = 0.0056  # per customer-day at health 0; exp(-0.8 h) scales it
 # Per reason: P(negative), P(positive), median duration in seconds.
 SENTIMENT_NEGATIVE = {"billing": 0.35, "scheduling": 0.45, "tutor_quality": 0.75,
                       "technical": 0.5, "cancellation_request": 0.7, "account": 0.15,

@@ -186,7 +186,7 @@ class CustomerHazardModel:
     completed session or signup, capped at 45), ``goal_completed``.
     """
 
-    intercept: float = -10.0
+    intercept: float = -10.15
     calls_2plus: float = 2.6
     calls_14: float = 0.4
     velocity_drop: float = 1.2

@@ -209,8 +209,11 @@ def draw_customers(
 
 
 def signup_times(rng: np.random.Generator, day_start_us: np.ndarray) -> np.ndarray:
-    """Sign-ups come in US daytime/evening (14:00-04:00 UTC), at random microseconds."""
-    return day_start_us + 14 * US_PER_HOUR + rng.integers(0, 14 * US_PER_HOUR, len(day_start_us))
+    """Sign-ups come in US daytime/evening (14:00-03:00 UTC, on that UTC day), at random
+    microseconds."""
+    n = len(day_start_us)
+    hour = (14 + rng.integers(0, 13, n)) % 24
+    return day_start_us + hour * US_PER_HOUR + rng.integers(0, US_PER_HOUR, n)
 
 
 def initial_signup_days(rng: np.random.Generator, n: int) -> np.ndarray:

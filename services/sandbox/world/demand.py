@@ -288,7 +288,8 @@ def _free_cells(sim: Simulator, j: int) -> _Cells:
     hours = 24 * j + np.arange(24 * (PUBLISH_AHEAD_DAYS + 1) + 3)
     cols = hours % RING
     sub = grid.sub[: tp.n][:, cols]
-    active = tp.status[: tp.n] == ACTIVE
+    # Today's hires are bookable from tomorrow (requests of today may predate them).
+    active = tp.active(j, hired_before=True)
     free = (sub >= 0) & ~grid.booked[: tp.n][:, cols] & active[:, None]
     ct, ci = np.nonzero(free)
     return _Cells(t=ct, h=hours[ci], s=sub[ct, ci].astype(np.int64),

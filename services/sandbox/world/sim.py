@@ -206,9 +206,11 @@ class Simulator:
         # Availability for the first two weeks was published in the two weeks before.
         rng = self.rng("prepublish")
         tutors = np.flatnonzero(self.tutors.active(0))
+        hired = self.tutors.hired_us[tutors] + 10 * US_PER_MINUTE
         for k in range(supply.PUBLISH_AHEAD_DAYS):
-            lo = np.full(len(tutors), tl.day_start(k - supply.PUBLISH_AHEAD_DAYS))
-            supply.publish(self, k, tutors, lo, lo + US_PER_DAY, rng)
+            lo = np.maximum(tl.day_start(k - supply.PUBLISH_AHEAD_DAYS), hired)
+            hi = np.maximum(lo + US_PER_HOUR, tl.day_start(k + 1 - supply.PUBLISH_AHEAD_DAYS))
+            supply.publish(self, k, tutors, lo, hi, rng)
 
     def _init_tutors(self) -> None:
         rng = self.rng("tutors_init")
@@ -637,7 +639,7 @@ class Simulator:
         live = (cp.signup_day[:n] < j) & ~protected & (cp.delete_day[:n] < 0)
         active = live & (cp.status[:n] == C_ACTIVE)
         u = rng.random(n)
-        at = day_start + 13 * US_PER_HOUR + rng.integers(0, 12 * US_PER_HOUR, n)
+        at = day_start + 13 * US_PER_HOUR + rng.integers(0, 11 * US_PER_HOUR, n)
         churn = active & (u < hazard)
         # Pauses: unhappy customers sometimes pause; a pause ends in a return or churn.
         pause = active & ~churn & (cp.h[:n] < 0) & (rng.random(n) < PAUSE_RATE)

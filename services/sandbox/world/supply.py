@@ -163,9 +163,12 @@ def publish(
 
 
 def publish_day(sim: Simulator, j: int, rng: np.random.Generator) -> np.ndarray:
-    """Day ``j``: active tutors publish the day ``j + 14``; returns tutors who did."""
+    """Day ``j``: active tutors publish the day ``j + 14``; returns tutors who did.
+
+    Today's hires are not among them: they publish their first two weeks when hired.
+    """
     tp = sim.tutors
-    tutors = np.flatnonzero(tp.active(j))
+    tutors = np.flatnonzero(tp.active(j, hired_before=True))
     start = sim.tl.day_start(j)
     lo = np.full(len(tutors), start)
     hi = np.full(len(tutors), start + US_PER_DAY)

@@ -141,7 +141,7 @@ def test_churn_risk_curve_is_a_logistic_of_observed_drivers(demo_world):
     assert np.allclose(1 / (1 + np.exp(-logit)), active.base_hazard_at_anchor)
     # Risk spreads: a High/Critical tail exists (Sarah Chen among it), most tutors are Low.
     assert (active.p_churn_30d >= 0.7).sum() >= 1
-    assert (active.p_churn_30d >= 0.5).sum() >= 3
+    assert (active.p_churn_30d >= 0.25).sum() >= 5
     assert (active.p_churn_30d < 0.25).mean() > 0.8
     by_type = active.groupby("archetype").p_churn_30d.mean()
     assert by_type["churner"] > 2 * by_type["steady"] > by_type["high_performer"]

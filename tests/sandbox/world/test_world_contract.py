@@ -120,6 +120,15 @@ def test_records_reference_existing_records(tiny_world):
     assert set(f["availability_slots"].tutor_id) <= tutors
     assert set(f["tutors"].manager_id) <= set(f["managers"].id)
     assert set(f["interventions"].assigned_to_id) <= set(f["managers"].id)
+    # Whoever a record points at existed when the record was written.
+    made_c = f["customers"].set_index("id").created_at
+    made_t = f["tutors"].set_index("id").created_at
+    for name, col in (("sessions", "customer_id"), ("bookings", "customer_id"),
+                      ("inbound_calls", "customer_id"), ("sessions", "tutor_id"),
+                      ("engagement_events", "tutor_id"), ("availability_slots", "tutor_id")):
+        made = made_c if col == "customer_id" else made_t
+        rec = f[name]
+        assert (made.loc[rec[col]].to_numpy() <= rec.created_at.to_numpy()).all(), (name, col)
     # One session per confirmed booking, with that booking's customer.
     sessions = f["sessions"]
     assert not sessions.booking_id.duplicated().any()
