@@ -287,7 +287,10 @@ def cancel_for(sim: Simulator, who: str, idx: np.ndarray, at_us: np.ndarray) -> 
     when[idx] = at_us
     col = sb.t[:n] if who == "tutor" else sb.c[:n]
     leave = when[col]
-    hit = np.flatnonzero((leave != NULL) & (sb.start_us[:n] > leave))
+    # Sessions after the leaving time go; so do ones about to be moved (a reschedule
+    # still pending today would carry them past it).
+    moving = (sb.ev_kind[:n] == EV_RESCHED_TUTOR) | (sb.ev_kind[:n] == EV_RESCHED_CUSTOMER)
+    hit = np.flatnonzero((leave != NULL) & ((sb.start_us[:n] > leave) | moving))
     if len(hit) == 0:
         return
     stamp = np.maximum(leave[hit], sb.last_us[hit]) + 1 + (sb.sid[hit] % 997) * 1000

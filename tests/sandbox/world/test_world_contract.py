@@ -189,3 +189,22 @@ def test_interventions_stop_at_the_anchor_and_count_their_versions(demo_world):
                                              r"[89ab][0-9a-f]{3}-[0-9a-f]{12}").all()
     assert (now.due_at > now.created_at).all()
     assert now.outcome[now.status == "completed"].notna().all()
+
+
+def test_nobody_acts_after_leaving(demo_world):
+    f = {n: visible(log, demo_world.horizon_us) for n, log in demo_world.logs.items()}
+    left_c = f["customers"].set_index("id").churned_at
+    left_t = f["tutors"].set_index("id").churned_at
+
+    def after(frame, who, left, col):
+        limit = left.loc[frame[who]].to_numpy()
+        return np.nansum(frame[col].to_numpy() > limit)
+
+    assert after(f["bookings"], "customer_id", left_c, "created_at") == 0
+    done = f["sessions"][f["sessions"].status == "completed"]
+    assert after(done, "customer_id", left_c, "start_time") == 0
+    assert after(done, "tutor_id", left_t, "start_time") == 0
+    assert after(f["sessions"], "tutor_id", left_t, "created_at") == 0
+    assert after(f["engagement_events"], "tutor_id", left_t, "occurred_at") == 0
+    assert after(f["availability_slots"], "tutor_id", left_t, "created_at") == 0
+    assert after(f["interventions"], "tutor_id", left_t, "created_at") == 0
