@@ -89,6 +89,7 @@ COMPONENTS = {
     "drift": 10, "tutor_churn": 11, "hire": 12, "publish": 13, "customer_churn": 14,
     "signup": 15, "interventions": 16, "requests": 17, "match": 18, "sessions": 19,
     "calls": 20, "engagement": 21, "profile": 22, "bulk": 23, "bookings": 24,
+    "deletions": 25,
 }
 DAY_KEY_OFFSET = 100_000  # SeedSequence wants non-negative entropy; warm-up days are < 0
 HIRE_CATCH_UP = 0.25  # share of the tutor shortfall hired per day
@@ -708,7 +709,7 @@ class Simulator:
         cp = self.customers
         due = np.flatnonzero(cp.delete_day[: cp.n] == j)
         if len(due):
-            rng = self.rng("profile", j + 50_000)
+            rng = self.rng("deletions", j)
             at = day_start + rng.integers(0, US_PER_DAY, len(due))
             self.customer_event(due, at, "deleted", 0)
 
