@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -24,6 +24,8 @@ from services.api import errors
 from services.api.rails_time import format_us
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 API_PREFIX = "/api/v1"
 
@@ -116,31 +118,25 @@ class RailsApiClient:
         updated_since_us: int | None = None,
         after_id: int | None = None,
         limit: int = 500,
-    ) -> RawPage:
-        """One keyset page. The cursor goes out with microseconds, percent-encoded."""
+        parse: Callable[[bytes], T] | None = None,
+    ) -> RawPage | T:
+        """One keyset page. The cursor goes out with microseconds, percent-encoded.
+
+        ``parse(body)`` turns the body into the caller's page type (the sync validates
+        straight from bytes); raising :class:`RetryableResponse` in it retries the request
+        like a dropped connection. Without it, a :class:`RawPage` of parsed records.
+        """
         params: dict[str, str] = {"limit": str(limit)}
         if updated_since_us is not None:
             params["updated_since"] = format_us(updated_since_us)
             if after_id is not None:
                 params["after_id"] = str(after_id)
-        what = f"{resource} page"
-
-        def parse(resp: httpx.Response) -> RawPage:
-            body = resp.content
-            try:
-                doc = orjson.loads(body)
-            except orjson.JSONDecodeError as exc:
-                raise _Retryable(f"{what}: the server sent invalid JSON ({exc})") from None
-            if (
-                not isinstance(doc, dict)
-                or not isinstance(doc.get("data"), list)
-                or not isinstance(doc.get("meta"), dict)
-                or not isinstance(doc["meta"].get("has_more"), bool)
-            ):
-                raise _Retryable(f"{what}: the body lacks data[] and meta.has_more")
-            return RawPage(doc["data"], doc["meta"]["has_more"], len(body), body)
-
-        return self._request("GET", f"{API_PREFIX}/{resource}", params=params, parse=parse)
+        return self._request(
+            "GET",
+            f"{API_PREFIX}/{resource}",
+            params=params,
+            parse=lambda resp: (parse or parse_raw_page)(resp.content),
+        )
 
     def create_intervention(
         self, payload: dict[str, Any], idempotency_key: str
@@ -209,7 +205,7 @@ class RailsApiClient:
                         return resp
                     try:
                         return parse(resp)
-                    except _Retryable as exc:
+                    except RetryableResponse as exc:
                         last_problem = str(exc)
             if attempt + 1 >= self.retry.max_attempts:
                 break
@@ -286,8 +282,24 @@ class RailsApiClient:
             raise errors.CancelledError("cancelled")
 
 
-class _Retryable(Exception):
+class RetryableResponse(Exception):
     """A response that parsed badly: worth another try, like a dropped connection."""
+
+
+def parse_raw_page(body: bytes) -> RawPage:
+    """``{"data": [...], "meta": {"has_more": bool}}`` parsed, or RetryableResponse."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise RetryableResponse(f"the server sent invalid JSON ({exc})") from None
+    if (
+        not isinstance(doc, dict)
+        or not isinstance(doc.get("data"), list)
+        or not isinstance(doc.get("meta"), dict)
+        or not isinstance(doc["meta"].get("has_more"), bool)
+    ):
+        raise RetryableResponse("the body lacks data[] and meta.has_more")
+    return RawPage(doc["data"], doc["meta"]["has_more"], len(body), body)
 
 
 def _maybe_json(resp: httpx.Response) -> Any:

@@ -139,49 +139,69 @@ class ValidatedPage:
     # Key of the last record of the page that had a usable id and updated_at, valid or
     # rejected: the cursor must move past rejected records too.
     last_key: Key | None = None
+    has_more: bool = False
+    # How many records the page held, valid or not.
+    size: int = 0
+    body: bytes = field(default=b"", repr=False)
+    _records: list[Any] | None = field(default=None, repr=False)
+
+    def records(self) -> list[Any]:
+        """The page's raw records (parsed on demand: the clean path never needs them)."""
+        if self._records is None:
+            self._records = orjson.loads(self.body)["data"]
+        return self._records
 
 
-def validate_page(
-    resource: str | Resource, records: list[Any], body: bytes | None
-) -> ValidatedPage:
+class InvalidPageError(ValueError):
+    """The body is not ``{"data": [...], "meta": {"has_more": bool}}`` (worth a retry)."""
+
+
+def validate_page(resource: str | Resource, body: bytes) -> ValidatedPage:
     """Split a page's records into valid rows, rejects and flags.
 
-    ``body`` is the page's JSON as received (``records`` is ``body["data"]`` parsed);
-    passing it lets the clean case validate in one pass from bytes.
+    The clean case is one pass of pydantic-core over the bytes, with no Python-level
+    JSON parse at all; a page with bad records is parsed and validated record by record.
     """
     name = resource if isinstance(resource, str) else resource.name
     res = RESOURCES[name]
-    out = ValidatedPage()
-    out.last_key = last_key(records)
-
-    candidates: list[tuple[Any, dict[str, Any]]] | None = None
-    if body is not None:
-        try:
-            rows = _page_adapter(name).validate_json(body)["data"]
-        except ValidationError:
-            pass
-        else:
-            if len(rows) == len(records):
-                candidates = list(zip(records, rows, strict=True))
-    if candidates is None:
+    out = ValidatedPage(body=body)
+    candidates: list[tuple[Any, dict[str, Any]]]
+    try:
+        doc = _page_adapter(name).validate_json(body)
+    except ValidationError as exc:
+        records, out.has_more = _parse_shape(body, exc)
+        out._records = records
         candidates = []
         adapter = _record_adapter(name)
         for raw in records:
-            raw_json = orjson.dumps(raw)
             try:
-                candidates.append((raw, adapter.validate_json(raw_json)))
-            except ValidationError as exc:
-                out.rejects.append(_reject(raw, _reason(exc, res)))
+                candidates.append((raw, adapter.validate_json(orjson.dumps(raw))))
+            except ValidationError as rec_exc:
+                out.rejects.append(_reject(raw, _reason(rec_exc, res)))
+        out.last_key = last_key(records)
+    else:
+        has_more = doc["meta"].get("has_more")
+        if not isinstance(has_more, bool):
+            raise InvalidPageError("the body lacks meta.has_more")
+        out.has_more = has_more
+        rows = doc["data"]
+        # The last record's key, from its text before conversion: the exact spelling
+        # (3 or 6 fraction digits) says whether the server emits microseconds.
+        out.last_key = key_of(rows[-1]) if rows else None
+        candidates = [(None, row) for row in rows]
+    out.size = len(candidates) + len(out.rejects)
     ts_fields = [f.name for f in res.fields if f.kind is Kind.TIMESTAMP]
     enum_fields = [(f.name, frozenset(f.choices)) for f in res.fields if f.kind is Kind.ENUM]
-    for raw, row in candidates:
+    for i, (raw, row) in enumerate(candidates):
         try:
             for fname in ts_fields:
                 value = row.get(fname)
                 if value is not None:
                     row[fname] = utc_text(value)
         except TimestampError as exc:
-            out.rejects.append(_reject(raw, f"{fname}: {exc}"))
+            out.rejects.append(
+                _reject(raw if raw is not None else out.records()[i], f"{fname}: {exc}")
+            )
             continue
         for fname, choices in enum_fields:
             value = row.get(fname)
@@ -189,6 +209,24 @@ def validate_page(
                 out.flags.append(Flag(row["id"], fname, value))
         out.rows.append(row)
     return out
+
+
+def _parse_shape(body: bytes, exc: ValidationError) -> tuple[list[Any], bool]:
+    """The records and has_more of a page whose records did not all validate."""
+    if any(e["type"] == "json_invalid" for e in exc.errors()):
+        raise InvalidPageError("the server sent invalid JSON") from None
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidPageError("the server sent invalid JSON") from None
+    if (
+        not isinstance(doc, dict)
+        or not isinstance(doc.get("data"), list)
+        or not isinstance(doc.get("meta"), dict)
+        or not isinstance(doc["meta"].get("has_more"), bool)
+    ):
+        raise InvalidPageError("the body lacks data[] and meta.has_more")
+    return doc["data"], doc["meta"]["has_more"]
 
 
 def _reject(raw: Any, reason: str) -> Reject:

@@ -21,6 +21,7 @@ What can go wrong, and what happens:
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -35,9 +36,9 @@ import orjson
 from sqlalchemy import Engine, select
 
 from services.api import errors
-from services.api.client import RailsApiClient
+from services.api.client import RailsApiClient, RetryableResponse
 from services.api.contract import RESOURCES, SYNC_ORDER
-from services.api.records import ValidatedPage, key_of, validate_page
+from services.api.records import InvalidPageError, ValidatedPage, key_of, validate_page
 from services.db.models import SyncState
 from services.sync.cursor import Cursor, advance
 from services.sync.writer import PageWriter
@@ -308,29 +309,29 @@ class SyncEngine:
                     raise errors.CancelledError("cancelled")
                 if stop.is_set():
                     raise errors.CancelledError("stopped: another resource hit a fatal error")
-                raw = self.client.get_page(
+                page = self.client.get_page(
                     resource,
                     updated_since_us=cursor.updated_at_us,
                     after_id=cursor.id,
                     limit=self.page_limit,
+                    parse=functools.partial(_validated, resource),
                 )
-                if not raw.records and raw.has_more:
+                if not page.size and page.has_more:
                     raise SyncError(f"{resource}: an empty page claims has_more")
-                page = validate_page(resource, raw.records, raw.body)
                 new = advance(cursor, page.last_key)
-                if raw.has_more and not new.moved_past(cursor):
-                    new = self._probe_stored_instant(resource, raw.records, page, cursor, result)
+                if page.has_more and not new.moved_past(cursor):
+                    new = self._probe_stored_instant(resource, page, cursor, result)
                 precision = None
                 if page.last_key is not None:
                     precision = 6 if page.last_key.exact else 3
-                result.fetched += len(raw.records)
+                result.fetched += page.size
                 _put(
                     work,
-                    _PageWork(resource, page, new, len(raw.records), raw.has_more, precision),
+                    _PageWork(resource, page, new, page.size, page.has_more, precision),
                     self.cancel,
                 )
                 cursor = new
-                if not raw.has_more:
+                if not page.has_more:
                     break
             result.status = "ok"
         except errors.AuthError as exc:
@@ -351,7 +352,6 @@ class SyncEngine:
     def _probe_stored_instant(
         self,
         resource: str,
-        records: list[Any],
         page: ValidatedPage,
         cursor: Cursor,
         result: ResourceResult,
@@ -381,6 +381,7 @@ class SyncEngine:
                 "ActiveSupport::JSON::Encoding.time_precision = 6.",
                 resource,
             )
+        records = page.records()
         page_ids = {r.get("id") for r in records if isinstance(r, dict)}
         # A malformed record (no usable id/updated_at) is recognised by its raw JSON:
         # a bad row is served the same way every time.
@@ -511,6 +512,13 @@ class SyncEngine:
                         item.has_more,
                     )
                 )
+
+
+def _validated(resource: str, body: bytes) -> ValidatedPage:
+    try:
+        return validate_page(resource, body)
+    except InvalidPageError as exc:
+        raise RetryableResponse(str(exc)) from None
 
 
 def _put(work: queue.Queue[Any], item: Any, cancel: threading.Event) -> None:

@@ -32,7 +32,7 @@ GOOD = {
 
 def _validate(*records):
     body = orjson.dumps({"data": list(records), "meta": {"has_more": False}})
-    return validate_page("sessions", list(records), body)
+    return validate_page("sessions", body)
 
 
 def test_a_clean_rails_record_is_typed():
@@ -94,3 +94,22 @@ def test_the_cursor_key_skips_a_trailing_record_without_id():
     page = _validate(GOOD, tail)
     assert page.last_key.id == 373
     assert len(page.rejects) == 1 and page.rejects[0].record_id is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"data": [{"id": 1', b"<html>oops</html>", b'{"data": []}', b'{"meta": {"has_more": true}}'],
+)
+def test_a_body_that_is_not_a_page_is_invalid_not_rejects(body):
+    from services.api.records import InvalidPageError
+
+    with pytest.raises(InvalidPageError):
+        validate_page("sessions", body)
+
+
+def test_a_calendar_error_in_a_clean_page_keeps_the_raw_record():
+    bad = GOOD | {"id": 374, "end_time": "2026-02-30T03:00:00.000Z"}
+    page = _validate(GOOD, bad)
+    assert [r["id"] for r in page.rows] == [373]
+    assert orjson.loads(page.rejects[0].raw) == bad
+    assert page.size == 2 and page.has_more is False
