@@ -190,6 +190,7 @@ def validate_page(resource: str | Resource, body: bytes) -> ValidatedPage:
         out.last_key = key_of(rows[-1]) if rows else None
         candidates = [(None, row) for row in rows]
     out.size = len(candidates) + len(out.rejects)
+    names = res.field_names
     ts_fields = [f.name for f in res.fields if f.kind is Kind.TIMESTAMP]
     enum_fields = [(f.name, frozenset(f.choices)) for f in res.fields if f.kind is Kind.ENUM]
     for i, (raw, row) in enumerate(candidates):
@@ -197,18 +198,48 @@ def validate_page(resource: str | Resource, body: bytes) -> ValidatedPage:
             for fname in ts_fields:
                 value = row.get(fname)
                 if value is not None:
-                    row[fname] = utc_text(value)
+                    row[fname] = _storage_time(value)
         except TimestampError as exc:
-            out.rejects.append(
-                _reject(raw if raw is not None else out.records()[i], f"{fname}: {exc}")
-            )
+            raw = raw if raw is not None else out.records()[i]
+            out.rejects.append(_reject(raw, f"{fname}: {exc}"))
             continue
         for fname, choices in enum_fields:
             value = row.get(fname)
             if value is not None and value not in choices:
                 out.flags.append(Flag(row["id"], fname, value))
+        if len(row) != len(names):
+            # Missing optional fields are null: every row carries every column, so the
+            # writer can bind rows by name without looking each one up.
+            for fname in names:
+                row.setdefault(fname, None)
         out.rows.append(row)
     return out
+
+
+_VALID_DATES: dict[str, bool] = {}
+
+
+def _storage_time(text: str) -> str:
+    """utc_text for a value pydantic already matched against ISO_WITH_ZONE.
+
+    Rails' own spelling (``YYYY-MM-DDTHH:MM:SS.mmmZ``) only needs its calendar date
+    checked (the pattern cannot know 30 February), and a page has few distinct dates:
+    a dict of them turns the common case into one lookup and a slice.
+    """
+    if len(text) == 24 and text[23] == "Z":
+        day = text[:10]
+        ok = _VALID_DATES.get(day)
+        if ok is None:
+            try:
+                date.fromisoformat(day)
+                ok = True
+            except ValueError:
+                ok = False
+            if len(_VALID_DATES) < 100_000:
+                _VALID_DATES[day] = ok
+        if ok:
+            return f"{day} {text[11:23]}000"
+    return utc_text(text)
 
 
 def _parse_shape(body: bytes, exc: ValidationError) -> tuple[list[Any], bool]:

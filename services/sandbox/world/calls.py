@@ -23,19 +23,39 @@ if TYPE_CHECKING:
 
 REASON = {r: i for i, r in enumerate(CALL_REASONS)}
 # Everyday reasons of calls nobody's bad experience set off.
-BASELINE_REASONS = np.array([REASON[r] for r in
-                             ("billing", "scheduling", "general_inquiry", "account", "technical")])
+BASELINE_REASONS = np.array(
+    [REASON[r] for r in ("billing", "scheduling", "general_inquiry", "account", "technical")]
+)
 BASELINE_SHARE = (0.35, 0.15, 0.25, 0.15, 0.10)
 BASELINE_RATE = 0.0056  # per customer-day at health 0; exp(-0.8 h) scales it
 # Per reason: P(negative), P(positive), median duration in seconds.
-SENTIMENT_NEGATIVE = {"billing": 0.35, "scheduling": 0.45, "tutor_quality": 0.75,
-                      "technical": 0.5, "cancellation_request": 0.7, "account": 0.15,
-                      "general_inquiry": 0.1}
-SENTIMENT_POSITIVE = {"billing": 0.15, "scheduling": 0.1, "tutor_quality": 0.03,
-                      "technical": 0.05, "cancellation_request": 0.02, "account": 0.3,
-                      "general_inquiry": 0.4}
-DURATION_MEDIAN_S = {"billing": 300, "scheduling": 240, "tutor_quality": 480, "technical": 600,
-                     "cancellation_request": 420, "account": 240, "general_inquiry": 180}
+SENTIMENT_NEGATIVE = {
+    "billing": 0.35,
+    "scheduling": 0.45,
+    "tutor_quality": 0.75,
+    "technical": 0.5,
+    "cancellation_request": 0.7,
+    "account": 0.15,
+    "general_inquiry": 0.1,
+}
+SENTIMENT_POSITIVE = {
+    "billing": 0.15,
+    "scheduling": 0.1,
+    "tutor_quality": 0.03,
+    "technical": 0.05,
+    "cancellation_request": 0.02,
+    "account": 0.3,
+    "general_inquiry": 0.4,
+}
+DURATION_MEDIAN_S = {
+    "billing": 300,
+    "scheduling": 240,
+    "tutor_quality": 480,
+    "technical": 600,
+    "cancellation_request": 420,
+    "account": 240,
+    "general_inquiry": 180,
+}
 NEGATIVE, NEUTRAL, POSITIVE = 2, 1, 0  # index into contract.SENTIMENTS
 
 
@@ -91,8 +111,14 @@ def daily_calls(sim: Simulator, j: int, rng: np.random.Generator) -> None:
     # The call record is written when the call ends.
     written = at + duration * 1_000_000 + rng.integers(1_000_000, 60_000_000, k)
     sim.out["inbound_calls"].add(
-        id=ids, created_at=written, updated_at=written, deleted_at=np.full(k, NULL),
-        customer_id=cust + 1, call_time=at, duration_seconds=duration, reason_code=reason,
+        id=ids,
+        created_at=written,
+        updated_at=written,
+        deleted_at=np.full(k, NULL),
+        customer_id=cust + 1,
+        call_time=at,
+        duration_seconds=duration,
+        reason_code=reason,
         sentiment=sentiment,
     )
     days = sim.tl.day_of(at)

@@ -40,20 +40,72 @@ SUBJECT_INDEX: Mapping[str, int] = MappingProxyType({s: i for i, s in enumerate(
 # differ on purpose: calculus, physics and computer science are short of tutors, French
 # and history have too many, so shortage and surplus alerts both have a cause.
 SUBJECT_DEMAND_SHARE: tuple[float, ...] = (
-    0.13, 0.08, 0.07, 0.07, 0.06, 0.06, 0.08, 0.03, 0.08, 0.08, 0.05, 0.06, 0.04, 0.11,
+    0.13,
+    0.08,
+    0.07,
+    0.07,
+    0.06,
+    0.06,
+    0.08,
+    0.03,
+    0.08,
+    0.08,
+    0.05,
+    0.06,
+    0.04,
+    0.11,
 )
 SUBJECT_SUPPLY_SHARE: tuple[float, ...] = (
-    0.14, 0.09, 0.05, 0.07, 0.045, 0.07, 0.08, 0.055, 0.09, 0.07, 0.04, 0.035, 0.075, 0.09,
+    0.14,
+    0.09,
+    0.05,
+    0.07,
+    0.045,
+    0.07,
+    0.08,
+    0.055,
+    0.09,
+    0.07,
+    0.04,
+    0.035,
+    0.075,
+    0.09,
 )
 # Yearly log-growth of demand per subject (computer science booming, French fading).
 SUBJECT_TREND_PER_YEAR: tuple[float, ...] = (
-    0.0, -0.03, 0.10, 0.05, 0.0, -0.05, 0.10, -0.25, 0.0, 0.05, 0.0, 0.35, -0.20, 0.02,
+    0.0,
+    -0.03,
+    0.10,
+    0.05,
+    0.0,
+    -0.05,
+    0.10,
+    -0.25,
+    0.0,
+    0.05,
+    0.0,
+    0.35,
+    -0.20,
+    0.02,
 )
 # Exam-prep subjects follow the test calendar instead of the school calendar.
 EXAM_SUBJECTS: tuple[str, ...] = ("sat_prep", "act_prep")
 # Typical tutor hourly rate per subject (USD); quality and experience move it.
 SUBJECT_BASE_RATE: tuple[float, ...] = (
-    38, 36, 48, 44, 46, 40, 35, 36, 37, 55, 52, 58, 33, 30,
+    38,
+    36,
+    48,
+    44,
+    46,
+    40,
+    35,
+    36,
+    37,
+    55,
+    52,
+    58,
+    33,
+    30,
 )
 
 TIMEZONES: tuple[str, ...] = (
@@ -155,7 +207,20 @@ class FirstSessionModel:
     age_young_teen: float = 0.2  # 13-15
     age_adult: float = -0.2  # 19+
     subject: tuple[float, ...] = (
-        0.0, 0.0, 0.25, 0.15, 0.2, 0.0, 0.15, 0.15, 0.05, -0.1, -0.1, 0.1, -0.15, -0.2,
+        0.0,
+        0.0,
+        0.25,
+        0.15,
+        0.2,
+        0.0,
+        0.15,
+        0.15,
+        0.05,
+        -0.1,
+        -0.1,
+        0.1,
+        -0.15,
+        -0.2,
     )
 
 
@@ -243,15 +308,27 @@ class ScaleKnobs:
 SCALES: Mapping[str, ScaleKnobs] = MappingProxyType(
     {
         # A small market is less liquid (few tutors per subject-hour): more hours each.
-        "tiny": ScaleKnobs(active_tutors=60, active_customers=500, history_days=60,
-                           bulk_group_size=150, tutors_per_manager=20,
-                           tutor_hours_per_week=10.0, interventions_per_tutor_day=0.01),
-        "demo": ScaleKnobs(active_tutors=400, active_customers=4000, history_days=180,
-                           bulk_group_size=1500),
+        "tiny": ScaleKnobs(
+            active_tutors=60,
+            active_customers=500,
+            history_days=60,
+            bulk_group_size=150,
+            tutors_per_manager=20,
+            tutor_hours_per_week=10.0,
+            interventions_per_tutor_day=0.01,
+        ),
+        "demo": ScaleKnobs(
+            active_tutors=400, active_customers=4000, history_days=180, bulk_group_size=1500
+        ),
         # A big market is more liquid: slightly fewer hours each keep shortages real.
-        "full": ScaleKnobs(active_tutors=5000, active_customers=50000, history_days=180,
-                           bulk_group_size=1500, tutor_hours_per_week=6.0,
-                           bookings_per_week=0.33),
+        "full": ScaleKnobs(
+            active_tutors=5000,
+            active_customers=50000,
+            history_days=180,
+            bulk_group_size=1500,
+            tutor_hours_per_week=6.0,
+            bookings_per_week=0.33,
+        ),
     }
 )
 

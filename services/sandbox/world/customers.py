@@ -38,16 +38,59 @@ HEALTHY_ABOVE = -0.41
 
 # Local hours at which students like to meet (weekday after school and evening peaks,
 # weekend mornings), and weekday preferences (Friday is quiet).
-HOURS_WEEKDAY = {7: .01, 8: .01, 9: .01, 10: .01, 11: .01, 12: .01, 13: .01, 14: .02,
-                 15: .08, 16: .14, 17: .14, 18: .10, 19: .14, 20: .13, 21: .06, 22: .02}
-HOURS_WEEKEND = {8: .04, 9: .10, 10: .13, 11: .12, 12: .07, 13: .07, 14: .08, 15: .07,
-                 16: .07, 17: .06, 18: .05, 19: .06, 20: .05, 21: .02, 22: .01}
+HOURS_WEEKDAY = {
+    7: 0.01,
+    8: 0.01,
+    9: 0.01,
+    10: 0.01,
+    11: 0.01,
+    12: 0.01,
+    13: 0.01,
+    14: 0.02,
+    15: 0.08,
+    16: 0.14,
+    17: 0.14,
+    18: 0.10,
+    19: 0.14,
+    20: 0.13,
+    21: 0.06,
+    22: 0.02,
+}
+HOURS_WEEKEND = {
+    8: 0.04,
+    9: 0.10,
+    10: 0.13,
+    11: 0.12,
+    12: 0.07,
+    13: 0.07,
+    14: 0.08,
+    15: 0.07,
+    16: 0.07,
+    17: 0.06,
+    18: 0.05,
+    19: 0.06,
+    20: 0.05,
+    21: 0.02,
+    22: 0.01,
+}
 WEEKDAY_SHARE = (0.16, 0.17, 0.17, 0.16, 0.07, 0.11, 0.16)
 
-GRADES = ("K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "college",
-          "adult")
-AGE_WEIGHTS = {6: 2, 7: 2, 8: 3, 9: 3, 10: 4, 11: 4, 12: 5, 13: 6, 14: 8, 15: 9, 16: 10,
-               17: 10, 18: 8}
+GRADES = ("K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "college", "adult")
+AGE_WEIGHTS = {
+    6: 2,
+    7: 2,
+    8: 3,
+    9: 3,
+    10: 4,
+    11: 4,
+    12: 5,
+    13: 6,
+    14: 8,
+    15: 9,
+    16: 10,
+    17: 10,
+    18: 8,
+}
 
 HEALTH_RELAX = 0.02  # per day, toward the customer's base level
 
@@ -75,19 +118,36 @@ class CustomerPool(Table):
     def __init__(self, capacity: int, days: int) -> None:
         super().__init__(capacity)
         for name, dtype, fill in (
-            ("h", np.float64, 0.0), ("h_base", np.float64, 0.0), ("vf", np.float64, 1.0),
-            ("segment0", np.int8, 0), ("subj", np.int8, 0), ("tz", np.int8, 0),
-            ("hour_wd", np.int64, 17), ("hour_we", np.int64, 10), ("age", np.int64, 14),
-            ("grade", np.int64, 0), ("channel", np.int64, 0), ("goal", np.int8, GOAL_NONE),
-            ("goal_target", np.int64, 20), ("status", np.int8, ACTIVE),
-            ("churned_us", np.int64, NULL), ("pause_until", np.int64, -1),
-            ("delete_day", np.int64, -1), ("cur", np.int64, -1), ("ncomp", np.int64, 0),
-            ("last_comp_day", np.int64, -1), ("signup_day", np.int64, 0),
-            ("signup_date_us", np.int64, 0), ("created_us", np.int64, 0),
-            ("pin_from_us", np.int64, NULL), ("pin_until_us", np.int64, NULL),
+            ("h", np.float64, 0.0),
+            ("h_base", np.float64, 0.0),
+            ("vf", np.float64, 1.0),
+            ("segment0", np.int8, 0),
+            ("subj", np.int8, 0),
+            ("tz", np.int8, 0),
+            ("hour_wd", np.int64, 17),
+            ("hour_we", np.int64, 10),
+            ("age", np.int64, 14),
+            ("grade", np.int64, 0),
+            ("channel", np.int64, 0),
+            ("goal", np.int8, GOAL_NONE),
+            ("goal_target", np.int64, 20),
+            ("status", np.int8, ACTIVE),
+            ("churned_us", np.int64, NULL),
+            ("pause_until", np.int64, -1),
+            ("delete_day", np.int64, -1),
+            ("cur", np.int64, -1),
+            ("ncomp", np.int64, 0),
+            ("last_comp_day", np.int64, -1),
+            ("signup_day", np.int64, 0),
+            ("signup_date_us", np.int64, 0),
+            ("created_us", np.int64, 0),
+            ("pin_from_us", np.int64, NULL),
+            ("pin_until_us", np.int64, NULL),
             ("legacy", bool, False),
-            ("shown_status", np.int8, ACTIVE), ("shown_churned_us", np.int64, NULL),
-            ("shown_goal", np.int8, GOAL_NONE), ("shown_channel", np.int64, 0),
+            ("shown_status", np.int8, ACTIVE),
+            ("shown_churned_us", np.int64, NULL),
+            ("shown_goal", np.int8, GOAL_NONE),
+            ("shown_channel", np.int64, 0),
             ("shown_deleted_us", np.int64, NULL),
         ):
             self.add_column(name, dtype, fill)
@@ -219,4 +279,3 @@ def signup_times(rng: np.random.Generator, day_start_us: np.ndarray) -> np.ndarr
 def initial_signup_days(rng: np.random.Generator, n: int) -> np.ndarray:
     """Days before the origin that the initial customers signed up (months to 3 years)."""
     return -(rng.exponential(220.0, n).astype(np.int64) + 15).clip(15, 1100)
-

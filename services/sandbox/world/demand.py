@@ -113,8 +113,13 @@ def draw_requests(
     chosen = hour[np.arange(n), k]
     dur = rng.choice(DURATIONS, n, p=DURATION_SHARE)
     req = Requests(
-        cust=cust, created_us=created_us, hour=chosen, subj=cp.subj[cust].astype(np.int64),
-        dur=dur, tutor=np.full(n, -1, dtype=np.int64), plan=np.full(n, -1, dtype=np.int64),
+        cust=cust,
+        created_us=created_us,
+        hour=chosen,
+        subj=cp.subj[cust].astype(np.int64),
+        dur=dur,
+        tutor=np.full(n, -1, dtype=np.int64),
+        plan=np.full(n, -1, dtype=np.int64),
     )
     return req.take(np.flatnonzero(ok))
 
@@ -292,13 +297,20 @@ def _free_cells(sim: Simulator, j: int) -> _Cells:
     active = tp.active(j, hired_before=True)
     free = (sub >= 0) & ~grid.booked[: tp.n][:, cols] & active[:, None]
     ct, ci = np.nonzero(free)
-    return _Cells(t=ct, h=hours[ci], s=sub[ct, ci].astype(np.int64),
-                  taken=np.zeros(len(ct), dtype=bool))
+    return _Cells(
+        t=ct, h=hours[ci], s=sub[ct, ci].astype(np.int64), taken=np.zeros(len(ct), dtype=bool)
+    )
 
 
 def _own_tutor_cells(
-    sim: Simulator, j: int, req: Requests, idx: np.ndarray, tutor: np.ndarray,
-    earliest_h: np.ndarray, cells: _Cells, rng: np.random.Generator,
+    sim: Simulator,
+    j: int,
+    req: Requests,
+    idx: np.ndarray,
+    tutor: np.ndarray,
+    earliest_h: np.ndarray,
+    cells: _Cells,
+    rng: np.random.Generator,
 ) -> np.ndarray:
     """For each request, the position of a free cell of its tutor in its subject (-1:
     none), chosen by the customer's weekday and hour preferences and how soon it is."""

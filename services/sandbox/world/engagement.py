@@ -29,8 +29,9 @@ def reply_minutes(e: np.ndarray) -> np.ndarray:
     return -120.0 * np.log(np.clip(e, 1e-3, 1.0))
 
 
-def _local_times(sim: Simulator, j: int, tutors: np.ndarray, rng: np.random.Generator,
-                 lo: int = 7, hi: int = 23) -> np.ndarray:
+def _local_times(
+    sim: Simulator, j: int, tutors: np.ndarray, rng: np.random.Generator, lo: int = 7, hi: int = 23
+) -> np.ndarray:
     """Random times on UTC day ``j`` at local hours ``lo..hi`` of each tutor."""
     off = sim.tl.offsets[j, sim.tutors.tz[tutors].astype(np.int64)]
     local = rng.integers(lo, hi, len(tutors))
@@ -38,8 +39,9 @@ def _local_times(sim: Simulator, j: int, tutors: np.ndarray, rng: np.random.Gene
     return sim.tl.day_start(j) + hour * US_PER_HOUR + rng.integers(0, US_PER_HOUR, len(tutors))
 
 
-def daily_engagement(sim: Simulator, j: int, rng: np.random.Generator,
-                     published: np.ndarray) -> None:
+def daily_engagement(
+    sim: Simulator, j: int, rng: np.random.Generator, published: np.ndarray
+) -> None:
     tp = sim.tutors
     act = np.flatnonzero(tp.active(j, hired_before=True))
     e = tp.e[act]
@@ -52,25 +54,33 @@ def daily_engagement(sim: Simulator, j: int, rng: np.random.Generator,
     minutes = np.maximum(0.5, reply_minutes(e) * rng.lognormal(0.0, REPLY_SPREAD, len(act)))
     if sim.plan is not None:
         login, login_at, reply, reply_at, minutes = sim.plan.engagement(
-            j, act, login, login_at, reply, reply_at, minutes)
+            j, act, login, login_at, reply, reply_at, minutes
+        )
     avail = published[rng.random(len(published)) < AVAILABILITY_UPDATE_SHARE]
     if sim.plan is not None and j <= sim.tl.anchor_day:
         avail = avail[tp.persona[avail] < 0]  # the personas' events are planned
     avail_at = sim.tl.day_start(j) + rng.integers(0, US_PER_DAY, len(avail))
     tutor = np.concatenate([act[login], act[reply], avail])
-    kind = np.concatenate([np.full(login.sum(), LOGIN), np.full(reply.sum(), REPLY),
-                           np.full(len(avail), AVAILABILITY_UPDATE)])
+    kind = np.concatenate(
+        [
+            np.full(login.sum(), LOGIN),
+            np.full(reply.sum(), REPLY),
+            np.full(len(avail), AVAILABILITY_UPDATE),
+        ]
+    )
     at = np.concatenate([login_at[login], reply_at[reply], avail_at])
-    resp = np.concatenate([np.full(login.sum(), np.nan), np.round(minutes[reply], 1),
-                           np.full(len(avail), np.nan)])
+    resp = np.concatenate(
+        [np.full(login.sum(), np.nan), np.round(minutes[reply], 1), np.full(len(avail), np.nan)]
+    )
     emit_events(sim, tutor, kind, at, resp)
     tp.obs.login[act[login], j] = 1
     tp.obs.nrep[act[reply], j] += 1
     tp.obs.lrep[act[reply], j] += np.log(minutes[reply])
 
 
-def emit_events(sim: Simulator, tutor: np.ndarray, kind: np.ndarray, at: np.ndarray,
-                resp: np.ndarray) -> None:
+def emit_events(
+    sim: Simulator, tutor: np.ndarray, kind: np.ndarray, at: np.ndarray, resp: np.ndarray
+) -> None:
     """Engagement events in time order (ids follow creation, as in Rails)."""
     if len(tutor) == 0:
         return
@@ -80,8 +90,12 @@ def emit_events(sim: Simulator, tutor: np.ndarray, kind: np.ndarray, at: np.ndar
     written = at + (np.arange(len(at)) % 997) * 1000 + 1000
     k = len(tutor)
     sim.out["engagement_events"].add(
-        id=sim.new_ids("engagement_events", k), created_at=written, updated_at=written,
-        deleted_at=np.full(k, NULL), tutor_id=tutor + 1, event_type=kind, occurred_at=at,
+        id=sim.new_ids("engagement_events", k),
+        created_at=written,
+        updated_at=written,
+        deleted_at=np.full(k, NULL),
+        tutor_id=tutor + 1,
+        event_type=kind,
+        occurred_at=at,
         response_minutes=resp,
     )
-

@@ -58,15 +58,25 @@ OUTCOMES = (
 )
 CANCEL_OUTCOMES = ("Cancelled: tutor unreachable", "Cancelled: superseded by another plan")
 NOTES = (
-    "Called the tutor", "Sent the coaching e-mail", "Reviewed recent sessions together",
-    "Scheduled a follow-up", None,
+    "Called the tutor",
+    "Sent the coaching e-mail",
+    "Reviewed recent sessions together",
+    "Scheduled a follow-up",
+    None,
 )
 
 
 def _tier(p30: np.ndarray) -> list[str]:
     return [
-        "critical_plus" if p >= 0.85 else "critical" if p >= 0.7 else "high" if p >= 0.5
-        else "medium" if p >= 0.25 else "low"
+        "critical_plus"
+        if p >= 0.85
+        else "critical"
+        if p >= 0.7
+        else "high"
+        if p >= 0.5
+        else "medium"
+        if p >= 0.25
+        else "low"
         for p in p30.tolist()
     ]
 
@@ -110,21 +120,36 @@ def daily_interventions(
     created = sim.tl.day_start(j) + 14 * US_PER_HOUR + rng.integers(0, 9 * US_PER_HOUR, len(tutors))
     before = created < sim.anchor_us
     tutors, by_risk, p30, kinds, created = (
-        tutors[before], by_risk[before], p30[before], kinds[before], created[before]
+        tutors[before],
+        by_risk[before],
+        p30[before],
+        kinds[before],
+        created[before],
     )
     if len(tutors) == 0:
         return
     order = np.argsort(created)
     tutors, by_risk, p30, kinds, created = (
-        tutors[order], by_risk[order], p30[order], kinds[order], created[order]
+        tutors[order],
+        by_risk[order],
+        p30[order],
+        kinds[order],
+        created[order],
     )
     tp.last_intervention_day[tutors] = j
     _emit(sim, j, rng, tutors, by_risk, p30, kinds, created, hazard[tutors])
 
 
 def _emit(
-    sim: Simulator, j: int, rng: np.random.Generator, tutors: np.ndarray, by_risk: np.ndarray,
-    p30: np.ndarray, kinds: np.ndarray, created: np.ndarray, hazard: np.ndarray,
+    sim: Simulator,
+    j: int,
+    rng: np.random.Generator,
+    tutors: np.ndarray,
+    by_risk: np.ndarray,
+    p30: np.ndarray,
+    kinds: np.ndarray,
+    created: np.ndarray,
+    hazard: np.ndarray,
 ) -> None:
     k = len(tutors)
     anchor = sim.anchor_us
@@ -141,10 +166,24 @@ def _emit(
     ).astype(np.int64)
     manager = sim.tutors.manager_id[tutors]
     rows: dict[str, list[object]] = {
-        name: [] for name in ("id", "created_at", "updated_at", "tutor_id", "intervention_type",
-                              "status", "priority", "due_at", "assigned_to_id", "reason",
-                              "source_alert_key", "notes", "outcome", "idempotency_key",
-                              "lock_version")
+        name: []
+        for name in (
+            "id",
+            "created_at",
+            "updated_at",
+            "tutor_id",
+            "intervention_type",
+            "status",
+            "priority",
+            "due_at",
+            "assigned_to_id",
+            "reason",
+            "source_alert_key",
+            "notes",
+            "outcome",
+            "idempotency_key",
+            "lock_version",
+        )
     }
     effect_tutor, effect_day, effect_mult = [], [], []
     truth = sim.intervention_truth
@@ -161,8 +200,13 @@ def _emit(
         note = NOTES[rng.integers(0, len(NOTES))]
         versions = [(int(created[i]), OPEN, None)]
         if cancelled[i]:
-            versions.append((int(cancel_at[i]), CANCELLED,
-                             CANCEL_OUTCOMES[rng.integers(0, len(CANCEL_OUTCOMES))]))
+            versions.append(
+                (
+                    int(cancel_at[i]),
+                    CANCELLED,
+                    CANCEL_OUTCOMES[rng.integers(0, len(CANCEL_OUTCOMES))],
+                )
+            )
         else:
             versions.append((int(started[i]), IN_PROGRESS, None))
             versions.append((int(finished[i]), COMPLETED, OUTCOMES[rng.integers(0, len(OUTCOMES))]))
@@ -189,19 +233,30 @@ def _emit(
             effect_tutor.append(int(tutors[i]))
             effect_day.append(first_day)
             effect_mult.append(sim.cfg.intervention_effects[itype])
-        truth.append({
-            "intervention_id": int(ids[i]), "tutor_id": tutor_id, "intervention_type": itype,
-            "selection": "risk" if by_risk[i] else "random", "created_at": int(created[i]),
-            "hazard_at_selection": float(hazard[i]), "p_churn_30d_at_selection": float(p30[i]),
-            "final_status": ("cancelled" if cancelled[i] else "completed"),
-            "effect_first_day_us": sim.tl.day_start(first_day) if in_effect else None,
-            "effect_last_day_us": (sim.tl.day_start(first_day + sim.cfg.intervention_effect_days)
-                                   if in_effect else None),
-            "multiplier": sim.cfg.intervention_effects[itype] if in_effect else 1.0,
-        })
+        truth.append(
+            {
+                "intervention_id": int(ids[i]),
+                "tutor_id": tutor_id,
+                "intervention_type": itype,
+                "selection": "risk" if by_risk[i] else "random",
+                "created_at": int(created[i]),
+                "hazard_at_selection": float(hazard[i]),
+                "p_churn_30d_at_selection": float(p30[i]),
+                "final_status": ("cancelled" if cancelled[i] else "completed"),
+                "effect_first_day_us": sim.tl.day_start(first_day) if in_effect else None,
+                "effect_last_day_us": (
+                    sim.tl.day_start(first_day + sim.cfg.intervention_effect_days)
+                    if in_effect
+                    else None
+                ),
+                "multiplier": sim.cfg.intervention_effects[itype] if in_effect else 1.0,
+            }
+        )
     sim.tutors.add_effects(
-        np.array(effect_tutor, dtype=np.int64), np.array(effect_day, dtype=np.int64),
-        sim.cfg.intervention_effect_days, np.array(effect_mult),
+        np.array(effect_tutor, dtype=np.int64),
+        np.array(effect_day, dtype=np.int64),
+        sim.cfg.intervention_effect_days,
+        np.array(effect_mult),
     )
     cols = {name: np.array(v, dtype=np.int64) for name, v in rows.items()}
     cols["deleted_at"] = np.full(len(cols["id"]), NULL)
@@ -214,11 +269,18 @@ def external_effect(sim: Simulator, tutor_id: int, intervention_type: str, at_us
     if not 0 <= idx < sim.tutors.n or intervention_type not in sim.cfg.intervention_effects:
         return
     first = max(int(sim.tl.day_of(int(at_us))) + 1, sim.day)
-    sim.tutors.add_effects(np.array([idx]), np.array([first]), sim.cfg.intervention_effect_days,
-                           np.array([sim.cfg.intervention_effects[intervention_type]]))
-    sim.external_interventions.append({
-        "tutor_id": int(tutor_id), "intervention_type": intervention_type, "at_us": int(at_us),
-        "effect_first_day_us": sim.tl.day_start(first),
-        "multiplier": sim.cfg.intervention_effects[intervention_type],
-    })
-
+    sim.tutors.add_effects(
+        np.array([idx]),
+        np.array([first]),
+        sim.cfg.intervention_effect_days,
+        np.array([sim.cfg.intervention_effects[intervention_type]]),
+    )
+    sim.external_interventions.append(
+        {
+            "tutor_id": int(tutor_id),
+            "intervention_type": intervention_type,
+            "at_us": int(at_us),
+            "effect_first_day_us": sim.tl.day_start(first),
+            "multiplier": sim.cfg.intervention_effects[intervention_type],
+        }
+    )

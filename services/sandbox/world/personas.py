@@ -112,11 +112,19 @@ class PlannedSignup:
     protect_until_us: int
 
 
-def _solve_quality(model: object, target: float, e: float, subj: int, hour: int,
-                   weekday: int, age: int) -> float:
+def _solve_quality(
+    model: object, target: float, e: float, subj: int, hour: int, weekday: int, age: int
+) -> float:
     """Latent quality that gives a first session P(poor) = ``target`` in that context."""
-    base = p_poor_first(model, np.array([0.0]), np.array([e]), np.array([subj]),  # type: ignore[arg-type]
-                        np.array([hour]), np.array([weekday]), np.array([age]))[0]
+    base = p_poor_first(
+        model,
+        np.array([0.0]),
+        np.array([e]),
+        np.array([subj]),  # type: ignore[arg-type]
+        np.array([hour]),
+        np.array([weekday]),
+        np.array([age]),
+    )[0]
     logit_base = math.log(base / (1 - base))
     logit_target = math.log(target / (1 - target))
     return (logit_base - logit_target) / model.quality  # type: ignore[attr-defined]
@@ -143,24 +151,61 @@ class PersonaPlan:
         mike_hired = a - 35 * US_PER_DAY - 2 * US_PER_HOUR - int(self.rng.integers(0, US_PER_HOUR))
         self.upcoming_us = self._next_saturday_8am(ny)
         upcoming_day, upcoming_hour = 5, 8
-        mike_q = _solve_quality(sim.cfg.first_session, 0.65, 0.55, spa, upcoming_hour,
-                                upcoming_day, 14)
+        mike_q = _solve_quality(
+            sim.cfg.first_session, 0.65, 0.55, spa, upcoming_hour, upcoming_day, 14
+        )
         self.tutors = [
             PersonaTutor(
-                "sarah_chen", SARAH, "Sarah Chen", "sarah.chen@tutors.example.com", AT_RISK,
-                q=0.45, resched=0.03, hours=13.0, e_base=0.8, drift=-0.03, floor=0.25,
-                onset=self.a_day - 21, hired_us=sarah_hired,
-                hire_day=int(tl.day_of(sarah_hired)), tz=chicago, subjects=(alg, geo),
-                rate=45.0, years=6, instant=True, certs=("state_teaching_license",),
+                "sarah_chen",
+                SARAH,
+                "Sarah Chen",
+                "sarah.chen@tutors.example.com",
+                AT_RISK,
+                q=0.45,
+                resched=0.03,
+                hours=13.0,
+                e_base=0.8,
+                drift=-0.03,
+                floor=0.25,
+                onset=self.a_day - 21,
+                hired_us=sarah_hired,
+                hire_day=int(tl.day_of(sarah_hired)),
+                tz=chicago,
+                subjects=(alg, geo),
+                rate=45.0,
+                years=6,
+                instant=True,
+                certs=("state_teaching_license",),
                 manager_slot=0,
-                blocks=((0, 16, 3, alg), (1, 16, 3, geo), (2, 16, 3, alg), (3, 16, 3, geo),
-                        (5, 10, 3, alg)),
+                blocks=(
+                    (0, 16, 3, alg),
+                    (1, 16, 3, geo),
+                    (2, 16, 3, alg),
+                    (3, 16, 3, geo),
+                    (5, 10, 3, alg),
+                ),
             ),
             PersonaTutor(
-                "mike_ross", MIKE, "Mike Ross", "mike.ross@tutors.example.com", NEW,
-                q=mike_q, resched=0.05, hours=9.0, e_base=0.55, drift=0.0, floor=0.0,
-                onset=1 << 30, hired_us=mike_hired, hire_day=int(tl.day_of(mike_hired)),
-                tz=ny, subjects=(spa, fre), rate=32.0, years=1, instant=False, certs=(),
+                "mike_ross",
+                MIKE,
+                "Mike Ross",
+                "mike.ross@tutors.example.com",
+                NEW,
+                q=mike_q,
+                resched=0.05,
+                hours=9.0,
+                e_base=0.55,
+                drift=0.0,
+                floor=0.0,
+                onset=1 << 30,
+                hired_us=mike_hired,
+                hire_day=int(tl.day_of(mike_hired)),
+                tz=ny,
+                subjects=(spa, fre),
+                rate=32.0,
+                years=1,
+                instant=False,
+                certs=(),
                 manager_slot=1,
                 blocks=((1, 17, 3, spa), (3, 17, 3, fre), (5, 8, 3, spa)),
             ),
@@ -235,9 +280,17 @@ class PersonaPlan:
             raise AssertionError("persona plan: booking too close to its start")
         return created
 
-    def _add(self, spec: PersonaTutor, start: tuple[int, int], outcome: int, rating: int = 0,
-             booked: tuple[int, int] | None = None, event_us: int = NULL,
-             created: int | None = None, slot: int | None = None) -> None:
+    def _add(
+        self,
+        spec: PersonaTutor,
+        start: tuple[int, int],
+        outcome: int,
+        rating: int = 0,
+        booked: tuple[int, int] | None = None,
+        event_us: int = NULL,
+        created: int | None = None,
+        slot: int | None = None,
+    ) -> None:
         subj = spec.blocks[(booked or start)[1]][3]
         slots = [i for i, s in enumerate(self.customer_subject[spec.persona]) if s == subj]
         if slot is None:
@@ -246,11 +299,22 @@ class PersonaPlan:
         if created is None:
             created = self._booking_time(spec, b[0])
         delay = int(self.rng.integers(10 * US_PER_MINUTE, 2 * US_PER_HOUR))
-        self.rows.append(_Planned(
-            persona=spec.persona, slot=slot, subj=subj, start_us=start[0], booked_us=b[0],
-            created_us=created, outcome=outcome, event_us=event_us, rating=rating,
-            delay_us=delay, block=b[1], block_final=start[1],
-        ))
+        self.rows.append(
+            _Planned(
+                persona=spec.persona,
+                slot=slot,
+                subj=subj,
+                start_us=start[0],
+                booked_us=b[0],
+                created_us=created,
+                outcome=outcome,
+                event_us=event_us,
+                rating=rating,
+                delay_us=delay,
+                block=b[1],
+                block_final=start[1],
+            )
+        )
 
     # ------------------------------------------------------------------ Sarah
 
@@ -262,8 +326,11 @@ class PersonaPlan:
         end = self.day0_us - 3 * US_PER_HOUR
         b60, b30, b14, b7 = a - 60 * day, a - 30 * day, a - 14 * day, a - 7 * day
         margin = 26 * US_PER_HOUR
-        pool = [c for c in self._candidates(spec, begin, end)
-                if abs(c[0] - b60) > margin and abs(c[0] - b30) > margin]
+        pool = [
+            c
+            for c in self._candidates(spec, begin, end)
+            if abs(c[0] - b60) > margin and abs(c[0] - b30) > margin
+        ]
         used: set[int] = set()
         good = {5: 0.6, 4: 0.37, 3: 0.03}
 
@@ -271,9 +338,14 @@ class PersonaPlan:
             """A session booked at s0 that the tutor moved (at t_r) to s1, 1-3 days later."""
             for _ in range(200):
                 s0 = self._take(pool, used, s0_lo, s1_hi - 20 * US_PER_HOUR)
-                options = [c for c in pool if c[0] not in used
-                           and max(s1_lo, s0[0] + 20 * US_PER_HOUR) <= c[0]
-                           <= min(s1_hi, s0[0] + 80 * US_PER_HOUR)]
+                options = [
+                    c
+                    for c in pool
+                    if c[0] not in used
+                    and max(s1_lo, s0[0] + 20 * US_PER_HOUR)
+                    <= c[0]
+                    <= min(s1_hi, s0[0] + 80 * US_PER_HOUR)
+                ]
                 if options:
                     break
                 used.discard(s0[0])
@@ -366,8 +438,10 @@ class PersonaPlan:
         self.engagement_days: dict[tuple[int, int], tuple[int | None, int | None, float]] = {}
         self.engagement_range: dict[int, tuple[int, int]] = {}
         plans = {
-            SARAH: [(28, 14, 11, 0.75, (0.8, 0.95, 1.05, 1.25)),
-                    (14, 0, 5, 0.32, (1 / 1.2, 1.0, 1.2))],
+            SARAH: [
+                (28, 14, 11, 0.75, (0.8, 0.95, 1.05, 1.25)),
+                (14, 0, 5, 0.32, (1 / 1.2, 1.0, 1.2)),
+            ],
             MIKE: [(14, 0, 7, 0.55, (1 / 1.15, 1.0, 1.15))],
         }
         for persona, windows in plans.items():
@@ -432,11 +506,17 @@ class PersonaPlan:
             lead = int(self.rng.integers(10 * US_PER_MINUTE, 30 * US_PER_HOUR))
             at = max(row.created_us - lead, tl.day_start(int(tl.day_of(row.created_us))))
             upcoming = slot == self.n_customers[MIKE] - 1
-            self._signups.append(PlannedSignup(
-                persona=MIKE, slot=slot, signup_us=min(at, row.created_us - US_PER_MINUTE),
-                subj=row.subj, age=14 if upcoming else None, tz=ny if upcoming else None,
-                protect_until_us=row.start_us + US_PER_DAY,
-            ))
+            self._signups.append(
+                PlannedSignup(
+                    persona=MIKE,
+                    slot=slot,
+                    signup_us=min(at, row.created_us - US_PER_MINUTE),
+                    subj=row.subj,
+                    age=14 if upcoming else None,
+                    tz=ny if upcoming else None,
+                    protect_until_us=row.start_us + US_PER_DAY,
+                )
+            )
 
     def signups_on(self, day: int) -> list[PlannedSignup]:
         tl = self.sim.tl
@@ -496,8 +576,14 @@ class PersonaPlan:
             out[where[:, None], sorted(blocks)] = True
         return out
 
-    def pre_start(self, plan: np.ndarray, kind: np.ndarray, ev: np.ndarray,
-                  created: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def pre_start(
+        self,
+        plan: np.ndarray,
+        kind: np.ndarray,
+        ev: np.ndarray,
+        created: np.ndarray,
+        start: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
         kind, ev = kind.copy(), ev.copy()
         for i in np.flatnonzero(plan >= 0):
             r = self.rows[int(plan[i])]
@@ -515,9 +601,15 @@ class PersonaPlan:
             out[i] = self.rows[int(plan[i])].start_us
         return out
 
-    def outcome(self, plan: np.ndarray, outcome: np.ndarray, rating: np.ndarray,
-                rated: np.ndarray, delay: np.ndarray, technical: np.ndarray,
-                ) -> tuple[np.ndarray, ...]:
+    def outcome(
+        self,
+        plan: np.ndarray,
+        outcome: np.ndarray,
+        rating: np.ndarray,
+        rated: np.ndarray,
+        delay: np.ndarray,
+        technical: np.ndarray,
+    ) -> tuple[np.ndarray, ...]:
         outcome, rating, rated = outcome.copy(), rating.copy(), rated.copy()
         delay, technical = delay.copy(), technical.copy()
         for i in np.flatnonzero(plan >= 0):
@@ -539,9 +631,16 @@ class PersonaPlan:
     def protect_tutors(self, day: int) -> bool:
         return day <= self.a_day
 
-    def engagement(self, day: int, act: np.ndarray, login: np.ndarray, login_at: np.ndarray,
-                   reply: np.ndarray, reply_at: np.ndarray, minutes: np.ndarray,
-                   ) -> tuple[np.ndarray, ...]:
+    def engagement(
+        self,
+        day: int,
+        act: np.ndarray,
+        login: np.ndarray,
+        login_at: np.ndarray,
+        reply: np.ndarray,
+        reply_at: np.ndarray,
+        minutes: np.ndarray,
+    ) -> tuple[np.ndarray, ...]:
         if not self.tutor_idx:
             return login, login_at, reply, reply_at, minutes
         login, login_at, reply = login.copy(), login_at.copy(), reply.copy()

@@ -77,13 +77,26 @@ class SessionBook(Table):
     def __init__(self) -> None:
         super().__init__(4096)
         for name, dtype, fill in (
-            ("sid", np.int64, 0), ("bid", np.int64, 0), ("t", np.int64, 0), ("c", np.int64, 0),
-            ("subj", np.int64, 0), ("start_us", np.int64, 0), ("dur", np.int64, 60),
-            ("first", bool, False), ("p_poor", np.float64, np.nan), ("rb", np.int64, -1),
-            ("rc", np.int64, 0), ("price", np.float64, 0.0), ("earn", np.float64, 0.0),
-            ("created_us", np.int64, 0), ("last_us", np.int64, 0),
-            ("bk_created_us", np.int64, 0), ("bk_sched_us", np.int64, 0),
-            ("ev_us", np.int64, 0), ("ev_kind", np.int64, EV_START), ("plan", np.int64, -1),
+            ("sid", np.int64, 0),
+            ("bid", np.int64, 0),
+            ("t", np.int64, 0),
+            ("c", np.int64, 0),
+            ("subj", np.int64, 0),
+            ("start_us", np.int64, 0),
+            ("dur", np.int64, 60),
+            ("first", bool, False),
+            ("p_poor", np.float64, np.nan),
+            ("rb", np.int64, -1),
+            ("rc", np.int64, 0),
+            ("price", np.float64, 0.0),
+            ("earn", np.float64, 0.0),
+            ("created_us", np.int64, 0),
+            ("last_us", np.int64, 0),
+            ("bk_created_us", np.int64, 0),
+            ("bk_sched_us", np.int64, 0),
+            ("ev_us", np.int64, 0),
+            ("ev_kind", np.int64, EV_START),
+            ("plan", np.int64, -1),
         ):
             self.add_column(name, dtype, fill)
         # Known pairs (customer << 24 | tutor) that have had a session: first sessions.
@@ -108,17 +121,25 @@ def _emit_sessions(
         return
     start = sb.start_us[rows]
     sim.out["sessions"].add(
-        id=sb.sid[rows], created_at=sb.created_us[rows], updated_at=updated_us,
+        id=sb.sid[rows],
+        created_at=sb.created_us[rows],
+        updated_at=updated_us,
         deleted_at=np.full(n, NULL) if deleted_us is None else deleted_us,
-        booking_id=sb.bid[rows], tutor_id=sb.t[rows] + 1, customer_id=sb.c[rows] + 1,
-        subject=sb.subj[rows], start_time=start, end_time=start + sb.dur[rows] * US_PER_MINUTE,
+        booking_id=sb.bid[rows],
+        tutor_id=sb.t[rows] + 1,
+        customer_id=sb.c[rows] + 1,
+        subject=sb.subj[rows],
+        start_time=start,
+        end_time=start + sb.dur[rows] * US_PER_MINUTE,
         status=np.broadcast_to(status, (n,)).astype(np.int64),
         rating=np.full(n, NULL) if rating is None else rating,
-        first_session=sb.first[rows], rescheduled_by=sb.rb[rows],
+        first_session=sb.first[rows],
+        rescheduled_by=sb.rb[rows],
         reschedule_count=sb.rc[rows],
         technical_issue=np.zeros(n, dtype=bool) if technical is None else technical,
         learning_objectives_met=np.full(n, np.nan) if lom is None else lom,
-        price=sb.price[rows], tutor_earnings=sb.earn[rows],
+        price=sb.price[rows],
+        tutor_earnings=sb.earn[rows],
     )
 
 
@@ -128,9 +149,14 @@ def _emit_bookings(sim: Simulator, rows: np.ndarray, updated_us: np.ndarray, sta
     if n == 0:
         return
     sim.out["bookings"].add(
-        id=sb.bid[rows], created_at=sb.bk_created_us[rows], updated_at=updated_us,
-        deleted_at=np.full(n, NULL), customer_id=sb.c[rows] + 1, tutor_id=sb.t[rows] + 1,
-        subject=sb.subj[rows], scheduled_time=sb.bk_sched_us[rows],
+        id=sb.bid[rows],
+        created_at=sb.bk_created_us[rows],
+        updated_at=updated_us,
+        deleted_at=np.full(n, NULL),
+        customer_id=sb.c[rows] + 1,
+        tutor_id=sb.t[rows] + 1,
+        subject=sb.subj[rows],
+        scheduled_time=sb.bk_sched_us[rows],
         status=np.full(n, status, dtype=np.int64),
     )
 
@@ -148,16 +174,29 @@ def book(sim: Simulator, j: int, req: Requests, dec: Decisions, rng: np.random.G
     null = np.full(n, NULL)
     bk = sim.out["bookings"]
     bk.add(
-        id=bids, created_at=req.created_us, updated_at=req.created_us, deleted_at=null,
-        customer_id=req.cust + 1, tutor_id=null, subject=req.subj, scheduled_time=sched,
+        id=bids,
+        created_at=req.created_us,
+        updated_at=req.created_us,
+        deleted_at=null,
+        customer_id=req.cust + 1,
+        tutor_id=null,
+        subject=req.subj,
+        scheduled_time=sched,
         status=np.full(n, B_REQUESTED),
     )
-    bstatus = np.where(dec.status == CONFIRMED, B_CONFIRMED,
-                       np.where(dec.status == 1, B_UNFILLED, B_CANCELLED))
+    bstatus = np.where(
+        dec.status == CONFIRMED, B_CONFIRMED, np.where(dec.status == 1, B_UNFILLED, B_CANCELLED)
+    )
     tutor_id = np.where(dec.status == CONFIRMED, dec.tutor + 1, NULL)
     bk.add(
-        id=bids, created_at=req.created_us, updated_at=dec.decided_us, deleted_at=null,
-        customer_id=req.cust + 1, tutor_id=tutor_id, subject=req.subj, scheduled_time=sched,
+        id=bids,
+        created_at=req.created_us,
+        updated_at=dec.decided_us,
+        deleted_at=null,
+        customer_id=req.cust + 1,
+        tutor_id=tutor_id,
+        subject=req.subj,
+        scheduled_time=sched,
         status=bstatus,
     )
     # A few decided bookings are later soft-deleted (unfilled/withdrawn: nothing follows).
@@ -165,9 +204,15 @@ def book(sim: Simulator, j: int, req: Requests, dec: Decisions, rng: np.random.G
     if gone.any():
         at = dec.decided_us[gone] + rng.integers(US_PER_DAY, 20 * US_PER_DAY, gone.sum())
         bk.add(
-            id=bids[gone], created_at=req.created_us[gone], updated_at=at, deleted_at=at,
-            customer_id=req.cust[gone] + 1, tutor_id=null[gone], subject=req.subj[gone],
-            scheduled_time=sched[gone], status=bstatus[gone],
+            id=bids[gone],
+            created_at=req.created_us[gone],
+            updated_at=at,
+            deleted_at=at,
+            customer_id=req.cust[gone] + 1,
+            tutor_id=null[gone],
+            subject=req.subj[gone],
+            scheduled_time=sched[gone],
+            status=bstatus[gone],
         )
     cp = sim.customers
     unfilled = np.flatnonzero(dec.status == 1)
@@ -179,13 +224,29 @@ def book(sim: Simulator, j: int, req: Requests, dec: Decisions, rng: np.random.G
         sim.calls.trigger(c[call], dec.decided_us[unfilled][call] + delay, "scheduling")
     conf = np.flatnonzero(dec.status == CONFIRMED)
     if len(conf):
-        _schedule(sim, j, req.take(conf), dec.tutor[conf], dec.hour[conf],
-                  dec.decided_us[conf], bids[conf], sched[conf], rng)
+        _schedule(
+            sim,
+            j,
+            req.take(conf),
+            dec.tutor[conf],
+            dec.hour[conf],
+            dec.decided_us[conf],
+            bids[conf],
+            sched[conf],
+            rng,
+        )
 
 
 def _schedule(
-    sim: Simulator, j: int, req: Requests, tutor: np.ndarray, hour: np.ndarray,
-    decided_us: np.ndarray, bids: np.ndarray, sched_us: np.ndarray, rng: np.random.Generator,
+    sim: Simulator,
+    j: int,
+    req: Requests,
+    tutor: np.ndarray,
+    hour: np.ndarray,
+    decided_us: np.ndarray,
+    bids: np.ndarray,
+    sched_us: np.ndarray,
+    rng: np.random.Generator,
 ) -> None:
     sb, tp, cp, tl = sim.sessions, sim.tutors, sim.customers, sim.tl
     n = len(req)
@@ -212,17 +273,30 @@ def _schedule(
     p_poor = np.full(n, np.nan)
     fi = np.flatnonzero(first)
     p_poor[fi] = p_poor_first(
-        sim.cfg.first_session, tp.q[tutor[fi]], tp.e[tutor[fi]], req.subj[fi],
-        local_hour[fi], weekday[fi], cp.age[c[fi]],
+        sim.cfg.first_session,
+        tp.q[tutor[fi]],
+        tp.e[tutor[fi]],
+        req.subj[fi],
+        local_hour[fi],
+        weekday[fi],
+        cp.age[c[fi]],
     )
     if len(fi):
-        sb.first_truth.append({
-            "session_id": sids[fi], "tutor_id": tutor[fi] + 1, "customer_id": c[fi] + 1,
-            "subject": req.subj[fi], "start_time": start[fi], "local_hour": local_hour[fi],
-            "local_weekday": weekday[fi], "student_age": cp.age[c[fi]],
-            "tutor_quality": tp.q[tutor[fi]], "tutor_engagement": tp.e[tutor[fi]],
-            "p_poor": p_poor[fi],
-        })
+        sb.first_truth.append(
+            {
+                "session_id": sids[fi],
+                "tutor_id": tutor[fi] + 1,
+                "customer_id": c[fi] + 1,
+                "subject": req.subj[fi],
+                "start_time": start[fi],
+                "local_hour": local_hour[fi],
+                "local_weekday": weekday[fi],
+                "student_age": cp.age[c[fi]],
+                "tutor_quality": tp.q[tutor[fi]],
+                "tutor_engagement": tp.e[tutor[fi]],
+                "p_poor": p_poor[fi],
+            }
+        )
     earn = np.round(tp.rate[tutor] * req.dur / 60.0, 2)
     price = np.round(earn / (1 - PLATFORM_TAKE), 2)
     # What happens before the start: customer cancel, reschedule by tutor or customer.
@@ -239,16 +313,31 @@ def _schedule(
     )
     kind = np.where(gap < 3 * US_PER_HOUR, EV_START, kind)
     frac = 0.1 + 0.8 * rng.random(n)
-    ev = np.where(kind == EV_START, start,
-                  created + (frac * (gap - US_PER_HOUR)).astype(np.int64))
+    ev = np.where(kind == EV_START, start, created + (frac * (gap - US_PER_HOUR)).astype(np.int64))
     plan = req.plan
     if sim.plan is not None and (plan >= 0).any():
         kind, ev = sim.plan.pre_start(plan, kind, ev, created, start)
     sb.append(
-        sid=sids, bid=bids, t=tutor, c=c, subj=req.subj, start_us=start, dur=req.dur,
-        first=first, p_poor=p_poor, rb=np.full(n, -1), rc=np.zeros(n, dtype=np.int64),
-        price=price, earn=earn, created_us=created, last_us=created,
-        bk_created_us=req.created_us, bk_sched_us=sched_us, ev_us=ev, ev_kind=kind, plan=plan,
+        sid=sids,
+        bid=bids,
+        t=tutor,
+        c=c,
+        subj=req.subj,
+        start_us=start,
+        dur=req.dur,
+        first=first,
+        p_poor=p_poor,
+        rb=np.full(n, -1),
+        rc=np.zeros(n, dtype=np.int64),
+        price=price,
+        earn=earn,
+        created_us=created,
+        last_us=created,
+        bk_created_us=req.created_us,
+        bk_sched_us=sched_us,
+        ev_us=ev,
+        ev_kind=kind,
+        plan=plan,
     )
     rows = np.arange(sb.n - n, sb.n)
     _emit_sessions(sim, rows, created, SCHEDULED)
@@ -337,8 +426,11 @@ def _reschedule(sim: Simulator, rows: np.ndarray, rng: np.random.Generator) -> N
     np.add.at(tp.obs.resch, (sb.t[tr], tl.day_of(sb.ev_us[tr])), 1)
     cp.shock(sb.c[tr], -0.08)
     call = rng.random(len(tr)) < 0.06
-    sim.calls.trigger(sb.c[tr][call], sb.ev_us[tr][call] + rng.integers(
-        10 * US_PER_MINUTE, US_PER_DAY, call.sum()), "scheduling")
+    sim.calls.trigger(
+        sb.c[tr][call],
+        sb.ev_us[tr][call] + rng.integers(10 * US_PER_MINUTE, US_PER_DAY, call.sum()),
+        "scheduling",
+    )
     # Next: usually the (new) start; sometimes the customer then cancels.
     cancel = (rng.random(n) < 0.08) & (plan < 0)
     frac = 0.1 + 0.8 * rng.random(n)
@@ -360,8 +452,9 @@ def _start(sim: Simulator, j: int, rows: np.ndarray, rng: np.random.Generator) -
     p_nst = 0.005 + 0.25 * tp.resched[t] + 0.06 * np.maximum(0.0, 0.6 - e)
     p_nsc = 0.02 + 0.03 * (cp.h[c] < -0.3)
     u = rng.random(n)
-    outcome = np.select([u < p_nst, u < p_nst + p_nsc], [NO_SHOW_TUTOR, NO_SHOW_CUSTOMER],
-                        COMPLETED)
+    outcome = np.select(
+        [u < p_nst, u < p_nst + p_nsc], [NO_SHOW_TUTOR, NO_SHOW_CUSTOMER], COMPLETED
+    )
     technical = rng.random(n) < TECHNICAL_ISSUE
     first = sb.first[rows]
     # Ratings: first sessions by their true P(poor); later ones around quality/engagement.
@@ -373,20 +466,33 @@ def _start(sim: Simulator, j: int, rows: np.ndarray, rng: np.random.Generator) -
     cap = np.maximum(tp.hours[t], 1.0)
     load7 = tp.obs.window_sum("comp", tp.n, j - 7, j)[t]
     overload = np.maximum(0.0, load7 / cap - 0.9)
-    mu = (model.base + model.quality * q + model.engagement * (e - 0.6)
-          - model.burnout * overload - model.technical_issue * technical)
+    mu = (
+        model.base
+        + model.quality * q
+        + model.engagement * (e - 0.6)
+        - model.burnout * overload
+        - model.technical_issue * technical
+    )
     later = np.clip(np.round(mu + model.noise * rng.standard_normal(n)), 1, 5)
     rating = np.where(first, first_rating, later).astype(np.int64)
     rated = rng.random(n) < np.where(first, 0.9, 0.85)
-    delay = np.clip(rng.lognormal(np.log(90.0), 1.0, n) * US_PER_MINUTE,
-                    US_PER_MINUTE, 22 * US_PER_HOUR).astype(np.int64)
+    delay = np.clip(
+        rng.lognormal(np.log(90.0), 1.0, n) * US_PER_MINUTE, US_PER_MINUTE, 22 * US_PER_HOUR
+    ).astype(np.int64)
     done_us = end + rng.integers(5 * US_PER_SECOND, 10 * US_PER_MINUTE, n)
-    lom = np.round(np.clip(0.55 + 0.12 * q + 0.25 * (e - 0.6) - 0.1 * technical
-                           + 0.12 * rng.standard_normal(n), 0.0, 1.0), 2)
+    lom = np.round(
+        np.clip(
+            0.55 + 0.12 * q + 0.25 * (e - 0.6) - 0.1 * technical + 0.12 * rng.standard_normal(n),
+            0.0,
+            1.0,
+        ),
+        2,
+    )
     plan = sb.plan[rows]
     if sim.plan is not None and (plan >= 0).any():
         outcome, rating, rated, delay, technical = sim.plan.outcome(
-            plan, outcome, rating, rated, delay, technical)
+            plan, outcome, rating, rated, delay, technical
+        )
     rating_us = done_us + delay
 
     comp = outcome == COMPLETED
@@ -395,16 +501,30 @@ def _start(sim: Simulator, j: int, rows: np.ndarray, rng: np.random.Generator) -
     _emit_sessions(sim, r, done_us[ci], COMPLETED, technical=technical[ci], lom=lom[ci])
     _emit_bookings(sim, r, done_us[ci] + 1000, B_FULFILLED)
     rc = ci[rated[ci]]
-    _emit_sessions(sim, rows[rc], rating_us[rc], COMPLETED, rating=rating[rc],
-                   technical=technical[rc], lom=lom[rc])
+    _emit_sessions(
+        sim,
+        rows[rc],
+        rating_us[rc],
+        COMPLETED,
+        rating=rating[rc],
+        technical=technical[rc],
+        lom=lom[rc],
+    )
     # A few finished sessions are soft-deleted later (a data clean-up).
     gone = ci[rng.random(len(ci)) < knobs.deleted_session_share]
     if len(gone):
         last = np.where(rated[gone], rating_us[gone], done_us[gone])
         at = last + rng.integers(US_PER_DAY, 30 * US_PER_DAY, len(gone))
-        _emit_sessions(sim, rows[gone], at, COMPLETED,
-                       rating=np.where(rated[gone], rating[gone], NULL),
-                       technical=technical[gone], lom=lom[gone], deleted_us=at)
+        _emit_sessions(
+            sim,
+            rows[gone],
+            at,
+            COMPLETED,
+            rating=np.where(rated[gone], rating[gone], NULL),
+            technical=technical[gone],
+            lom=lom[gone],
+            deleted_us=at,
+        )
 
     no_show = np.flatnonzero(~comp)
     ns_at = start[no_show] + rng.integers(10 * US_PER_MINUTE, 30 * US_PER_MINUTE, len(no_show))

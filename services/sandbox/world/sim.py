@@ -85,10 +85,26 @@ from services.sandbox.world.tutors import (
 
 # Stable stream keys: adding a component never renumbers the others.
 COMPONENTS = {
-    "managers": 1, "tutors_init": 2, "customers_init": 3, "personas": 4, "prepublish": 5,
-    "drift": 10, "tutor_churn": 11, "hire": 12, "publish": 13, "customer_churn": 14,
-    "signup": 15, "interventions": 16, "requests": 17, "match": 18, "sessions": 19,
-    "calls": 20, "engagement": 21, "profile": 22, "bulk": 23, "bookings": 24,
+    "managers": 1,
+    "tutors_init": 2,
+    "customers_init": 3,
+    "personas": 4,
+    "prepublish": 5,
+    "drift": 10,
+    "tutor_churn": 11,
+    "hire": 12,
+    "publish": 13,
+    "customer_churn": 14,
+    "signup": 15,
+    "interventions": 16,
+    "requests": 17,
+    "match": 18,
+    "sessions": 19,
+    "calls": 20,
+    "engagement": 21,
+    "profile": 22,
+    "bulk": 23,
+    "bookings": 24,
     "deletions": 25,
 }
 DAY_KEY_OFFSET = 100_000  # SeedSequence wants non-negative entropy; warm-up days are < 0
@@ -170,15 +186,23 @@ class Simulator:
     def customer_event(self, idx: np.ndarray, at: np.ndarray, kind: str, value: int) -> None:
         if len(idx):
             self._customer_events.append(
-                (np.asarray(idx, np.int64), np.asarray(at, np.int64), kind,
-                 np.full(len(idx), value, dtype=np.int64))
+                (
+                    np.asarray(idx, np.int64),
+                    np.asarray(at, np.int64),
+                    kind,
+                    np.full(len(idx), value, dtype=np.int64),
+                )
             )
 
     def tutor_event(self, idx: np.ndarray, at: np.ndarray, kind: str, value: np.ndarray) -> None:
         if len(idx):
             self._tutor_events.append(
-                (np.asarray(idx, np.int64), np.asarray(at, np.int64), kind,
-                 np.asarray(value, np.int64))
+                (
+                    np.asarray(idx, np.int64),
+                    np.asarray(at, np.int64),
+                    kind,
+                    np.asarray(value, np.int64),
+                )
             )
 
     @property
@@ -196,8 +220,14 @@ class Simulator:
         ids = self.new_ids("managers", n_m)
         self.manager_names, self.manager_emails = draw_names(rng, ids, "ops.example.com")
         created = np.sort(origin - rng.integers(200 * US_PER_DAY, 1500 * US_PER_DAY, n_m))
-        self.out["managers"].add(id=ids, created_at=created, updated_at=created,
-                                 deleted_at=np.full(n_m, NULL), name=ids - 1, email=ids - 1)
+        self.out["managers"].add(
+            id=ids,
+            created_at=created,
+            updated_at=created,
+            deleted_at=np.full(n_m, NULL),
+            name=ids - 1,
+            email=ids - 1,
+        )
         self.plan = PersonaPlan(self)
         self._init_tutors()
         self._init_customers()
@@ -226,8 +256,11 @@ class Simulator:
         self._add_tutors(cols, certs, personas, rng)
 
     def _add_tutors(
-        self, cols: dict[str, np.ndarray], certs: list[tuple[str, ...]],
-        personas: list[PersonaTutor], rng: np.random.Generator,
+        self,
+        cols: dict[str, np.ndarray],
+        certs: list[tuple[str, ...]],
+        personas: list[PersonaTutor],
+        rng: np.random.Generator,
     ) -> np.ndarray:
         """Append tutors (and persona tutors), ids in hiring order; emit their first version."""
         for p in personas:
@@ -289,10 +322,14 @@ class Simulator:
         cp.ncomp[idx] = done
         cp.last_comp_day[idx] = np.where(done > 0, -rng.integers(1, 15, n), cp.signup_day[idx])
         reached = done >= cp.goal_target[idx]
-        goal = np.where(reached & (rng.random(n) < 0.6), GOAL_COMPLETED,
-                        np.where(done > 0, GOAL_IN_PROGRESS, GOAL_NONE))
-        cp.goal_target[idx] = np.where(reached & (goal != GOAL_COMPLETED),
-                                       done + 10, cp.goal_target[idx])
+        goal = np.where(
+            reached & (rng.random(n) < 0.6),
+            GOAL_COMPLETED,
+            np.where(done > 0, GOAL_IN_PROGRESS, GOAL_NONE),
+        )
+        cp.goal_target[idx] = np.where(
+            reached & (goal != GOAL_COMPLETED), done + 10, cp.goal_target[idx]
+        )
         cp.goal[idx] = goal
         cp.shown_goal[idx] = goal
         self._assign_tutors(idx[done > 0], rng)
@@ -326,7 +363,10 @@ class Simulator:
         created = signup_times(rng, date_us)
         order = np.argsort(created, kind="stable")
         signup_day, churn_day, date_us, created = (
-            signup_day[order], churn_day[order], date_us[order], created[order]
+            signup_day[order],
+            churn_day[order],
+            date_us[order],
+            created[order],
         )
         segment = rng.choice(3, k, p=(0.05, 0.35, 0.60))
         cols = draw_customers(rng, signup_day, date_us, created, segment)
@@ -338,8 +378,12 @@ class Simulator:
         cp.emails.extend(emails)
         cp.obs.ensure(cp.n, self.tl.n)
         self._emit_customers(idx, created + 1)
-        churned_us = tl.origin_us + churn_day * US_PER_DAY + 14 * US_PER_HOUR + rng.integers(
-            0, 10 * US_PER_HOUR, k)
+        churned_us = (
+            tl.origin_us
+            + churn_day * US_PER_DAY
+            + 14 * US_PER_HOUR
+            + rng.integers(0, 10 * US_PER_HOUR, k)
+        )
         churned_us = np.maximum(churned_us, created + US_PER_DAY)
         cp.status[idx] = C_CHURNED
         cp.churned_us[idx] = churned_us
@@ -367,24 +411,40 @@ class Simulator:
     def _emit_tutors(self, idx: np.ndarray, at: np.ndarray) -> None:
         tp = self.tutors
         self.out["tutors"].add(
-            id=idx + 1, created_at=tp.hired_us[idx] + 1, updated_at=at,
-            deleted_at=np.full(len(idx), NULL), name=idx, email=idx, subjects=idx,
-            status=tp.shown_status[idx].astype(np.int64), hired_at=tp.hired_us[idx],
-            churned_at=tp.shown_churned_us[idx], manager_id=tp.manager_id[idx],
-            hourly_rate=tp.rate[idx], certifications=tp.cert[idx],
-            years_experience=tp.years[idx], instant_book_enabled=tp.instant[idx],
+            id=idx + 1,
+            created_at=tp.hired_us[idx] + 1,
+            updated_at=at,
+            deleted_at=np.full(len(idx), NULL),
+            name=idx,
+            email=idx,
+            subjects=idx,
+            status=tp.shown_status[idx].astype(np.int64),
+            hired_at=tp.hired_us[idx],
+            churned_at=tp.shown_churned_us[idx],
+            manager_id=tp.manager_id[idx],
+            hourly_rate=tp.rate[idx],
+            certifications=tp.cert[idx],
+            years_experience=tp.years[idx],
+            instant_book_enabled=tp.instant[idx],
             timezone=tp.tz[idx].astype(np.int64),
         )
 
     def _emit_customers(self, idx: np.ndarray, at: np.ndarray) -> None:
         cp = self.customers
         self.out["customers"].add(
-            id=idx + 1, created_at=cp.created_us[idx], updated_at=at,
-            deleted_at=cp.shown_deleted_us[idx], name=idx, email=idx,
-            signup_date=cp.signup_date_us[idx], acquisition_channel=cp.shown_channel[idx],
-            grade_level=cp.grade[idx], student_age=cp.age[idx],
+            id=idx + 1,
+            created_at=cp.created_us[idx],
+            updated_at=at,
+            deleted_at=cp.shown_deleted_us[idx],
+            name=idx,
+            email=idx,
+            signup_date=cp.signup_date_us[idx],
+            acquisition_channel=cp.shown_channel[idx],
+            grade_level=cp.grade[idx],
+            student_age=cp.age[idx],
             goal_status=cp.shown_goal[idx].astype(np.int64),
-            status=cp.shown_status[idx].astype(np.int64), churned_at=cp.shown_churned_us[idx],
+            status=cp.shown_status[idx].astype(np.int64),
+            churned_at=cp.shown_churned_us[idx],
         )
 
     def _flush_entity_events(self) -> None:
@@ -464,30 +524,46 @@ class Simulator:
         tp, cp = self.tutors, self.customers
         subjects = with_none(SUBJECTS)
         return {
-            "managers": {"name": with_none(self.manager_names),
-                         "email": with_none(self.manager_emails)},
-            "tutors": {"name": with_none(tp.names), "email": with_none(tp.emails),
-                       "subjects": with_none(tp.subject_tuples),
-                       "status": with_none(TUTOR_STATUSES),
-                       "certifications": with_none(tp.cert_vocab),
-                       "timezone": with_none(TIMEZONES)},
-            "customers": {"name": with_none(cp.names), "email": with_none(cp.emails),
-                          "acquisition_channel": with_none((*ACQUISITION_CHANNELS, LEGACY_CHANNEL)),
-                          "grade_level": with_none(GRADES),
-                          "goal_status": with_none(GOAL_STATUSES),
-                          "status": with_none(CUSTOMER_STATUSES)},
-            "sessions": {"subject": subjects, "status": with_none(SESSION_STATUSES),
-                         "rescheduled_by": with_none(RESCHEDULED_BY)},
+            "managers": {
+                "name": with_none(self.manager_names),
+                "email": with_none(self.manager_emails),
+            },
+            "tutors": {
+                "name": with_none(tp.names),
+                "email": with_none(tp.emails),
+                "subjects": with_none(tp.subject_tuples),
+                "status": with_none(TUTOR_STATUSES),
+                "certifications": with_none(tp.cert_vocab),
+                "timezone": with_none(TIMEZONES),
+            },
+            "customers": {
+                "name": with_none(cp.names),
+                "email": with_none(cp.emails),
+                "acquisition_channel": with_none((*ACQUISITION_CHANNELS, LEGACY_CHANNEL)),
+                "grade_level": with_none(GRADES),
+                "goal_status": with_none(GOAL_STATUSES),
+                "status": with_none(CUSTOMER_STATUSES),
+            },
+            "sessions": {
+                "subject": subjects,
+                "status": with_none(SESSION_STATUSES),
+                "rescheduled_by": with_none(RESCHEDULED_BY),
+            },
             "bookings": {"subject": subjects, "status": with_none(BOOKING_STATUSES)},
-            "inbound_calls": {"reason_code": with_none(CALL_REASONS),
-                              "sentiment": with_none(SENTIMENTS)},
+            "inbound_calls": {
+                "reason_code": with_none(CALL_REASONS),
+                "sentiment": with_none(SENTIMENTS),
+            },
             "engagement_events": {"event_type": with_none(ENGAGEMENT_EVENT_TYPES)},
             "availability_slots": {"subject": subjects},
-            "interventions": {"intervention_type": with_none(INTERVENTION_TYPES),
-                              "status": with_none(INTERVENTION_STATUSES),
-                              **{f: with_none(self.text.values) for f in
-                                 ("reason", "source_alert_key", "notes", "outcome",
-                                  "idempotency_key")}},
+            "interventions": {
+                "intervention_type": with_none(INTERVENTION_TYPES),
+                "status": with_none(INTERVENTION_STATUSES),
+                **{
+                    f: with_none(self.text.values)
+                    for f in ("reason", "source_alert_key", "notes", "outcome", "idempotency_key")
+                },
+            },
         }
 
     # ------------------------------------------------------------------ the day loop
@@ -595,8 +671,9 @@ class Simulator:
             return
         arch = rng.choice(len(HIRE_MIX), k, p=HIRE_MIX)
         hired = np.sort(hire_time_us(rng, day_start, k))
-        cols = draw_tutors(rng, arch, np.full(k, j), hired, self.knobs, self.manager_ids,
-                           self.tl.anchor_day)
+        cols = draw_tutors(
+            rng, arch, np.full(k, j), hired, self.knobs, self.manager_ids, self.tl.anchor_day
+        )
         certs = draw_certifications(rng, cols["q"])
         idx = self._add_tutors(cols, certs, personas, rng)
         supply.publish_first_weeks(self, idx, tp.hired_us[idx], j + 1, rng)
@@ -625,9 +702,13 @@ class Simulator:
                 new = tuple(sorted(have | {extra[int(rng.integers(0, len(extra)))]}))
                 tp.cert[i] = tp.cert_code(new)
         self.tutor_event(who, at, "profile", np.zeros(len(who), dtype=np.int64))
-        engagement.emit_events(self, who, np.full(len(who), engagement.PROFILE_UPDATE),
-                               at - rng.integers(1, 30, len(who)) * 1_000_000,
-                               np.full(len(who), np.nan))
+        engagement.emit_events(
+            self,
+            who,
+            np.full(len(who), engagement.PROFILE_UPDATE),
+            at - rng.integers(1, 30, len(who)) * 1_000_000,
+            np.full(len(who), np.nan),
+        )
 
     # ------------------------------------------------------------------ customers
 
@@ -664,8 +745,9 @@ class Simulator:
         sessions.cancel_for(self, "customer", c_idx, at[c_idx])
         # Many say so on the phone first; a few ask for their data to be deleted later.
         call = c_idx[rng.random(len(c_idx)) < 0.45]
-        when = np.maximum(at[call] - rng.integers(US_PER_MINUTE, 30 * US_PER_MINUTE, len(call)),
-                          day_start)
+        when = np.maximum(
+            at[call] - rng.integers(US_PER_MINUTE, 30 * US_PER_MINUTE, len(call)), day_start
+        )
         self.calls.trigger(call, when, "cancellation_request")
         gone = c_idx[rng.random(len(c_idx)) < self.knobs.deleted_churned_customer_share]
         cp.delete_day[gone] = j + rng.integers(5, 31, len(gone))
@@ -681,8 +763,9 @@ class Simulator:
         planned = self.plan.signups_on(j) if self.plan else []
         m = k + len(planned)
         if m == 0:
-            return demand.draw_requests(self, j, rng, np.zeros(0, np.int64),
-                                        np.zeros(0, np.int64), np.zeros(0, bool))
+            return demand.draw_requests(
+                self, j, rng, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool)
+            )
         created = signup_times(rng, np.full(m, day_start))
         created[k:] = [p.signup_us for p in planned]
         order = np.argsort(created, kind="stable")
@@ -732,22 +815,38 @@ class Simulator:
 def _persona_columns(p: PersonaTutor, manager_ids: np.ndarray) -> dict[str, np.ndarray]:
     subj = np.full((1, MAX_SUBJECTS), -1, dtype=np.int64)
     subj[0, : len(p.subjects)] = p.subjects
-    blocks = {name: np.full((1, MAX_BLOCKS), -1, dtype=np.int64)
-              for name in ("b_wd", "b_hour", "b_len", "b_subj")}
+    blocks = {
+        name: np.full((1, MAX_BLOCKS), -1, dtype=np.int64)
+        for name in ("b_wd", "b_hour", "b_len", "b_subj")
+    }
     for b, (wd, hour, length, s) in enumerate(p.blocks):
         blocks["b_wd"][0, b], blocks["b_hour"][0, b] = wd, hour
         blocks["b_len"][0, b], blocks["b_subj"][0, b] = length, s
+
     def one(value: object) -> np.ndarray:
         return np.array([value])
 
     return {
-        "arch": one(p.arch), "q": one(p.q), "resched": one(p.resched), "hours": one(p.hours),
-        "e_base": one(p.e_base), "drift": one(p.drift), "floor": one(p.floor),
-        "onset": one(p.onset), "ou_sd": one(0.0), "ou": one(0.0), "e": one(p.e_base),
-        "hired_us": one(p.hired_us), "hire_day": one(p.hire_day), "tz": one(p.tz),
-        "sched_tz": one(p.tz), "rate": one(p.rate), "years": one(p.years),
-        "instant": one(p.instant), "nsubj": one(len(p.subjects)),
+        "arch": one(p.arch),
+        "q": one(p.q),
+        "resched": one(p.resched),
+        "hours": one(p.hours),
+        "e_base": one(p.e_base),
+        "drift": one(p.drift),
+        "floor": one(p.floor),
+        "onset": one(p.onset),
+        "ou_sd": one(0.0),
+        "ou": one(0.0),
+        "e": one(p.e_base),
+        "hired_us": one(p.hired_us),
+        "hire_day": one(p.hire_day),
+        "tz": one(p.tz),
+        "sched_tz": one(p.tz),
+        "rate": one(p.rate),
+        "years": one(p.years),
+        "instant": one(p.instant),
+        "nsubj": one(len(p.subjects)),
         "manager_id": one(manager_ids[p.manager_slot % len(manager_ids)]),
-        "subj": subj, **blocks,
+        "subj": subj,
+        **blocks,
     }
-

@@ -77,9 +77,14 @@ class SlotBook(Table):
     def __init__(self) -> None:
         super().__init__(1024)
         for name, dtype, fill in (
-            ("sid", np.int64, 0), ("tutor", np.int64, 0), ("subj", np.int64, 0),
-            ("start_us", np.int64, 0), ("end_us", np.int64, 0), ("created_us", np.int64, 0),
-            ("del_us", np.int64, NULL), ("done", bool, False),
+            ("sid", np.int64, 0),
+            ("tutor", np.int64, 0),
+            ("subj", np.int64, 0),
+            ("start_us", np.int64, 0),
+            ("end_us", np.int64, 0),
+            ("created_us", np.int64, 0),
+            ("del_us", np.int64, NULL),
+            ("done", bool, False),
         ):
             self.add_column(name, dtype, fill)
 
@@ -111,7 +116,8 @@ def publish(
     rows, blocks = np.nonzero(publish_it)
     t = tutors[rows]
     start_h = tl.local_hour_index(
-        np.full(len(t), target_day), tp.sched_tz[t].astype(np.int64),
+        np.full(len(t), target_day),
+        tp.sched_tz[t].astype(np.int64),
         tp.b_hour[t, blocks].astype(np.int64),
     )
     length = tp.b_len[t, blocks].astype(np.int64)
@@ -125,9 +131,7 @@ def publish(
     # A few slots are withdrawn by the tutor before they start: never bookable.
     withdrawn = rng.random(len(t)) < sim.knobs.deleted_slot_share
     frac = 0.2 + 0.7 * rng.random(len(t))
-    del_us = np.where(
-        withdrawn, created + (frac * (start_us - created)).astype(np.int64), NULL
-    )
+    del_us = np.where(withdrawn, created + (frac * (start_us - created)).astype(np.int64), NULL)
     order = np.argsort(created, kind="stable")
     t, subj, start_h, length = t[order], subj[order], start_h[order], length[order]
     created, start_us = created[order], start_us[order]
@@ -135,11 +139,22 @@ def publish(
     withdrawn = withdrawn[order]
     ids = sim.new_ids("availability_slots", len(t))
     sim.out["availability_slots"].add(
-        id=ids, created_at=created, updated_at=created, deleted_at=np.full(len(t), NULL),
-        tutor_id=t + 1, subject=subj, starts_at=start_us, ends_at=end_us,
+        id=ids,
+        created_at=created,
+        updated_at=created,
+        deleted_at=np.full(len(t), NULL),
+        tutor_id=t + 1,
+        subject=subj,
+        starts_at=start_us,
+        ends_at=end_us,
     )
     sim.slots.append(
-        sid=ids, tutor=t, subj=subj, start_us=start_us, end_us=end_us, created_us=created,
+        sid=ids,
+        tutor=t,
+        subj=subj,
+        start_us=start_us,
+        end_us=end_us,
+        created_us=created,
         del_us=del_us,
     )
     # Fill the grid, one cell per offered hour; the personas' hours before the anchor are
@@ -177,7 +192,10 @@ def publish_day(sim: Simulator, j: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def publish_first_weeks(
-    sim: Simulator, tutors: np.ndarray, hired_us: np.ndarray, first_day: int,
+    sim: Simulator,
+    tutors: np.ndarray,
+    hired_us: np.ndarray,
+    first_day: int,
     rng: np.random.Generator,
 ) -> None:
     """A new tutor publishes days ``first_day .. first_day+13`` soon after being hired."""
@@ -211,9 +229,14 @@ def emit_due_deletions(sim: Simulator, until_us: int) -> None:
     idx = np.flatnonzero(due)
     if len(idx):
         sim.out["availability_slots"].add(
-            id=sb.sid[idx], created_at=sb.created_us[idx], updated_at=sb.del_us[idx],
-            deleted_at=sb.del_us[idx], tutor_id=sb.tutor[idx] + 1, subject=sb.subj[idx],
-            starts_at=sb.start_us[idx], ends_at=sb.end_us[idx],
+            id=sb.sid[idx],
+            created_at=sb.created_us[idx],
+            updated_at=sb.del_us[idx],
+            deleted_at=sb.del_us[idx],
+            tutor_id=sb.tutor[idx] + 1,
+            subject=sb.subj[idx],
+            starts_at=sb.start_us[idx],
+            ends_at=sb.end_us[idx],
         )
         sb.done[idx] = True
     started = sb.start_us[:n] < until_us

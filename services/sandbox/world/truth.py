@@ -69,30 +69,36 @@ def build_truth(sim: Simulator) -> Truth:
         return out
 
     churned = tp.churned_us[:n]
-    tutors = pd.DataFrame({
-        "tutor_id": np.arange(1, n + 1),
-        "archetype": np.array(ARCHETYPES, dtype=object)[tp.arch[:n]],
-        "persona": np.where(tp.persona[:n] == 0, "sarah_chen",
-                            np.where(tp.persona[:n] == 1, "mike_ross", None)),
-        "quality": tp.q[:n],
-        "reschedule_propensity": tp.resched[:n],
-        "capacity_hours_per_week": tp.hours[:n],
-        "engagement_base": tp.e_base[:n],
-        "engagement_drift_per_day": tp.drift[:n],
-        "decline_onset_us": np.where(tp.onset[:n] < (1 << 29),
-                                     tl.origin_us + tp.onset[:n] * US_PER_DAY, np.nan),
-        "engagement_at_anchor": at_anchor("engagement"),
-        "hired_at": tp.hired_us[:n],
-        "churned_at": _nullable(churned),
-        "churn_days_after_anchor": np.where(churned == NULL, np.nan,
-                                            (churned - anchor) / US_PER_DAY),
-        "status_now": np.array(TUTOR_STATUSES, dtype=object)[tp.status[:n]],
-        "active_at_anchor": (tp.hired_us[:n] <= anchor) & ((churned == NULL) | (churned > anchor)),
-        "base_hazard_at_anchor": at_anchor("base_hazard"),
-        "intervention_multiplier_at_anchor": at_anchor("multiplier"),
-        **{f"p_churn_{h}d": at_anchor(f"p_churn_{h}d") for h in (7, 14, 30, 90)},
-        **{k: at_anchor(k) for k in at if k.startswith("driver_")},
-    }).set_index("tutor_id")
+    tutors = pd.DataFrame(
+        {
+            "tutor_id": np.arange(1, n + 1),
+            "archetype": np.array(ARCHETYPES, dtype=object)[tp.arch[:n]],
+            "persona": np.where(
+                tp.persona[:n] == 0, "sarah_chen", np.where(tp.persona[:n] == 1, "mike_ross", None)
+            ),
+            "quality": tp.q[:n],
+            "reschedule_propensity": tp.resched[:n],
+            "capacity_hours_per_week": tp.hours[:n],
+            "engagement_base": tp.e_base[:n],
+            "engagement_drift_per_day": tp.drift[:n],
+            "decline_onset_us": np.where(
+                tp.onset[:n] < (1 << 29), tl.origin_us + tp.onset[:n] * US_PER_DAY, np.nan
+            ),
+            "engagement_at_anchor": at_anchor("engagement"),
+            "hired_at": tp.hired_us[:n],
+            "churned_at": _nullable(churned),
+            "churn_days_after_anchor": np.where(
+                churned == NULL, np.nan, (churned - anchor) / US_PER_DAY
+            ),
+            "status_now": np.array(TUTOR_STATUSES, dtype=object)[tp.status[:n]],
+            "active_at_anchor": (tp.hired_us[:n] <= anchor)
+            & ((churned == NULL) | (churned > anchor)),
+            "base_hazard_at_anchor": at_anchor("base_hazard"),
+            "intervention_multiplier_at_anchor": at_anchor("multiplier"),
+            **{f"p_churn_{h}d": at_anchor(f"p_churn_{h}d") for h in (7, 14, 30, 90)},
+            **{k: at_anchor(k) for k in at if k.startswith("driver_")},
+        }
+    ).set_index("tutor_id")
 
     m = cp.n
     c_churned = cp.churned_us[:m]
@@ -105,17 +111,19 @@ def build_truth(sim: Simulator) -> Truth:
     seg_idx = segment_of(np.nan_to_num(health_at_anchor))
     segment = np.where(churned_by_anchor, "churned", np.array(SEGMENTS, dtype=object)[seg_idx])
     segment = np.where(existed, segment, None)
-    customers = pd.DataFrame({
-        "customer_id": np.arange(1, m + 1),
-        "segment_at_anchor": segment,
-        "segment_at_signup": np.array(SEGMENTS, dtype=object)[cp.segment0[:m]],
-        "health_at_anchor": health_at_anchor,
-        "health_now": cp.h[:m],
-        "status_now": np.array(CUSTOMER_STATUSES, dtype=object)[cp.status[:m]],
-        "churned_at": _nullable(c_churned),
-        "churned_by_anchor": churned_by_anchor,
-        "subject": np.array(SUBJECTS, dtype=object)[cp.subj[:m]],
-    }).set_index("customer_id")
+    customers = pd.DataFrame(
+        {
+            "customer_id": np.arange(1, m + 1),
+            "segment_at_anchor": segment,
+            "segment_at_signup": np.array(SEGMENTS, dtype=object)[cp.segment0[:m]],
+            "health_at_anchor": health_at_anchor,
+            "health_now": cp.h[:m],
+            "status_now": np.array(CUSTOMER_STATUSES, dtype=object)[cp.status[:m]],
+            "churned_at": _nullable(c_churned),
+            "churned_by_anchor": churned_by_anchor,
+            "subject": np.array(SUBJECTS, dtype=object)[cp.subj[:m]],
+        }
+    ).set_index("customer_id")
 
     parts = sim.sessions.first_truth
     if parts:

@@ -60,10 +60,34 @@ INITIAL_MIX = (0.20, 0.42, 0.10, 0.16, 0.12)
 HIRE_MIX = (0.0, 0.0, 0.72, 0.12, 0.16)
 
 # When tutors offer hours (their schedule's local time): block start hours and weekdays.
-BLOCK_START_WEEKDAY = {8: .02, 9: .03, 10: .03, 11: .03, 12: .03, 13: .04, 14: .09, 15: .16,
-                       16: .18, 17: .14, 18: .11, 19: .09, 20: .05}
-BLOCK_START_WEEKEND = {8: .06, 9: .16, 10: .16, 11: .10, 12: .07, 13: .09, 14: .09, 15: .08,
-                       16: .07, 17: .06, 18: .06}
+BLOCK_START_WEEKDAY = {
+    8: 0.02,
+    9: 0.03,
+    10: 0.03,
+    11: 0.03,
+    12: 0.03,
+    13: 0.04,
+    14: 0.09,
+    15: 0.16,
+    16: 0.18,
+    17: 0.14,
+    18: 0.11,
+    19: 0.09,
+    20: 0.05,
+}
+BLOCK_START_WEEKEND = {
+    8: 0.06,
+    9: 0.16,
+    10: 0.16,
+    11: 0.10,
+    12: 0.07,
+    13: 0.09,
+    14: 0.09,
+    15: 0.08,
+    16: 0.07,
+    17: 0.06,
+    18: 0.06,
+}
 BLOCK_WEEKDAY_SHARE = (0.16, 0.17, 0.17, 0.16, 0.08, 0.13, 0.13)
 BLOCK_LENGTHS = (2, 3, 4)
 BLOCK_LENGTH_SHARE = (0.3, 0.45, 0.25)
@@ -100,17 +124,35 @@ class TutorPool(Table):
     def __init__(self, capacity: int, days: int) -> None:
         super().__init__(capacity)
         for name, dtype, fill in (
-            ("arch", np.int8, 0), ("q", np.float64, 0.0), ("resched", np.float64, 0.0),
-            ("hours", np.float64, 0.0), ("e_base", np.float64, 0.0), ("drift", np.float64, 0.0),
-            ("floor", np.float64, 0.0), ("onset", np.int64, NO_ONSET), ("ou_sd", np.float64, 0.0),
-            ("ou", np.float64, 0.0), ("e", np.float64, 0.5), ("hired_us", np.int64, 0),
-            ("hire_day", np.int64, 0), ("status", np.int8, ACTIVE), ("churned_us", np.int64, NULL),
-            ("churn_day", np.int64, -1), ("manager_id", np.int64, 1), ("tz", np.int8, 0),
-            ("sched_tz", np.int8, 0), ("rate", np.float64, 0.0), ("years", np.int64, 0),
-            ("instant", bool, False), ("nsubj", np.int8, 1), ("persona", np.int8, -1),
-            ("cert", np.int64, 0), ("last_intervention_day", np.int64, -(1 << 30)),
+            ("arch", np.int8, 0),
+            ("q", np.float64, 0.0),
+            ("resched", np.float64, 0.0),
+            ("hours", np.float64, 0.0),
+            ("e_base", np.float64, 0.0),
+            ("drift", np.float64, 0.0),
+            ("floor", np.float64, 0.0),
+            ("onset", np.int64, NO_ONSET),
+            ("ou_sd", np.float64, 0.0),
+            ("ou", np.float64, 0.0),
+            ("e", np.float64, 0.5),
+            ("hired_us", np.int64, 0),
+            ("hire_day", np.int64, 0),
+            ("status", np.int8, ACTIVE),
+            ("churned_us", np.int64, NULL),
+            ("churn_day", np.int64, -1),
+            ("manager_id", np.int64, 1),
+            ("tz", np.int8, 0),
+            ("sched_tz", np.int8, 0),
+            ("rate", np.float64, 0.0),
+            ("years", np.int64, 0),
+            ("instant", bool, False),
+            ("nsubj", np.int8, 1),
+            ("persona", np.int8, -1),
+            ("cert", np.int64, 0),
+            ("last_intervention_day", np.int64, -(1 << 30)),
             # What the API currently shows (versions are snapshots of these).
-            ("shown_status", np.int8, ACTIVE), ("shown_churned_us", np.int64, NULL),
+            ("shown_status", np.int8, ACTIVE),
+            ("shown_churned_us", np.int64, NULL),
         ):
             self.add_column(name, dtype, fill)
         self.add_column("subj", np.int8, -1, width=MAX_SUBJECTS)
@@ -123,9 +165,16 @@ class TutorPool(Table):
         self._cert_codes: dict[tuple[str, ...], int] = {}
         self.obs = DailyGrid(capacity, days)
         for name, dtype in (
-            ("comp", np.int16), ("rsum", np.float32), ("rcnt", np.int16), ("resch", np.int16),
-            ("noshow", np.int16), ("login", np.int8), ("lrep", np.float32), ("nrep", np.int16),
-            ("e_hist", np.float32), ("haz", np.float32),
+            ("comp", np.int16),
+            ("rsum", np.float32),
+            ("rcnt", np.int16),
+            ("resch", np.int16),
+            ("noshow", np.int16),
+            ("login", np.int8),
+            ("lrep", np.float32),
+            ("nrep", np.int16),
+            ("e_hist", np.float32),
+            ("haz", np.float32),
         ):
             self.obs.add(name, dtype, np.nan if name in ("e_hist", "haz") else 0)
         # Intervention effects: (tutor, first day, last day + 1, multiplier).
@@ -253,8 +302,12 @@ class TutorPool(Table):
     ) -> None:
         if len(tutor):
             self.effects.append(
-                (np.asarray(tutor, np.int64), np.asarray(first, np.int64),
-                 np.asarray(first, np.int64) + days, np.asarray(mult, np.float64))
+                (
+                    np.asarray(tutor, np.int64),
+                    np.asarray(first, np.int64),
+                    np.asarray(first, np.int64) + days,
+                    np.asarray(mult, np.float64),
+                )
             )
 
     def observed_rating(self, j: int) -> np.ndarray:
@@ -319,11 +372,28 @@ def draw_tutors(
     manager = manager_ids[rng.integers(0, len(manager_ids), n)]
     blocks = draw_blocks(rng, hours, subj, nsubj)
     return {
-        "arch": arch, "q": q, "resched": resched, "hours": hours, "e_base": e_base,
-        "drift": drift, "floor": floor, "onset": onset, "ou_sd": ou_sd, "ou": np.zeros(n),
-        "e": e_base, "hired_us": hired_us, "hire_day": hire_day, "tz": tz, "sched_tz": sched_tz,
-        "rate": rate, "years": years.astype(np.int64), "instant": instant, "nsubj": nsubj,
-        "manager_id": manager, "subj": subj, **blocks,
+        "arch": arch,
+        "q": q,
+        "resched": resched,
+        "hours": hours,
+        "e_base": e_base,
+        "drift": drift,
+        "floor": floor,
+        "onset": onset,
+        "ou_sd": ou_sd,
+        "ou": np.zeros(n),
+        "e": e_base,
+        "hired_us": hired_us,
+        "hire_day": hire_day,
+        "tz": tz,
+        "sched_tz": sched_tz,
+        "rate": rate,
+        "years": years.astype(np.int64),
+        "instant": instant,
+        "nsubj": nsubj,
+        "manager_id": manager,
+        "subj": subj,
+        **blocks,
     }
 
 
