@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, false, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.api.contract import RESOURCES, Kind
@@ -369,33 +369,46 @@ def _record_flags(conn: Connection, resource: str, flags: list[Flag], now: datet
 
 
 def _merge_interventions(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> int:
-    """Interventions are few and also written locally, so they merge row by row.
+    """Interventions are also written locally, so they merge by idempotency key.
 
     A local row with a change not yet accepted by the server (``pending``) keeps the
     user's edit *and* the lock_version it was based on, so the outbox's PATCH meets the
     server's newer version as a 409 instead of silently overwriting a colleague's
     change; only a missing server id is filled in.
     """
+    if not rows:
+        return 0
     table = Intervention.__table__
+    params = []
     for row in rows:
         values = python_values("interventions", row)
-        key = values.get("idempotency_key") or f"server:{values['id']}"
-        values["idempotency_key"] = key
-        existing = conn.execute(
-            select(table.c.local_id, table.c.pending, table.c.updated_at).where(
-                (table.c.idempotency_key == key) | (table.c.id == values["id"])
+        # Every record the API creates has a key; one that somehow lacks it still needs
+        # a stable one here (NOT NULL, and the merge is keyed on it).
+        values["idempotency_key"] = values.get("idempotency_key") or f"server:{values['id']}"
+        values["pending"] = False
+        values["local_updated_at"] = now
+        params.append(values)
+    stmt = _dialect_insert(conn, table)
+    updatable = [n for n in RESOURCES["interventions"].field_names if n != "idempotency_key"]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["idempotency_key"],
+        set_={n: stmt.excluded[n] for n in [*updatable, "local_updated_at"]},
+        where=(table.c.pending == false())
+        & or_(table.c.updated_at.is_(None), table.c.updated_at <= stmt.excluded.updated_at),
+    )
+    conn.execute(stmt, params)
+    has_pending = conn.execute(
+        select(table.c.local_id).where(table.c.pending == true(), table.c.id.is_(None)).limit(1)
+    ).first()
+    if has_pending is not None:
+        conn.execute(
+            update(table)
+            .where(
+                table.c.idempotency_key == bindparam("key"),
+                table.c.pending == true(),
+                table.c.id.is_(None),
             )
-        ).first()
-        if existing is None:
-            conn.execute(table.insert().values(**values, pending=False, local_updated_at=now))
-        elif existing.pending:
-            conn.execute(
-                update(table)
-                .where(table.c.local_id == existing.local_id, table.c.id.is_(None))
-                .values(id=values["id"])
-            )
-        elif existing.updated_at is None or existing.updated_at <= values["updated_at"]:
-            conn.execute(
-                update(table).where(table.c.local_id == existing.local_id).values(**values)
-            )
+            .values(id=bindparam("server_id")),
+            [{"key": p["idempotency_key"], "server_id": p["id"]} for p in params],
+        )
     return len(rows)

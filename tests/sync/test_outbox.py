@@ -184,3 +184,36 @@ def test_invalid_local_input_is_refused_with_a_message(sqlite_engine, field, val
         create_intervention(sqlite_engine, **values)
     with sqlite_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Intervention)).scalar_one() == 0
+
+
+def test_sync_fills_the_id_of_a_pending_create_and_keeps_a_pending_edit(
+    sqlite_engine, writable_sandbox_server
+):
+    handle = writable_sandbox_server
+    local_id = _new(sqlite_engine, handle)
+    with sqlite_engine.connect() as conn:
+        item = conn.execute(select(OutboxItem.__table__)).one()
+    # The POST reached the server but its response was lost: the server has the record.
+    with handle.client() as c:
+        resp = c.post(
+            "/api/v1/interventions",
+            headers={"Idempotency-Key": item.idempotency_key},
+            json={"intervention": item.payload},
+        )
+        assert resp.status_code == 201
+        server_id = resp.json()["id"]
+    update_intervention(sqlite_engine, local_id, actor="me", notes="local note")
+    assert make_sync(sqlite_engine, handle).sync(["interventions"]).status == "ok"
+    with sqlite_engine.connect() as conn:
+        rows = conn.execute(
+            select(Intervention.__table__).where(
+                Intervention.idempotency_key == item.idempotency_key
+            )
+        ).all()
+    assert len(rows) == 1
+    assert rows[0].id == server_id and rows[0].pending and rows[0].notes == "local note"
+    # Draining replays the POST (same record back) and sends the edit.
+    report = drain_outbox(sqlite_engine, _client(handle))
+    assert report.sent == 2 and report.remaining == 0
+    assert len(_server_interventions_with_key(handle, item.idempotency_key)) == 1
+    assert _server_interventions_with_key(handle, item.idempotency_key)[0]["notes"] == "local note"
