@@ -118,15 +118,16 @@ def test_recorded_intervention_lowers_the_hazard_of_later_days():
     treated.record_intervention(tutor_id, "retention_interview", treated.horizon_us - US_PER_HOUR)
     for w in (base, treated):
         w.extend(w.horizon_us + US_PER_DAY)
-    day = (base.truth.day_starts_us == treated.truth.external_interventions.effect_first_day_us[0])
+    day = base.truth.day_starts_us == treated.truth.external_interventions.effect_first_day_us[0]
     col = int(np.flatnonzero(day)[0])
     h_base = base.truth.hazard_daily[tutor_id - 1, col]
     h_treated = treated.truth.hazard_daily[tutor_id - 1, col]
     assert h_treated == pytest.approx(h_base * DEFAULT_INTERVENTION_EFFECTS["retention_interview"])
     # Days simulated before the call are not rewritten.
-    assert base.truth.hazard_daily[tutor_id - 1, col - 1] == treated.truth.hazard_daily[
-        tutor_id - 1, col - 1
-    ]
+    assert (
+        base.truth.hazard_daily[tutor_id - 1, col - 1]
+        == treated.truth.hazard_daily[tutor_id - 1, col - 1]
+    )
 
 
 def test_recording_an_unknown_tutor_or_type_is_harmless(tiny_world):

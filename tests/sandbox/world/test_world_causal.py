@@ -53,12 +53,18 @@ def test_counts_at_the_anchor_follow_the_scale(scale, tiny_world, demo_world):
     assert 0.7 * expected < per_day < 1.3 * expected
     b = f["bookings"]
     booked_per_day = ((b.created_at >= ANCHOR_US - 30 * D) & (b.created_at < ANCHOR_US)).sum() / 30
-    assert 0.6 * 4000 * knobs.active_customers / 50_000 < booked_per_day < 1.2 * 4000 * (
-        knobs.active_customers / 50_000)
+    assert (
+        0.6 * 4000 * knobs.active_customers / 50_000
+        < booked_per_day
+        < 1.2 * 4000 * (knobs.active_customers / 50_000)
+    )
     calls = f["inbound_calls"].call_time
     calls_per_day = ((calls >= ANCHOR_US - 30 * D) & (calls < ANCHOR_US)).sum() / 30
-    assert 0.5 * 500 * knobs.active_customers / 50_000 < calls_per_day < 1.5 * 500 * (
-        knobs.active_customers / 50_000)
+    assert (
+        0.5 * 500 * knobs.active_customers / 50_000
+        < calls_per_day
+        < 1.5 * 500 * (knobs.active_customers / 50_000)
+    )
     # The future exists: scheduled sessions, open bookings, published slots.
     s = f["sessions"]
     assert ((s.status == "scheduled") & (s.start_time > ANCHOR_US + 7 * D)).sum() > 0
@@ -81,8 +87,12 @@ def test_history_is_long_and_hiring_keeps_the_active_count(demo_world, demo_fram
 def test_segments_are_about_30_40_20_10(demo_world, tiny_world):
     for world, tol in ((demo_world, 0.05), (tiny_world, 0.08)):
         seg = world.truth.customers.segment_at_anchor.dropna().value_counts(normalize=True)
-        for name, share in (("thriving", 0.3), ("healthy", 0.4), ("at_risk", 0.2),
-                            ("churned", 0.1)):
+        for name, share in (
+            ("thriving", 0.3),
+            ("healthy", 0.4),
+            ("at_risk", 0.2),
+            ("churned", 0.1),
+        ):
             assert abs(seg[name] - share) < tol, (name, seg.to_dict())
     c = demo_world.truth.customers
     visible_c = visible(demo_world.logs["customers"], ANCHOR_US).set_index("id")
@@ -95,19 +105,27 @@ def test_segments_are_about_30_40_20_10(demo_world, tiny_world):
 def test_thriving_customers_book_more_than_at_risk_ones(demo_world, demo_frames):
     seg = demo_world.truth.customers.segment_at_anchor
     s = demo_frames["sessions"]
-    month = s[(s.status == "completed") & (s.start_time >= ANCHOR_US - 30 * D)
-              & (s.start_time < ANCHOR_US)]
+    month = s[
+        (s.status == "completed")
+        & (s.start_time >= ANCHOR_US - 30 * D)
+        & (s.start_time < ANCHOR_US)
+    ]
     per = month.customer_id.value_counts()
-    rate = {k: per.reindex(seg.index[seg == k]).fillna(0).mean()
-            for k in ("thriving", "healthy", "at_risk")}
+    rate = {
+        k: per.reindex(seg.index[seg == k]).fillna(0).mean()
+        for k in ("thriving", "healthy", "at_risk")
+    }
     assert rate["thriving"] > 1.5 * rate["healthy"] > 1.5 * rate["at_risk"]
 
 
 def test_churned_tutors_declined_before_leaving(demo_world, demo_frames):
     t, s, e = demo_frames["tutors"], demo_frames["sessions"], demo_frames["engagement_events"]
     origin = demo_world.origin_us
-    left = t[t.churned_at.notna() & (t.churned_at > origin + 90 * D)
-             & (t.churned_at - t.hired_at > 90 * D)]
+    left = t[
+        t.churned_at.notna()
+        & (t.churned_at > origin + 90 * D)
+        & (t.churned_at - t.hired_at > 90 * D)
+    ]
     stay = t[(t.status == "active") & (t.hired_at < ANCHOR_US - 90 * D)]
     assert len(left) > 25
     at_left = left.churned_at.to_numpy().astype(np.int64)
@@ -135,8 +153,15 @@ def test_churn_risk_curve_is_a_logistic_of_observed_drivers(demo_world):
     p = active[["p_churn_7d", "p_churn_14d", "p_churn_30d", "p_churn_90d"]].to_numpy()
     assert (np.diff(p, axis=1) >= 0).all()
     m = demo_world.truth.models["tutor_hazard"]
-    names = ("volume_drop", "rating_low", "rating_drop", "reliability", "engagement_low",
-             "engagement_drop", "short_tenure")
+    names = (
+        "volume_drop",
+        "rating_low",
+        "rating_drop",
+        "reliability",
+        "engagement_low",
+        "engagement_drop",
+        "short_tenure",
+    )
     logit = m["intercept"] + sum(m[k] * active[f"driver_{k}"] for k in names)
     assert np.allclose(1 / (1 + np.exp(-logit)), active.base_hazard_at_anchor)
     # Risk spreads: a High/Critical tail exists (Sarah Chen among it), most tutors are Low.
@@ -228,8 +253,11 @@ def test_subjects_trend_and_supply_is_short_in_some(demo_world, demo_frames):
     assert short > 2 * ample
     # The shortage is concentrated: some subject-hours are mostly unfilled.
     hour = (b.scheduled_time // US_PER_HOUR) % 24
-    cell = b.assign(hour=hour).groupby(["subject", "hour"]).status.agg(
-        lambda s: (s == "unfilled").mean())
+    cell = (
+        b.assign(hour=hour)
+        .groupby(["subject", "hour"])
+        .status.agg(lambda s: (s == "unfilled").mean())
+    )
     assert (cell > 0.3).sum() >= 3
 
 

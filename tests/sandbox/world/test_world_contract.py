@@ -34,8 +34,9 @@ def test_every_version_meets_the_contract(tiny_world, name):
         elif f.kind == Kind.BOOL:
             assert values.dtype == bool, where
         elif f.kind == Kind.STR_LIST:
-            assert all(isinstance(v, tuple) and all(isinstance(s, str) for s in v)
-                       for v in present), where
+            assert all(
+                isinstance(v, tuple) and all(isinstance(s, str) for s in v) for v in present
+            ), where
         else:
             assert all(isinstance(v, str) for v in present), where
         if f.kind == Kind.ENUM:
@@ -123,9 +124,14 @@ def test_records_reference_existing_records(tiny_world):
     # Whoever a record points at existed when the record was written.
     made_c = f["customers"].set_index("id").created_at
     made_t = f["tutors"].set_index("id").created_at
-    for name, col in (("sessions", "customer_id"), ("bookings", "customer_id"),
-                      ("inbound_calls", "customer_id"), ("sessions", "tutor_id"),
-                      ("engagement_events", "tutor_id"), ("availability_slots", "tutor_id")):
+    for name, col in (
+        ("sessions", "customer_id"),
+        ("bookings", "customer_id"),
+        ("inbound_calls", "customer_id"),
+        ("sessions", "tutor_id"),
+        ("engagement_events", "tutor_id"),
+        ("availability_slots", "tutor_id"),
+    ):
         made = made_c if col == "customer_id" else made_t
         rec = f[name]
         assert (made.loc[rec[col]].to_numpy() <= rec.created_at.to_numpy()).all(), (name, col)
@@ -185,8 +191,10 @@ def test_interventions_stop_at_the_anchor_and_count_their_versions(demo_world):
     now = visible(log, ANCHOR_US)
     assert set(now.status) == {"open", "in_progress", "completed", "cancelled"}
     assert now.idempotency_key.is_unique
-    assert now.idempotency_key.str.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-"
-                                             r"[89ab][0-9a-f]{3}-[0-9a-f]{12}").all()
+    assert now.idempotency_key.str.fullmatch(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-"
+        r"[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+    ).all()
     assert (now.due_at > now.created_at).all()
     assert now.outcome[now.status == "completed"].notna().all()
 

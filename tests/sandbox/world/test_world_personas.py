@@ -41,8 +41,9 @@ def _check_personas(world: World) -> None:
     assert len(last) == 15 and len(prev) == 25
     assert last.rating.mean() == pytest.approx(4.1, abs=0.05)
     assert prev.rating.mean() == pytest.approx(4.5, abs=0.05)
-    moved = mine[(mine.rescheduled_by == "tutor") & (mine.start_time >= a - 7 * D)
-                 & (mine.start_time < a)]
+    moved = mine[
+        (mine.rescheduled_by == "tutor") & (mine.start_time >= a - 7 * D) & (mine.start_time < a)
+    ]
     assert len(moved) == 3
     assert ((mine.rescheduled_by == "tutor") & (mine.updated_at >= a - 7 * D)).sum() == 3
     assert _engagement(ev, sarah.id, a - 14 * D, a) == pytest.approx(0.32, abs=0.05)
