@@ -22,6 +22,7 @@ import orjson
 
 from services.api import errors
 from services.api.rails_time import format_us
+from services.api.records import InvalidPageError, split_page
 
 log = logging.getLogger(__name__)
 
@@ -287,19 +288,12 @@ class RetryableResponse(Exception):
 
 
 def parse_raw_page(body: bytes) -> RawPage:
-    """``{"data": [...], "meta": {"has_more": bool}}`` parsed, or RetryableResponse."""
+    """The page's records parsed, or RetryableResponse when the body is not a page."""
     try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise RetryableResponse(f"the server sent invalid JSON ({exc})") from None
-    if (
-        not isinstance(doc, dict)
-        or not isinstance(doc.get("data"), list)
-        or not isinstance(doc.get("meta"), dict)
-        or not isinstance(doc["meta"].get("has_more"), bool)
-    ):
-        raise RetryableResponse("the body lacks data[] and meta.has_more")
-    return RawPage(doc["data"], doc["meta"]["has_more"], len(body), body)
+        records, has_more = split_page(body)
+    except InvalidPageError as exc:
+        raise RetryableResponse(str(exc)) from None
+    return RawPage(records, has_more, len(body), body)
 
 
 def _maybe_json(resp: httpx.Response) -> Any:

@@ -168,8 +168,8 @@ def validate_page(resource: str | Resource, body: bytes) -> ValidatedPage:
     candidates: list[tuple[Any, dict[str, Any]]]
     try:
         doc = _page_adapter(name).validate_json(body)
-    except ValidationError as exc:
-        records, out.has_more = _parse_shape(body, exc)
+    except ValidationError:
+        records, out.has_more = split_page(body)
         out._records = records
         candidates = []
         adapter = _record_adapter(name)
@@ -242,14 +242,12 @@ def _storage_time(text: str) -> str:
     return utc_text(text)
 
 
-def _parse_shape(body: bytes, exc: ValidationError) -> tuple[list[Any], bool]:
-    """The records and has_more of a page whose records did not all validate."""
-    if any(e["type"] == "json_invalid" for e in exc.errors()):
-        raise InvalidPageError("the server sent invalid JSON") from None
+def split_page(body: bytes) -> tuple[list[Any], bool]:
+    """``{"data": [...], "meta": {"has_more": bool}}`` -> (records, has_more)."""
     try:
         doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise InvalidPageError("the server sent invalid JSON") from None
+    except orjson.JSONDecodeError as exc:
+        raise InvalidPageError(f"the server sent invalid JSON ({exc})") from None
     if (
         not isinstance(doc, dict)
         or not isinstance(doc.get("data"), list)
