@@ -47,8 +47,12 @@ class AppContext:
 
     def engine(self, url: str | None = None) -> Engine:
         """The database, migrated to the current schema (the app migrates on start)."""
-        if self._engine is None or (url is not None and str(self._engine.url) != url):
-            self._engine = open_database(url or self.database_url)
+        wanted = url or self.database_url
+        if self._engine is not None and self._engine.url.render_as_string(False) != wanted:
+            self._engine.dispose()
+            self._engine = None
+        if self._engine is None:
+            self._engine = open_database(wanted)
         return self._engine
 
     # ---------------------------------------------------------------- API
@@ -56,10 +60,13 @@ class AppContext:
     def sandbox_anchor_us(self) -> int:
         """The sandbox world's anchor, fixed at first use and kept in the settings."""
         if self.settings.sandbox.anchor is None:
-            now = datetime.now(UTC)
-            anchor = now.replace(minute=0, second=0, microsecond=0)
+            anchor = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
             self.settings.sandbox.anchor = anchor
-            save_settings(self.settings, self.paths.settings_file)
+            # Persist only the anchor: this run's in-memory overrides (--sandbox, a
+            # --database given on the command line) are not the user's settings.
+            on_disk = load_settings(self.paths.settings_file)
+            on_disk.sandbox.anchor = anchor
+            save_settings(on_disk, self.paths.settings_file)
         return from_datetime(self.settings.sandbox.anchor)
 
     def start_sandbox(self) -> Any:

@@ -94,6 +94,10 @@ class ResourceStatusModel(QAbstractTableModel):
         r = self._names.index(name)
         self.dataChanged.emit(self.index(r, 0), self.index(r, len(COLUMNS) - 1))
 
+    @property
+    def names(self) -> list[str]:
+        return list(self._names)
+
     def value(self, name: str, key: str) -> Any:
         return self._rows[name][key]
 
@@ -163,7 +167,7 @@ class SyncViewModel(QObject):
         task.sig_failed.connect(self._on_failed)
         task.sig_finished.connect(self._on_finished)
         self._task = task
-        for name in self.model._names:
+        for name in self.model.names:
             self.model.update_resource(name, fetched=0)
         self._set_busy(True)
         self.sig_message.emit("Syncing…")

@@ -103,3 +103,19 @@ def test_no_keychain_is_said_plainly_never_a_file_fallback():
             credentials.store_token("https://ops.example.com", "t")
     finally:
         keyring.set_keyring(previous)
+
+
+def test_first_sandbox_start_persists_only_the_anchor(tmp_path, monkeypatch):
+    from tutormax_desktop.context import AppContext
+    from tutormax_desktop.paths import app_paths
+
+    monkeypatch.setenv("TUTORMAX_HOME", str(tmp_path))
+    paths = app_paths().ensure()
+    save_settings(Settings(api_url="https://ops.example.com"), paths.settings_file)
+    ctx = AppContext.load()
+    ctx.settings.api_url = None  # what `tutormax-desktop --sandbox` does for this run
+    anchor = ctx.sandbox_anchor_us()
+    on_disk = load_settings(paths.settings_file)
+    assert on_disk.api_url == "https://ops.example.com"
+    assert on_disk.sandbox.anchor is not None
+    assert AppContext.load().sandbox_anchor_us() == anchor  # fixed from now on
