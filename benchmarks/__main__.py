@@ -50,8 +50,15 @@ def main(argv: list[str]) -> int:
             got = module.run()
         except Exception as exc:
             traceback.print_exc()
-            got = [{"name": f"{name}.error", "value": str(exc), "unit": "", "target": None,
-                    "ok": False}]
+            got = [
+                {
+                    "name": f"{name}.error",
+                    "value": str(exc),
+                    "unit": "",
+                    "target": None,
+                    "ok": False,
+                }
+            ]
         rows += got
         print(f"   {time.perf_counter() - started:.0f}s", flush=True)
     width = max(len(str(r["name"])) for r in rows)

@@ -58,20 +58,52 @@ def run(scale: str = "full") -> list[dict[str, object]]:
     m = measure(scale)
     target_s = TARGET_SECONDS[scale]
     rows: list[dict[str, object]] = [
-        {"name": f"world.{scale}.build_seconds", "value": round(m["seconds"], 2), "unit": "s",
-         "target": target_s, "ok": m["seconds"] < target_s},
-        {"name": f"world.{scale}.peak_rss_mb", "value": round(m["peak_rss_mb"]), "unit": "MB",
-         "target": TARGET_RSS_MB, "ok": m["peak_rss_mb"] < TARGET_RSS_MB},
-        {"name": f"world.{scale}.records", "value": sum(m["records"].values()), "unit": "records",
-         "target": None, "ok": True},
-        {"name": f"world.{scale}.records_at_anchor", "value": sum(m["records_at_anchor"].values()),
-         "unit": "records", "target": None, "ok": True},
-        {"name": f"world.{scale}.versions", "value": sum(m["versions"].values()),
-         "unit": "versions", "target": None, "ok": True},
+        {
+            "name": f"world.{scale}.build_seconds",
+            "value": round(m["seconds"], 2),
+            "unit": "s",
+            "target": target_s,
+            "ok": m["seconds"] < target_s,
+        },
+        {
+            "name": f"world.{scale}.peak_rss_mb",
+            "value": round(m["peak_rss_mb"]),
+            "unit": "MB",
+            "target": TARGET_RSS_MB,
+            "ok": m["peak_rss_mb"] < TARGET_RSS_MB,
+        },
+        {
+            "name": f"world.{scale}.records",
+            "value": sum(m["records"].values()),
+            "unit": "records",
+            "target": None,
+            "ok": True,
+        },
+        {
+            "name": f"world.{scale}.records_at_anchor",
+            "value": sum(m["records_at_anchor"].values()),
+            "unit": "records",
+            "target": None,
+            "ok": True,
+        },
+        {
+            "name": f"world.{scale}.versions",
+            "value": sum(m["versions"].values()),
+            "unit": "versions",
+            "target": None,
+            "ok": True,
+        },
     ]
     for name, count in sorted(m["records"].items()):
-        rows.append({"name": f"world.{scale}.records.{name}", "value": count, "unit": "records",
-                     "target": None, "ok": True})
+        rows.append(
+            {
+                "name": f"world.{scale}.records.{name}",
+                "value": count,
+                "unit": "records",
+                "target": None,
+                "ok": True,
+            }
+        )
     return rows
 
 
