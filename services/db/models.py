@@ -360,6 +360,115 @@ class AppMeta(Base):
     value: Mapped[LongText]
 
 
+# --- predictions (issue 3) ---------------------------------------------------------
+
+
+class ScoringRun(Base):
+    """One scoring pass: which models, which thresholds, as of when, how it went.
+
+    The thresholds are stored with the predictions they produced (DOMAIN.md: a score
+    must be explainable later even after Settings change).
+    """
+
+    __tablename__ = "scoring_runs"
+
+    id: Mapped[PkId]
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    trigger: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="running", server_default="running")
+    # The instant the data describes (last sync / observed_until), not the wall clock.
+    as_of: Mapped[datetime | None]
+    models: Mapped[dict[str, Any] | None]  # {name: version}
+    thresholds: Mapped[dict[str, Any] | None]
+    counts: Mapped[dict[str, Any] | None]
+    warnings: Mapped[dict[str, Any] | None]
+    error: Mapped[LongText]
+
+
+class TutorPrediction(Base):
+    """A tutor's churn curve, tiers, scores and top factors from one scoring run."""
+
+    __tablename__ = "tutor_predictions"
+    __table_args__ = (
+        UniqueConstraint("run_id", "tutor_id"),
+        Index(None, "tutor_id", "as_of"),
+    )
+
+    id: Mapped[PkId]
+    run_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("scoring_runs.id", ondelete="CASCADE"), index=True
+    )
+    tutor_id: Mapped[int] = mapped_column(BigInteger)
+    as_of: Mapped[datetime]
+    p_churn_7d: Mapped[float | None]
+    p_churn_14d: Mapped[float | None]
+    p_churn_30d: Mapped[float | None]
+    p_churn_90d: Mapped[float | None]
+    risk_tier: Mapped[str | None] = mapped_column(String(16))
+    performance_score: Mapped[float | None]
+    performance_tier: Mapped[str | None] = mapped_column(String(16))
+    health_score: Mapped[float | None]
+    segment: Mapped[str | None] = mapped_column(String(16))
+    predicted_sessions_next_week: Mapped[float | None]
+    burnout: Mapped[bool | None]
+    noshow_risk: Mapped[float | None]
+    # [{feature, label, text, contribution, direction, value}], most important first
+    factors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONValue)
+    # A few headline figures for lists and profiles (sessions_30d, avg_rating_30d, ...)
+    metrics: Mapped[dict[str, Any] | None]
+    model_version: Mapped[str | None] = mapped_column(String(64))
+
+
+class FirstSessionPrediction(Base):
+    """P(poor rating) for an upcoming first session, from one scoring run."""
+
+    __tablename__ = "first_session_predictions"
+    __table_args__ = (
+        UniqueConstraint("run_id", "session_id"),
+        Index(None, "session_id"),
+        Index(None, "start_time"),
+    )
+
+    id: Mapped[PkId]
+    run_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("scoring_runs.id", ondelete="CASCADE"), index=True
+    )
+    session_id: Mapped[int] = mapped_column(BigInteger)
+    tutor_id: Mapped[int | None] = mapped_column(BigInteger)
+    customer_id: Mapped[int | None] = mapped_column(BigInteger)
+    start_time: Mapped[datetime | None]
+    subject: Mapped[str | None]
+    p_poor: Mapped[float | None]
+    risk_tier: Mapped[str | None] = mapped_column(String(16))
+    noshow_risk: Mapped[float | None]
+    factors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONValue)
+    model_version: Mapped[str | None] = mapped_column(String(64))
+
+
+class CustomerPrediction(Base):
+    """A customer's health score (with its five components) and churn risk."""
+
+    __tablename__ = "customer_predictions"
+    __table_args__ = (
+        UniqueConstraint("run_id", "customer_id"),
+        Index(None, "customer_id", "as_of"),
+    )
+
+    id: Mapped[PkId]
+    run_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("scoring_runs.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    as_of: Mapped[datetime]
+    p_churn_30d: Mapped[float | None]
+    health_score: Mapped[float | None]
+    health_tier: Mapped[str | None] = mapped_column(String(16))
+    components: Mapped[dict[str, Any] | None]
+    factors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONValue)
+    model_version: Mapped[str | None] = mapped_column(String(64))
+
+
 # --- lookup helpers for the sync engine ------------------------------------------
 
 RESOURCE_MODELS: Mapping[str, type[Base]] = {
