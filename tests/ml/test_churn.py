@@ -1,0 +1,203 @@
+"""The churn learner on simulated survival data with known Weibull hazards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+
+from ml import metrics
+from ml.churn import ChurnModel, ChurnModelError, cdf
+
+K_SHAPE, BASE_DAYS = 1.3, 150.0
+
+
+def simulate(n: int, seed: int, early_censor_share: float = 0.3, censor_max: float = 120.0):
+    """Features, durations, events and the true P(T <= h) of a Weibull AFT world.
+
+    x0 raises the hazard, x1 lowers it, x2 raises it, x3 only above 1; x4-x7 are noise.
+    Everyone is censored at ``censor_max`` days, a share earlier at random.
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 8))
+    lin = 0.9 * X[:, 0] - 0.6 * X[:, 1] + 0.5 * X[:, 2] + 0.4 * (X[:, 3] > 1)
+    lam = BASE_DAYS * np.exp(-lin / K_SHAPE)
+    T = lam * (-np.log(rng.uniform(size=n))) ** (1 / K_SHAPE)
+    C = np.full(n, censor_max)
+    early = rng.uniform(size=n) < early_censor_share
+    C[early] = rng.uniform(1, censor_max, size=early.sum())
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(8)])
+    return frame, np.minimum(T, C), T <= C, lin, lambda h: 1 - np.exp(-((h / lam) ** K_SHAPE))
+
+
+@pytest.fixture(scope="module")
+def data():
+    return {
+        "train": simulate(8000, 0),
+        "valid": simulate(2500, 1),
+        "test": simulate(6000, 2),
+    }
+
+
+@pytest.fixture(scope="module")
+def model(data):
+    X, d, e, *_ = data["train"]
+    Xv, dv, ev, *_ = data["valid"]
+    return ChurnModel(nthread=2).fit(X, d, e, valid=(Xv, dv, ev))
+
+
+def test_curve_is_monotone_and_in_range(model, data):
+    X = data["test"][0]
+    curve = model.predict_curve(X)
+    assert list(curve.columns) == ["p7", "p14", "p30", "p90"]
+    assert curve.index.equals(X.index)
+    p = curve.to_numpy()
+    assert np.all((p >= 0) & (p <= 1))
+    assert np.all(np.diff(p, axis=1) >= 0)
+    fine = model.predict_curve(X, horizons=range(1, 366)).to_numpy()
+    assert np.all(np.diff(fine, axis=1) >= 0)
+
+
+def test_ranks_by_true_hazard(model, data):
+    X, d, e, lin, _ = data["test"]
+    margin = model.predict_margin(X)
+    c_model = metrics.concordance_index(d, e, -margin)
+    c_truth = metrics.concordance_index(d, e, lin)
+    assert c_model > 0.70
+    assert c_model > c_truth - 0.02  # close to the best possible ranking
+    assert np.corrcoef(-margin, lin)[0, 1] > 0.85
+    figures = model.evaluate(X, d, e)
+    for h in (7, 14, 30, 90):
+        assert figures[f"auc_{h}d"] > 0.75
+
+
+def test_calibrated_against_the_true_probabilities(model, data):
+    X, *_, true_p = data["test"]
+    curve = model.predict_curve(X)
+    for h in (7, 14, 30, 90):
+        assert curve[f"p{h}"].mean() == pytest.approx(true_p(h).mean(), rel=0.10)
+        assert np.mean(np.abs(curve[f"p{h}"] - true_p(h))) < 0.06
+
+
+def test_censored_rows_are_censored_not_survivors(data):
+    """With heavy early censoring (as for the latest as-of dates), a classifier that reads
+    'censored before 30 days' as 'did not churn' under-states the risk; the AFT model,
+    with the same rows, does not."""
+    X, d, e, *_ = simulate(8000, 10, early_censor_share=0.7, censor_max=60)
+    Xv, dv, ev, *_ = simulate(2500, 11, early_censor_share=0.7, censor_max=60)
+    Xt, *_, true_p = data["test"]
+    truth = true_p(30).mean()
+    y30 = (e & (d <= 30)).astype(float)
+    naive = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 4, "learning_rate": 0.05, "verbosity": 0},
+        xgb.DMatrix(X.to_numpy(), label=y30),
+        num_boost_round=150,
+    )
+    naive_p = naive.predict(xgb.DMatrix(Xt.to_numpy()))
+    assert naive_p.mean() < 0.85 * truth  # measurably biased low
+    ours = ChurnModel(distributions=("extreme", "normal"), scales=(1.0,), nthread=2)
+    ours.fit(X, d, e, valid=(Xv, dv, ev))
+    assert ours.predict_curve(Xt)["p30"].mean() == pytest.approx(truth, rel=0.10)
+    # The same learner fed 'censored = churned at the censoring time' is biased high.
+    wrong = ChurnModel(distributions=("extreme",), scales=(1.0,), nthread=2)
+    wrong.fit(X, d, np.ones(len(d), bool), valid=(Xv, dv, np.ones(len(dv), bool)))
+    assert wrong.predict_curve(Xt)["p30"].mean() > 1.3 * truth
+
+
+def test_sigma_recalibration_improves_brier(data):
+    X, d, e, *_ = data["train"]
+    Xv, dv, ev, *_ = data["valid"]
+    Xt, dt, et, *_ = data["test"]
+    m = ChurnModel(distributions=("normal",), scales=(3.0,), nthread=2).fit(
+        X, d, e, valid=(Xv, dv, ev)
+    )
+    assert m.report.valid_brier_calibrated < m.report.valid_brier_raw
+    margin = m.predict_margin(Xt)
+
+    def held_out_brier(sigma, shift):
+        total = 0.0
+        for h in (7, 14, 30, 90):
+            p = cdf("normal", (np.log(h) - margin - shift) / sigma)
+            total += metrics.horizon_brier(dt, et, p, h)
+        return total / 4
+
+    raw = held_out_brier(3.0, 0.0)
+    calibrated = held_out_brier(m.sigma, m.shift)
+    assert m.sigma < 3.0
+    assert calibrated < 0.95 * raw
+
+
+def test_iteration_zero_guard(data):
+    """Validation data whose relationship is reversed: the first tree already makes it
+    worse, early stopping says iteration 0, the model trains fixed rounds and says so."""
+    X, d, e, *_ = data["train"]
+    Xv, dv, ev, *_ = data["valid"]
+    reversed_X = -Xv
+    m = ChurnModel(distributions=("normal",), scales=(1.0,), fallback_rounds=25, nthread=2)
+    m.fit(X, d, e, valid=(reversed_X, dv, ev))
+    assert m.report.best_iteration == 0
+    assert m.report.fell_back
+    assert m.booster.num_boosted_rounds() == 25
+    assert any("iteration 0" in note for note in m.report.notes)
+    # the fallback model still learned the training relationship
+    Xt, dt, et, *_ = data["test"]
+    assert metrics.concordance_index(dt, et, -m.predict_margin(Xt)) > 0.65
+
+
+def test_split_by_as_of_censors_training_rows_at_the_split():
+    X, d, e, *_ = simulate(6000, 5)
+    as_of = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(np.arange(6000) % 10 * 7, "D")
+    m = ChurnModel(distributions=("extreme",), scales=(1.0,), nthread=2)
+    m.fit(X, d, e, as_of=as_of)
+    assert m.report.n_valid == int((np.arange(6000) % 10 >= 8).sum())
+    # training rows from the first week can know at most 8 weeks of outcome
+    assert m.report.events_train < int(e[np.arange(6000) % 10 < 8].sum())
+    assert m.report.valid_brier_calibrated < 0.25
+
+
+def test_contributions_sum_to_the_margin_and_point_the_right_way(model, data):
+    X = data["test"][0].iloc[:500]
+    exact = model.contributions(X)
+    assert list(exact.columns) == [*model.features, "bias"]
+    np.testing.assert_allclose(exact.sum(axis=1), model.predict_margin(X), atol=1e-3)
+    approx = model.contributions(X, approx=True)
+    np.testing.assert_allclose(approx.sum(axis=1), model.predict_margin(X), atol=1e-3)
+    # x0 raises the hazard: high x0 -> negative margin contribution (shorter survival)
+    hi, lo = X["x0"] > 1.5, X["x0"] < -1.5
+    assert exact.loc[hi, "x0"].mean() < 0 < exact.loc[lo, "x0"].mean()
+    assert exact.loc[X["x1"] > 1.5, "x1"].mean() > 0  # x1 protects
+
+
+def test_save_load_round_trip_and_bad_files(model, data, tmp_path):
+    X = data["test"][0].iloc[:300]
+    files = model.save(tmp_path / "m")
+    assert sorted(files) == ["booster.ubj", "churn_model.json"]
+    loaded = ChurnModel.load(tmp_path / "m")
+    pd.testing.assert_frame_equal(loaded.predict_curve(X), model.predict_curve(X))
+    assert loaded.distribution == model.distribution and loaded.sigma == model.sigma
+    assert loaded.report.rounds == model.report.rounds
+    raw = (tmp_path / "m" / "booster.ubj").read_bytes()
+    (tmp_path / "m" / "booster.ubj").write_bytes(raw[: len(raw) // 3])
+    with pytest.raises(Exception):  # noqa: B017 - XGBoostError or our own
+        ChurnModel.load(tmp_path / "m")
+
+
+def test_bad_input_is_a_clear_error(model, data):
+    X, d, e, *_ = data["train"]
+    with pytest.raises(ChurnModelError, match="missing"):
+        model.predict_curve(X.drop(columns=["x3"]))
+    with pytest.raises(ChurnModelError, match="no churn events"):
+        ChurnModel().fit(X.iloc[:100], d[:100], np.zeros(100, bool), valid=(X, d, e))
+    with pytest.raises(ChurnModelError, match="no training rows"):
+        ChurnModel().fit(X.iloc[:0], d[:0], e[:0])
+    with pytest.raises(ChurnModelError, match="not fitted"):
+        ChurnModel().predict_curve(X)
+    # missing values and extra columns are fine; an empty frame gives an empty curve
+    Xn = X.iloc[:50].copy()
+    Xn.loc[:, "x0"] = np.nan
+    Xn["extra"] = "ignored"
+    assert model.predict_curve(Xn).notna().all().all()
+    assert model.predict_curve(X.iloc[:0]).shape == (0, 4)
+    with pytest.raises(ChurnModelError, match="non-numeric"):
+        model.predict_curve(X.assign(x2="a"))
