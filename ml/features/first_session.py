@@ -121,7 +121,7 @@ def _local_hour_weekday(start_us: np.ndarray, tz: np.ndarray) -> tuple[np.ndarra
         except Exception:  # an unknown zone name: UTC is the honest fallback
             local = utc
         hour[rows] = local.hour
-        weekday[rows] = local.weekday
+        weekday[rows] = local.day_of_week
     return hour, weekday
 
 

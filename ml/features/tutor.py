@@ -6,8 +6,10 @@
     X1, X2 = builder.at(as_of_1), builder.at(as_of_2)
 
 One row per tutor (index ``tutor_id``), columns in :data:`FEATURE_INFO` order. Windows
-are ``[as_of - k days, as_of)``; nothing at or after ``as_of`` is read except where a
-feature says so (``upcoming_*``, ``hours_offered_next_*``).
+are ``[as_of - k days, as_of)``. No record created at or after ``as_of`` is read; the
+only features that look ahead of ``as_of`` (``upcoming_sessions_7d``,
+``hours_offered_next_*``, ``utilization_next_7d``) read what was booked or published
+before it.
 
 Point in time. Only the current version of each record exists, so time comes from event
 columns, never from mutable state:
@@ -372,7 +374,16 @@ class TutorFeatureBuilder:
                 "customer": cust[c],
             },
         )
-        self.ahead = EventIndex(tp, start, n, {"created": to_us(s["created_at"]), "hours": hours})
+        self.ahead = EventIndex(
+            tp,
+            start,
+            n,
+            {
+                "created": to_us(s["created_at"]),
+                "hours": hours,
+                "live": ~equals(status, "cancelled"),
+            },
+        )
 
         e = frames.engagement
         ep = positions(self.ids, e["tutor_id"])
@@ -398,7 +409,9 @@ class TutorFeatureBuilder:
         a_start = to_us(a["starts_at"])
         a_end = to_us(a["ends_at"])
         a_hours = np.where(a_end == NAT, 0.0, np.maximum(a_end - a_start, 0) / US_PER_HOUR)
-        self.slots = EventIndex(ap, a_start, n, {"hours": a_hours})
+        self.slots = EventIndex(
+            ap, a_start, n, {"hours": a_hours, "created": to_us(a["created_at"])}
+        )
 
         iv = frames.interventions
         self.interventions = EventIndex(
@@ -435,7 +448,6 @@ class TutorFeatureBuilder:
 
     def _compute(self, T: int, ent: np.ndarray) -> dict[str, np.ndarray]:
         D = US_PER_DAY
-        k = len(ent)
         due, done = self.due, self.done
 
         def w(days: float, until: float = 0) -> tuple[int, int]:
@@ -467,9 +479,7 @@ class TutorFeatureBuilder:
         out["sessions_change_30d"] = rel_change(s30, s_prev30)
         out["sessions_change_14d"] = rel_change(s14, s_prev14)
         out["sessions_per_week"] = s30 * 7.0 / np.clip(tenure_or_zero, 7.0, 30.0)
-        pos, row = self.ahead.gather(T, T + 7 * D, ent)
-        made = self.ahead.columns["created"][pos] if len(pos) else np.zeros(0, np.int64)
-        out["upcoming_sessions_7d"] = np.bincount(row[(made != NAT) & (made < T)], minlength=k)
+        out["upcoming_sessions_7d"] = _published(self.ahead, T, 7, ent)
         due30, held30 = dsum("all", 30), dsum("held", 30)
         out["completion_rate_30d"] = safe_div(s30, held30)
         out["avg_session_minutes_30d"] = safe_div(csum("minutes", 30), s30)
@@ -550,11 +560,11 @@ class TutorFeatureBuilder:
         out["days_since_last_slot"] = np.where(
             last_slot == NAT, tenure_or_zero, (T - last_slot) / D
         )
-        next7 = self.slots.sum("hours", T, T + 7 * D, ent)
+        next7 = _published(self.slots, T, 7, ent, "hours")
         out["hours_offered_next_7d"] = next7
-        out["hours_offered_next_14d"] = self.slots.sum("hours", T, T + 14 * D, ent)
-        ahead7 = self.ahead.sum("hours", T, T + 7 * D, ent)
-        out["utilization_next_7d"] = safe_div(ahead7, next7)
+        out["hours_offered_next_14d"] = _published(self.slots, T, 14, ent, "hours")
+        booked7 = _published(self.ahead, T, 7, ent, "hours", only="live")
+        out["utilization_next_7d"] = safe_div(booked7, next7)
 
         # ---- students
         out.update(_students(done, T, ent))
@@ -576,6 +586,28 @@ class TutorFeatureBuilder:
         out["instant_book_enabled"] = self.instant[ent].astype(np.int64)
         out["interventions_90d"] = self.interventions.count(T - 90 * D, T, ent)
         return out
+
+
+def _published(
+    index: EventIndex,
+    T: int,
+    days: int,
+    ent: np.ndarray,
+    weight: str | None = None,
+    only: str | None = None,
+) -> np.ndarray:
+    """Per entity, events in ``[T, T + days)`` that were created before ``T``: a count, or
+    the sum of ``weight``; ``only``: a bool column that must hold too."""
+    pos, row = index.gather(T, T + days * US_PER_DAY, ent)
+    if len(pos) == 0:
+        return np.zeros(len(ent), dtype=np.float64 if weight else np.int64)
+    made = index.columns["created"][pos]
+    ok = (made != NAT) & (made < T)
+    if only is not None:
+        ok &= index.columns[only][pos]
+    if weight is None:
+        return np.bincount(row[ok], minlength=len(ent))
+    return np.bincount(row[ok], weights=index.columns[weight][pos][ok], minlength=len(ent))
 
 
 def _engagement(
