@@ -55,6 +55,59 @@ class SyncSettings(BaseModel):
     cadence_minutes: dict[str, int] = Field(default_factory=dict)
 
 
+def _hhmm(v: str) -> str:
+    try:
+        hh, mm = (int(x) for x in v.strip().split(":"))
+    except (ValueError, AttributeError):
+        raise ValueError("must be a time as HH:MM, e.g. 02:00") from None
+    if not (0 <= hh < 24 and 0 <= mm < 60):
+        raise ValueError("must be a time as HH:MM, e.g. 02:00")
+    return f"{hh:02d}:{mm:02d}"
+
+
+class ScheduleSettings(BaseModel):
+    """Background jobs while the app is open (DOMAIN.md "Schedules")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    # Local time of the nightly jobs (retraining).
+    nightly_at: str = "02:00"
+
+    @field_validator("nightly_at")
+    @classmethod
+    def _nightly(cls, v: str) -> str:
+        return _hhmm(v)
+
+
+class NotificationSettings(BaseModel):
+    """Desktop notifications: quiet hours in the user's zone, rate limit, de-duplication."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    desktop: bool = True
+    quiet_hours: bool = True
+    quiet_start: str = "22:00"
+    quiet_end: str = "07:00"
+    # IANA zone name; None means the system's.
+    timezone: str | None = None
+    max_per_window: int = Field(default=5, ge=1, le=100)
+    window_minutes: int = Field(default=10, ge=1, le=1440)
+    dedupe_hours: int = Field(default=24, ge=0, le=24 * 30)
+
+    @field_validator("quiet_start", "quiet_end")
+    @classmethod
+    def _times(cls, v: str) -> str:
+        return _hhmm(v)
+
+
+class DashboardSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Sessions a day; None means "the mean of the same weekday over four weeks".
+    daily_session_target: int | None = Field(default=None, ge=1)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -66,6 +119,9 @@ class Settings(BaseModel):
     database_url: str | None = None
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     @field_validator("api_url")
     @classmethod

@@ -1,0 +1,177 @@
+"""The job registry and the scheduler: cadences, catch-up, daylight saving, persistence."""
+
+from __future__ import annotations
+
+import sys
+import types
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.jobs import (
+    AFTER_SYNC,
+    DAILY,
+    MANUAL,
+    NIGHTLY,
+    JobContext,
+    JobRegistry,
+    discover_jobs,
+    summarize_result,
+)
+from services.scheduler import (
+    Scheduler,
+    latest_occurrence,
+    load_state,
+    next_occurrence,
+    parse_hhmm,
+    user_zone,
+)
+
+NY = ZoneInfo("America/New_York")
+
+
+def _registry() -> JobRegistry:
+    reg = JobRegistry()
+    reg.register("score", lambda ctx: None, triggers={AFTER_SYNC}, min_interval_minutes=15)
+    reg.register("train", lambda ctx: None, triggers={NIGHTLY})
+    reg.register("forecast", lambda ctx: None, triggers={DAILY})
+    return reg
+
+
+def test_registry_validates_and_always_allows_manual_runs():
+    reg = _registry()
+    assert reg.names() == ["score", "train", "forecast"]
+    assert reg.get("train").triggers == {NIGHTLY, MANUAL}
+    assert [j.name for j in reg.with_trigger(AFTER_SYNC)] == ["score"]
+    with pytest.raises(ValueError):
+        reg.register("bad name!", lambda ctx: None)
+    with pytest.raises(ValueError):
+        reg.register("x", lambda ctx: None, triggers={"hourly"})
+    with pytest.raises(KeyError):
+        reg.get("nope")
+
+
+def test_job_context_reports_progress_and_cancel():
+    seen = []
+    ctx = JobContext(engine=None, on_progress=seen.append)
+    ctx.progress("half way")
+    ctx.check_cancel()
+    ctx.cancel_event.set()
+    assert ctx.cancelled and seen == ["half way"]
+    with pytest.raises(Exception, match="cancelled"):
+        ctx.check_cancel()
+
+
+def test_summaries():
+    assert summarize_result(None) == "done"
+    assert summarize_result({"summary": "5,000 tutors scored"}) == "5,000 tutors scored"
+    assert summarize_result({"a": 1}) == "a: 1"
+    assert summarize_result("ok") == "ok"
+
+
+def test_providers_plug_in_without_touching_the_shell(monkeypatch):
+    module = types.ModuleType("fake_scoring")
+
+    def register_jobs(registry):
+        registry.register("score", lambda ctx: "scored", triggers={AFTER_SYNC})
+
+    module.register_jobs = register_jobs
+    broken = types.ModuleType("fake_broken")
+
+    def boom(registry):
+        raise RuntimeError("no model file")
+
+    broken.register_jobs = boom
+    monkeypatch.setitem(sys.modules, "fake_scoring", module)
+    monkeypatch.setitem(sys.modules, "fake_broken", broken)
+    module.__spec__ = types.SimpleNamespace(name="fake_scoring")
+    broken.__spec__ = types.SimpleNamespace(name="fake_broken")
+    reg, problems = discover_jobs(providers=("fake_scoring", "fake_broken", "not.a.module"))
+    assert reg.names() == ["score"]
+    assert reg.get("score").fn(None) == "scored"
+    assert problems == ["fake_broken: RuntimeError: no model file"]
+
+
+def test_occurrences_across_daylight_saving():
+    at = time(2, 0)
+    # Spring forward, Sunday 8 March 2026: 02:00 does not exist in New York; still one run.
+    before = datetime(2026, 3, 8, 6, 0, tzinfo=UTC)  # 01:00 EST
+    after = datetime(2026, 3, 8, 8, 0, tzinfo=UTC)  # 04:00 EDT
+    assert latest_occurrence(before, at, NY) < datetime(2026, 3, 8, tzinfo=UTC)
+    occ = latest_occurrence(after, at, NY)
+    assert datetime(2026, 3, 8, 6, tzinfo=UTC) <= occ <= after
+    assert next_occurrence(before, at, NY) == occ
+    # Fall back, Sunday 1 November 2026: 02:00 EST is 07:00 UTC.
+    assert latest_occurrence(datetime(2026, 11, 1, 12, tzinfo=UTC), at, NY) == datetime(
+        2026, 11, 1, 7, tzinfo=UTC
+    )
+    assert parse_hhmm("02:00") == at
+    with pytest.raises(ValueError):
+        parse_hhmm("2am")
+    assert user_zone("Europe/Paris") == ZoneInfo("Europe/Paris")
+    assert user_zone("Not/AZone") is not None  # falls back to the system's
+
+
+def test_after_sync_jobs_wait_for_changes_and_respect_the_interval(tmp_path):
+    sched = Scheduler(_registry(), tmp_path / "s.json", nightly_at=time(2), tz=NY)
+    t0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+    # Train is a nightly never run: caught up at the first start. Forecast: daily.
+    assert {(d.name, d.trigger) for d in sched.due_jobs(t0)} == {
+        ("train", NIGHTLY),
+        ("forecast", DAILY),
+    }
+    assert "catching up" in next(d for d in sched.due_jobs(t0) if d.name == "train").reason
+    for d in sched.due_jobs(t0):
+        sched.record_finish(
+            sched.record_start(d.name, d.trigger, t0), status="ok", summary="", at=t0
+        )
+    assert sched.due_jobs(t0) == []
+
+    # A sync that changed nothing does not trigger scoring; one that did, does.
+    sched.record_sync(changed=False, at=t0)
+    assert sched.due_jobs(t0) == []
+    sched.record_sync(changed=True, at=t0)
+    assert [d.name for d in sched.due_jobs(t0)] == ["score"]
+    assert sched.due_jobs(t0, running={"score"}) == []
+    run = sched.record_start("score", AFTER_SYNC, t0)
+    sched.record_finish(run, status="ok", summary="scored", at=t0 + timedelta(seconds=8))
+    assert run.seconds == 8
+
+    # Another change 5 minutes later: due only once 15 minutes passed since the last run.
+    sched.record_sync(changed=True, at=t0 + timedelta(minutes=5))
+    assert sched.due_jobs(t0 + timedelta(minutes=5)) == []
+    assert sched.due_jobs(t0 + timedelta(minutes=14)) == []
+    assert [d.name for d in sched.due_jobs(t0 + timedelta(minutes=15))] == ["score"]
+
+    # Persisted: a restarted app knows what ran.
+    again = Scheduler(_registry(), tmp_path / "s.json", nightly_at=time(2), tz=NY)
+    assert [d.name for d in again.due_jobs(t0 + timedelta(minutes=15))] == ["score"]
+    assert [r.name for r in again.history()][-1] == "score"
+    assert again.history()[-1].summary == "scored"
+
+
+def test_nightly_runs_once_a_night_and_catches_up_once_after_days_closed(tmp_path):
+    sched = Scheduler(_registry(), None, nightly_at=time(2), tz=NY)
+    sched.registry.unregister("forecast")
+    night = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)  # 02:00 EST
+    sched.record_start("train", NIGHTLY, night)
+    assert sched.due_jobs(night + timedelta(hours=10)) == []
+    # The next night at 02:00 local, on time.
+    due = sched.due_jobs(night + timedelta(days=1))
+    assert [(d.name, d.reason) for d in due] == [("train", "nightly at 02:00")]
+    # Closed for three nights: one catch-up run at the next start, not three.
+    later = night + timedelta(days=3, hours=6)
+    due = sched.due_jobs(later)
+    assert len(due) == 1 and "catching up" in due[0].reason
+    sched.record_start("train", NIGHTLY, later)
+    assert sched.due_jobs(later + timedelta(hours=1)) == []
+    assert sched.next_nightly(later) == night + timedelta(days=4)
+
+
+def test_disabled_scheduler_and_broken_state_file(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text("{broken")
+    assert load_state(path).history == []
+    sched = Scheduler(_registry(), path, enabled=False)
+    assert sched.due_jobs(datetime.now(UTC)) == []
