@@ -69,24 +69,28 @@ def load_frames(engine: Engine, frames: tuple[str, ...] | None = None) -> Market
 
 
 def _frame(rows: list[Any], cols: tuple[str, ...], resource: Resource) -> pd.DataFrame:
-    """Typed columns whatever the driver returned (SQLite 0/1 and text, psycopg bool and
-    Decimal): timestamps UTC, booleans nullable ``boolean``, numbers float64 where any
-    is missing, lists as lists."""
+    """Typed like ``services.sandbox.frames.frames_at`` whatever the driver returned
+    (SQLite 0/1 and text, psycopg bool and Decimal): timestamps UTC, nullable integers
+    ``Int64``, booleans ``bool`` (``boolean`` when some are missing), decimals float64,
+    lists as lists; rows in id order."""
     df = pd.DataFrame.from_records(rows, columns=list(cols))
-    kinds = {f.name: f.kind for f in resource.fields}
+    fields = {f.name: f for f in resource.fields}
     for col in cols:
-        kind = kinds.get(col)
+        f = fields.get(col)
+        kind = f.kind if f is not None else None
         if col in TIMESTAMP_COLUMNS:
             df[col] = _to_utc(df[col])
         elif col in LIST_COLUMNS:
             df[col] = [orjson.loads(v) if isinstance(v, str | bytes) else v for v in df[col]]
         elif kind is Kind.BOOL:
-            df[col] = df[col].astype("boolean")
+            values = df[col].astype("boolean")
+            df[col] = values.astype(bool) if not values.isna().any() else values
         elif kind in (Kind.DECIMAL, Kind.FLOAT):
             df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
-        elif kind is Kind.INT and df[col].dtype == object:
-            df[col] = pd.to_numeric(df[col], errors="coerce")
-    return df
+        elif kind is Kind.INT:
+            numbers = pd.to_numeric(df[col], errors="coerce")
+            df[col] = numbers.astype("Int64") if f.nullable else numbers.astype("int64")
+    return df.sort_values("id", ignore_index=True)
 
 
 def _to_utc(values: pd.Series) -> pd.Series:
