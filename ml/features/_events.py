@@ -5,7 +5,7 @@ sorted by (entity, time). Counting or summing an entity's events in a time windo
 then two binary searches and a difference of cumulative sums, for every entity at once:
 ``O(entities * log events)`` per window, whatever the number of as-of dates. Times are
 replaced by their rank among the distinct event times, so the (entity, rank) key always
-fits in an int64, exactly, at microsecond precision.
+fits in an int64, exactly, at microsecond precision, however long the history.
 """
 
 from __future__ import annotations
@@ -56,6 +56,10 @@ def to_bool(values: pd.Series) -> np.ndarray:
         return values.to_numpy(dtype=bool, na_value=False)
     if values.dtype.kind in "fiu":
         return np.nan_to_num(to_float(values), nan=0.0) > 0.5
+    try:  # True/False/None/0/1 objects
+        return pd.array(values, dtype="boolean").to_numpy(dtype=bool, na_value=False)
+    except (TypeError, ValueError):
+        pass
     mapped = values.map(
         lambda v: (
             None
@@ -69,6 +73,21 @@ def to_bool(values: pd.Series) -> np.ndarray:
 def equals(values: pd.Series, text: str) -> np.ndarray:
     """``values == text`` as a bool array, null -> False (any string dtype)."""
     return values.eq(text).to_numpy(dtype=bool, na_value=False)
+
+
+class Codes:
+    """A string column factorised once, for several ``== value`` tests."""
+
+    def __init__(self, values: pd.Series) -> None:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        self.codes = np.asarray(codes)
+        self.index = {str(u): i for i, u in enumerate(uniques)}
+
+    def eq(self, text: str) -> np.ndarray:
+        code = self.index.get(text)
+        if code is None:
+            return np.zeros(len(self.codes), dtype=bool)
+        return self.codes == code
 
 
 def positions(ids: np.ndarray, values: pd.Series) -> np.ndarray:
@@ -173,15 +192,24 @@ class EventIndex:
         entity = np.asarray(entity, dtype=np.int64)
         times = np.asarray(times, dtype=np.int64)
         keep = (entity >= 0) & (times != NAT)
-        order = np.lexsort((times[keep], entity[keep]))
+        if not keep.all():
+            entity, times = entity[keep], times[keep]
+            columns = {k: np.asarray(v)[keep] for k, v in (columns or {}).items()}
+        m = len(times)
+        # rank = position in the stable sort by time: an event is at or after t exactly
+        # when its rank is at least the number of events before t.
+        by_time = np.argsort(times, kind="stable")
+        rank = np.empty(m, dtype=np.int64)
+        rank[by_time] = np.arange(m, dtype=np.int64)
+        self._sorted_times = times[by_time]
+        self._m = m + 1
+        keys = entity * self._m + rank
+        order = np.argsort(keys)  # keys are distinct
         self.n = n_entities
-        self.entity = entity[keep][order]
-        self.times = times[keep][order]
-        self.columns = {k: np.asarray(v)[keep][order] for k, v in (columns or {}).items()}
-        self._uniq = np.unique(self.times)
-        self._m = len(self._uniq) + 1
-        ranks = np.searchsorted(self._uniq, self.times)
-        self._keys = self.entity * self._m + ranks
+        self.entity = entity[order]
+        self.times = times[order]
+        self._keys = keys[order]
+        self.columns = {k: np.asarray(v)[order] for k, v in (columns or {}).items()}
         self._first = np.searchsorted(self.entity, np.arange(n_entities + 1))
         self._cs: dict[str, np.ndarray] = {}
 
@@ -194,7 +222,7 @@ class EventIndex:
     def pos(self, t: int | np.ndarray, entities: np.ndarray | None = None) -> np.ndarray:
         """Per entity, the sorted position of its first event at or after ``t``."""
         ents = self._ents(entities)
-        rank = np.searchsorted(self._uniq, np.asarray(t, dtype=np.int64), side="left")
+        rank = np.searchsorted(self._sorted_times, np.asarray(t, dtype=np.int64), side="left")
         return np.searchsorted(self._keys, ents * self._m + rank, side="left")
 
     def first_pos(self, entities: np.ndarray | None = None) -> np.ndarray:

@@ -34,6 +34,7 @@ from ml.features._events import (
     NAT,
     US_PER_DAY,
     US_PER_HOUR,
+    Codes,
     EventIndex,
     entity_ids,
     equals,
@@ -180,8 +181,8 @@ class CustomerFeatureBuilder:
         start = to_us(s["start_time"])
         end = to_us(s["end_time"])
         end = np.where(end == NAT, np.where(start == NAT, NAT, start + US_PER_HOUR), end)
-        status = s["status"]
-        completed = equals(status, "completed")
+        status = Codes(s["status"])
+        completed = status.eq("completed")
         rating = to_float(s["rating"])
         rated = completed & np.isfinite(rating)
         r = np.where(rated, rating, 0.0)
@@ -193,9 +194,9 @@ class CustomerFeatureBuilder:
             end,
             n,
             {
-                "cancelled": equals(status, "cancelled").astype(np.int64),
-                "no_show_customer": equals(status, "no_show_customer").astype(np.int64),
-                "no_show_tutor": equals(status, "no_show_tutor").astype(np.int64),
+                "cancelled": status.eq("cancelled").astype(np.int64),
+                "no_show_customer": status.eq("no_show_customer").astype(np.int64),
+                "no_show_tutor": status.eq("no_show_tutor").astype(np.int64),
                 "resched_tutor": equals(s["rescheduled_by"], "tutor").astype(np.int64),
             },
         )

@@ -175,7 +175,11 @@ def first_session_rows(
     as_of_us = None if as_of is None else int(to_us(as_of))
     until_us = None if until is None else int(to_us(until))
     picked = _pick(frames, sessions, as_of_us, until_us)
-    b = builder if builder is not None else TutorFeatureBuilder(frames)
+    if builder is None:
+        # Index only the tutors of these rows: scoring a week's sessions stays cheap.
+        tutor_ids = to_float(picked["tutor_id"])
+        builder = TutorFeatureBuilder(frames, only=np.unique(tutor_ids[np.isfinite(tutor_ids)]))
+    b = builder
     D = US_PER_DAY
     n = len(picked)
     limit = as_of_us if as_of_us is not None else int(to_us(frames.observed_until))

@@ -45,6 +45,7 @@ every column.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -54,6 +55,7 @@ from ml.features._events import (
     NAT,
     US_PER_DAY,
     US_PER_HOUR,
+    Codes,
     EventIndex,
     distinct_count,
     entity_ids,
@@ -308,7 +310,10 @@ def _list_len(values: pd.Series) -> np.ndarray:
 class TutorFeatureBuilder:
     """Tutors' events indexed once; :meth:`at` computes the feature rows of one as-of."""
 
-    def __init__(self, frames: MarketFrames) -> None:
+    def __init__(self, frames: MarketFrames, only: Iterable[int] | None = None) -> None:
+        """``only``: tutor ids whose events are indexed (default all); rows of other
+        tutors then read as tutors without events. Indexes are built on first use."""
+        self.frames = frames
         t = frames.tutors
         self.ids = entity_ids(t)
         n = self.n = len(self.ids)
@@ -321,46 +326,84 @@ class TutorFeatureBuilder:
         self.cert_count = np.nan_to_num(_list_len(t["certifications"])) if n else np.zeros(0)
         self.rate = to_float(t["hourly_rate"]) if n else np.zeros(0)
         self.instant = to_bool(t["instant_book_enabled"]).astype(np.int64) if n else np.zeros(0)
+        self._only: np.ndarray | None = None
+        if only is not None:
+            keep = np.zeros(n, dtype=bool)
+            pos = positions(self.ids, pd.Series(np.asarray(list(only), dtype=np.int64)))
+            keep[pos[pos >= 0]] = True
+            self._only = keep
 
-        s = frames.sessions
-        tp = positions(self.ids, s["tutor_id"])
+    def _positions(self, values: pd.Series) -> np.ndarray:
+        pos = positions(self.ids, values)
+        if self._only is not None:
+            pos = np.where((pos >= 0) & self._only[np.maximum(pos, 0)], pos, -1)
+        return pos
+
+    @cached_property
+    def _sessions(self) -> dict[str, np.ndarray]:
+        s = self.frames.sessions
         start = to_us(s["start_time"])
         end = to_us(s["end_time"])
         end = np.where(end == NAT, np.where(start == NAT, NAT, start + US_PER_HOUR), end)
-        status = s["status"]
-        completed = equals(status, "completed")
+        status = Codes(s["status"])
+        completed = status.eq("completed")
         rating = to_float(s["rating"])
-        rated = completed & np.isfinite(rating)
-        r = np.where(rated, rating, 0.0)
-        first = to_bool(s["first_session"])
+        no_show_tutor = status.eq("no_show_tutor")
+        no_show_customer = status.eq("no_show_customer")
         cust = to_float(s["customer_id"])
-        cust = np.where(np.isfinite(cust), cust, -1).astype(np.int64)
-        hours = np.maximum(end - start, 0) / US_PER_HOUR
-        no_show_tutor = equals(status, "no_show_tutor")
-        no_show_customer = equals(status, "no_show_customer")
-        held = completed | no_show_tutor | no_show_customer
-        # Every session that ended (or would have) before the as-of, any status.
-        self.due = EventIndex(
-            tp,
-            end,
-            n,
+        return {
+            "tutor": self._positions(s["tutor_id"]),
+            "start": start,
+            "end": end,
+            "created": to_us(s["created_at"]),
+            "completed": completed,
+            "cancelled": status.eq("cancelled"),
+            "no_show_tutor": no_show_tutor,
+            "no_show_customer": no_show_customer,
+            "held": completed | no_show_tutor | no_show_customer,
+            "rating": rating,
+            "rated": completed & np.isfinite(rating),
+            "first": to_bool(s["first_session"]),
+            "resched_tutor": equals(s["rescheduled_by"], "tutor"),
+            "technical": to_bool(s["technical_issue"]),
+            "customer": np.where(np.isfinite(cust), cust, -1).astype(np.int64),
+            "hours": np.maximum(end - start, 0) / US_PER_HOUR,
+            "earnings": np.nan_to_num(to_float(s["tutor_earnings"])),
+        }
+
+    @cached_property
+    def due(self) -> EventIndex:
+        """Every session by its end time, any status."""
+        x = self._sessions
+        held = x["held"]
+        return EventIndex(
+            x["tutor"],
+            x["end"],
+            self.n,
             {
-                "all": np.ones(len(s), dtype=np.int64),
+                "all": np.ones(len(held), dtype=np.int64),
                 "held": held.astype(np.int64),
-                "resched_tutor": equals(s["rescheduled_by"], "tutor").astype(np.int64),
-                "no_show_tutor": no_show_tutor.astype(np.int64),
-                "no_show_customer": no_show_customer.astype(np.int64),
-                "cancelled": equals(status, "cancelled").astype(np.int64),
-                "technical": (held & to_bool(s["technical_issue"])).astype(np.int64),
-                "booked_hours": np.where(held, hours, 0.0),
+                "resched_tutor": x["resched_tutor"].astype(np.int64),
+                "no_show_tutor": x["no_show_tutor"].astype(np.int64),
+                "no_show_customer": x["no_show_customer"].astype(np.int64),
+                "cancelled": x["cancelled"].astype(np.int64),
+                "technical": (held & x["technical"]).astype(np.int64),
+                "booked_hours": np.where(held, x["hours"], 0.0),
             },
         )
-        c = completed
+
+    @cached_property
+    def done(self) -> EventIndex:
+        """Completed sessions by their end time."""
+        x = self._sessions
+        c = x["completed"]
+        rated, rating, first = x["rated"], x["rating"], x["first"]
+        r = np.where(rated, rating, 0.0)
         good = rated & (rating >= 4)
-        self.done = EventIndex(
-            tp[c],
-            end[c],
-            n,
+        return EventIndex(
+            x["tutor"][c],
+            x["end"][c],
+            self.n,
             {
                 "rated": rated[c].astype(np.int64),
                 "rating": r[c],
@@ -369,54 +412,81 @@ class TutorFeatureBuilder:
                 "first": first[c].astype(np.int64),
                 "first_rated": (first & rated)[c].astype(np.int64),
                 "first_good": (first & good)[c].astype(np.int64),
-                "earnings": np.nan_to_num(to_float(s["tutor_earnings"]))[c],
-                "minutes": (hours * 60.0)[c],
-                "customer": cust[c],
+                "earnings": x["earnings"][c],
+                "minutes": (x["hours"] * 60.0)[c],
+                "customer": x["customer"][c],
             },
         )
-        self.ahead = EventIndex(
-            tp,
+
+    @cached_property
+    def ahead(self) -> EventIndex:
+        """Every session by its start time (for what is booked ahead of an as-of)."""
+        x = self._sessions
+        return EventIndex(
+            x["tutor"],
+            x["start"],
+            self.n,
+            {"created": x["created"], "hours": x["hours"], "live": ~x["cancelled"]},
+        )
+
+    @cached_property
+    def _events(self) -> dict[str, np.ndarray]:
+        e = self.frames.engagement
+        kind = Codes(e["event_type"])
+        return {
+            "tutor": self._positions(e["tutor_id"]),
+            "at": to_us(e["occurred_at"]),
+            "login": kind.eq("login"),
+            "reply": kind.eq("message_reply"),
+            "profile": kind.eq("profile_update"),
+            "avail": kind.eq("availability_update"),
+            "minutes": to_float(e["response_minutes"]),
+        }
+
+    @cached_property
+    def logins(self) -> EventIndex:
+        x = self._events
+        m = x["login"]
+        return EventIndex(x["tutor"][m], x["at"][m], self.n)
+
+    @cached_property
+    def replies(self) -> EventIndex:
+        x = self._events
+        m = x["reply"] & np.isfinite(x["minutes"])
+        return EventIndex(x["tutor"][m], x["at"][m], self.n, {"minutes": x["minutes"][m]})
+
+    @cached_property
+    def other(self) -> EventIndex:
+        x = self._events
+        m = x["profile"] | x["avail"]
+        return EventIndex(
+            x["tutor"][m],
+            x["at"][m],
+            self.n,
+            {
+                "profile": x["profile"][m].astype(np.int64),
+                "avail": x["avail"][m].astype(np.int64),
+            },
+        )
+
+    @cached_property
+    def slots(self) -> EventIndex:
+        """Availability slots by their start time."""
+        a = self.frames.availability
+        start = to_us(a["starts_at"])
+        end = to_us(a["ends_at"])
+        hours = np.where(end == NAT, 0.0, np.maximum(end - start, 0) / US_PER_HOUR)
+        return EventIndex(
+            self._positions(a["tutor_id"]),
             start,
-            n,
-            {
-                "created": to_us(s["created_at"]),
-                "hours": hours,
-                "live": ~equals(status, "cancelled"),
-            },
+            self.n,
+            {"hours": hours, "created": to_us(a["created_at"])},
         )
 
-        e = frames.engagement
-        ep = positions(self.ids, e["tutor_id"])
-        at = to_us(e["occurred_at"])
-        etype = e["event_type"]
-        login = equals(etype, "login")
-        minutes = to_float(e["response_minutes"])
-        reply = equals(etype, "message_reply") & np.isfinite(minutes)
-        self.logins = EventIndex(ep[login], at[login], n)
-        self.replies = EventIndex(ep[reply], at[reply], n, {"minutes": minutes[reply]})
-        self.other = EventIndex(
-            ep,
-            at,
-            n,
-            {
-                "profile": equals(etype, "profile_update").astype(np.int64),
-                "avail": equals(etype, "availability_update").astype(np.int64),
-            },
-        )
-
-        a = frames.availability
-        ap = positions(self.ids, a["tutor_id"])
-        a_start = to_us(a["starts_at"])
-        a_end = to_us(a["ends_at"])
-        a_hours = np.where(a_end == NAT, 0.0, np.maximum(a_end - a_start, 0) / US_PER_HOUR)
-        self.slots = EventIndex(
-            ap, a_start, n, {"hours": a_hours, "created": to_us(a["created_at"])}
-        )
-
-        iv = frames.interventions
-        self.interventions = EventIndex(
-            positions(self.ids, iv["tutor_id"]), to_us(iv["created_at"]), n
-        )
+    @cached_property
+    def interventions(self) -> EventIndex:
+        iv = self.frames.interventions
+        return EventIndex(self._positions(iv["tutor_id"]), to_us(iv["created_at"]), self.n)
 
     # ------------------------------------------------------------------ selection
 
