@@ -170,7 +170,9 @@ class CustomerFeatureBuilder:
         created = to_us(c["created_at"]) if n else np.zeros(0, np.int64)
         signup = to_us(c["signup_date"]) if n else np.zeros(0, np.int64)
         self.joined_us = np.where(created == NAT, signup, created)
-        self.churned_us = to_us(c["churned_at"]) if n else np.zeros(0, np.int64)
+        churned = to_us(c["churned_at"]) if n else np.zeros(0, np.int64)
+        # churned_at counts with status churned (DOMAIN.md), as in ml.labels.
+        self.churned_us = np.where(equals(c["status"], "churned"), churned, NAT) if n else churned
         self.age = to_float(c["student_age"]) if n else np.zeros(0)
         goal = c["goal_status"]
         self.goal_completed = equals(goal, "completed").astype(np.int64)
@@ -243,7 +245,8 @@ class CustomerFeatureBuilder:
         )
 
     def active_at(self, as_of_us: int) -> np.ndarray:
-        """Customers who signed up before ``as_of`` and had not churned (``churned_at``)."""
+        """Customers who signed up before ``as_of`` and had not churned by it (status
+        churned, ``churned_at``)."""
         joined = (self.joined_us != NAT) & (self.joined_us < as_of_us)
         alive = (self.churned_us == NAT) | (self.churned_us > as_of_us)
         return np.flatnonzero(joined & alive)
@@ -402,7 +405,8 @@ def customer_features(
 ) -> pd.DataFrame:
     """Customer feature rows at ``as_of`` (see the module docstring and :data:`FEATURE_INFO`).
 
-    ``customer_ids`` None: every customer who signed up before ``as_of`` and whose
-    ``churned_at`` is not before it (paused customers included). Unknown ids raise KeyError.
+    ``customer_ids`` None: every customer who signed up before ``as_of`` and had not
+    churned by it (status churned, ``churned_at``; paused customers are rows). Unknown ids
+    raise KeyError.
     """
     return CustomerFeatureBuilder(frames).at(as_of, customer_ids)

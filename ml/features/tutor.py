@@ -320,7 +320,10 @@ class TutorFeatureBuilder:
         hired = to_us(t["hired_at"]) if n else np.zeros(0, np.int64)
         created = to_us(t["created_at"]) if n else np.zeros(0, np.int64)
         self.hired_us = np.where(hired == NAT, created, hired)
-        self.churned_us = to_us(t["churned_at"]) if n else np.zeros(0, np.int64)
+        churned = to_us(t["churned_at"]) if n else np.zeros(0, np.int64)
+        gone = (equals(t["status"], "churned") | equals(t["status"], "inactive")) if n else None
+        # churned_at counts with a churned/inactive status (DOMAIN.md), as in ml.labels.
+        self.churned_us = np.where(gone, churned, NAT) if n else churned
         self.years = to_float(t["years_experience"]) if n else np.zeros(0)
         self.subject_count = np.nan_to_num(_list_len(t["subjects"])) if n else np.zeros(0)
         self.cert_count = np.nan_to_num(_list_len(t["certifications"])) if n else np.zeros(0)
@@ -491,7 +494,8 @@ class TutorFeatureBuilder:
     # ------------------------------------------------------------------ selection
 
     def active_at(self, as_of_us: int) -> np.ndarray:
-        """Positions of tutors hired before ``as_of`` and not churned (``churned_at``) by it."""
+        """Positions of tutors hired before ``as_of`` and not churned by it (``churned_at``
+        of a tutor whose status is churned or inactive)."""
         hired = (self.hired_us != NAT) & (self.hired_us < as_of_us)
         alive = (self.churned_us == NAT) | (self.churned_us > as_of_us)
         return np.flatnonzero(hired & alive)
@@ -779,7 +783,8 @@ def tutor_features(
 ) -> pd.DataFrame:
     """Tutor feature rows at ``as_of`` (see the module docstring and :data:`FEATURE_INFO`).
 
-    ``tutor_ids`` None: every tutor hired before ``as_of`` whose ``churned_at`` is not
-    before it. Unknown ids raise KeyError.
+    ``tutor_ids`` None: every tutor hired before ``as_of`` and not churned by it
+    (``churned_at``, status churned or inactive; a tutor churned only by inactivity per
+    :mod:`ml.labels` is still a row: pass ids to choose). Unknown ids raise KeyError.
     """
     return TutorFeatureBuilder(frames).at(as_of, tutor_ids)
