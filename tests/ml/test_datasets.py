@@ -97,9 +97,10 @@ def test_censoring_and_horizons(frames):
     assert np.isnan(y.loc[1, "churn_14d"]) and np.isnan(y.loc[1, "churn_90d"])
     assert (y.loc[2] == 1).all()
     # The features are the tutor features of that date.
+    assert (X.dtypes == np.float32).all()
     pd.testing.assert_frame_equal(
         X.droplevel("as_of"),
-        tutor_features(frames, as_of, [1, 2, 4])[TUTOR_TRAINING_FEATURES],
+        tutor_features(frames, as_of, [1, 2, 4])[TUTOR_TRAINING_FEATURES].astype(np.float32),
     )
 
 
