@@ -9,8 +9,10 @@ windows ``[as_of - k days, as_of)``. The same point-in-time rules as the tutor f
 (:mod:`ml.features.tutor`): sessions count by ``end_time`` (outcome and rating only if
 the session ended before ``as_of``), calls by ``call_time``, bookings by ``created_at``
 (an *unfilled* booking only once its requested time has passed, which is after the
-decision), upcoming sessions only if created before ``as_of`` and whatever their status
-now.
+decision). Sessions booked ahead of ``as_of`` count if created before it; one is known to
+be cancelled at ``as_of`` only if its record was last updated before ``as_of`` (a record
+unchanged since then shows its state then); a cancellation after ``as_of`` is unknown, so
+such a session still counts as booked.
 
 Not point in time: ``goal_completed`` and ``goal_in_progress`` are the customer's goal
 status *now* (the API keeps no history of it). They feed the health score's goal
@@ -46,6 +48,7 @@ from ml.features._events import (
     to_us,
 )
 from ml.features.info import FeatureInfo, info
+from ml.features.tutor import booked_ahead
 from ml.frames import MarketFrames
 
 NEW_CUSTOMER_DAYS = 30
@@ -85,6 +88,8 @@ _INFOS: list[FeatureInfo] = [
          -1),
     info("upcoming_sessions_14d", "sessions booked for the next 14 days", "velocity", "count",
          "{value} session{s} booked for the next 14 days", -1),
+    info("cancelled_upcoming_14d", "booked sessions of the next 14 days already cancelled",
+         "velocity", "count", "{value} session{s} of the next 14 days already cancelled", 1),
     info("bookings_30d", "booking requests (last 30 days)", "velocity", "count",
          "{value} booking request{s} in the last 30 days", -1),
     info("unfilled_bookings_30d", "requests no tutor could take (last 30 days)", "velocity",
@@ -220,7 +225,16 @@ class CustomerFeatureBuilder:
                 "rating_or_nan": np.where(rated, rating, np.nan)[k],
             },
         )
-        self.ahead = EventIndex(cp, start, n, {"created": to_us(s["created_at"])})
+        self.ahead = EventIndex(
+            cp,
+            start,
+            n,
+            {
+                "created": to_us(s["created_at"]),
+                "updated": to_us(s["updated_at"]),
+                "cancelled": status.eq("cancelled"),
+            },
+        )
 
         calls = frames.calls
         sentiment = calls["sentiment"]
@@ -299,9 +313,8 @@ class CustomerFeatureBuilder:
         last = done.last_before(T, ent)
         out["days_since_last_session"] = np.where(last == NAT, tenure0, (T - last) / D)
         out["has_sessions"] = (total > 0).astype(np.int64)
-        pos, row = self.ahead.gather(T, T + 14 * D, ent)
-        made = self.ahead.columns["created"][pos] if len(pos) else np.zeros(0, np.int64)
-        out["upcoming_sessions_14d"] = np.bincount(row[(made != NAT) & (made < T)], minlength=k)
+        live, dropped = booked_ahead(self.ahead, T, 14, ent)
+        out["upcoming_sessions_14d"], out["cancelled_upcoming_14d"] = live, dropped
         out["bookings_30d"] = self.bookings.count(T - 30 * D, T, ent)
         bpos, brow = self.bookings.gather(T - 30 * D, T, ent)
         if len(bpos):

@@ -21,9 +21,11 @@ columns, never from mutable state:
 - engagement by ``occurred_at``; availability by ``starts_at`` (a slot that started
   before ``as_of`` was published before it); interventions by ``created_at``.
 - ``upcoming_sessions_7d`` counts sessions *created* before ``as_of`` that start in the
-  next 7 days, whatever their status now (a session cancelled later, e.g. because the
-  tutor left, still counts). A tutor reschedule after ``as_of`` can move one out of the
-  window: a small, accepted imprecision.
+  next 7 days and were not known to be cancelled at ``as_of``: a session counts as
+  cancelled only if its record was last updated before ``as_of`` (a record unchanged
+  since then shows its state then), so one cancelled later (say, because the tutor left)
+  still counts. A tutor reschedule after ``as_of`` can move one out of the window: a
+  small, accepted imprecision.
 - a tutor's ``status`` and ``churned_at`` are never features. ``hourly_rate``,
   ``certification_count`` and ``instant_book_enabled`` are the values *now* and
   ``hours_offered_next_7d/14d`` and ``utilization_next_7d`` read slots ahead of ``as_of``
@@ -359,6 +361,7 @@ class TutorFeatureBuilder:
             "start": start,
             "end": end,
             "created": to_us(s["created_at"]),
+            "updated": to_us(s["updated_at"]),
             "completed": completed,
             "cancelled": status.eq("cancelled"),
             "no_show_tutor": no_show_tutor,
@@ -429,7 +432,12 @@ class TutorFeatureBuilder:
             x["tutor"],
             x["start"],
             self.n,
-            {"created": x["created"], "hours": x["hours"], "live": ~x["cancelled"]},
+            {
+                "created": x["created"],
+                "updated": x["updated"],
+                "hours": x["hours"],
+                "cancelled": x["cancelled"],
+            },
         )
 
     @cached_property
@@ -553,7 +561,7 @@ class TutorFeatureBuilder:
         out["sessions_change_30d"] = rel_change(s30, s_prev30)
         out["sessions_change_14d"] = rel_change(s14, s_prev14)
         out["sessions_per_week"] = s30 * 7.0 / np.clip(tenure_or_zero, 7.0, 30.0)
-        out["upcoming_sessions_7d"] = _published(self.ahead, T, 7, ent)
+        out["upcoming_sessions_7d"] = booked_ahead(self.ahead, T, 7, ent)[0]
         due30, held30 = dsum("all", 30), dsum("held", 30)
         out["completion_rate_30d"] = safe_div(s30, held30)
         out["avg_session_minutes_30d"] = safe_div(csum("minutes", 30), s30)
@@ -637,7 +645,7 @@ class TutorFeatureBuilder:
         next7 = _published(self.slots, T, 7, ent, "hours")
         out["hours_offered_next_7d"] = next7
         out["hours_offered_next_14d"] = _published(self.slots, T, 14, ent, "hours")
-        booked7 = _published(self.ahead, T, 7, ent, "hours", only="live")
+        booked7 = booked_ahead(self.ahead, T, 7, ent, "hours")[0]
         out["utilization_next_7d"] = safe_div(booked7, next7)
 
         # ---- students
@@ -662,26 +670,45 @@ class TutorFeatureBuilder:
         return out
 
 
-def _published(
-    index: EventIndex,
-    T: int,
-    days: int,
-    ent: np.ndarray,
-    weight: str | None = None,
-    only: str | None = None,
-) -> np.ndarray:
-    """Per entity, events in ``[T, T + days)`` that were created before ``T``: a count, or
-    the sum of ``weight``; ``only``: a bool column that must hold too."""
+def _published(index: EventIndex, T: int, days: int, ent: np.ndarray, weight: str) -> np.ndarray:
+    """Per entity, the sum of ``weight`` over events in ``[T, T + days)`` created before
+    ``T`` (availability published ahead)."""
     pos, row = index.gather(T, T + days * US_PER_DAY, ent)
     if len(pos) == 0:
-        return np.zeros(len(ent), dtype=np.float64 if weight else np.int64)
+        return np.zeros(len(ent))
     made = index.columns["created"][pos]
     ok = (made != NAT) & (made < T)
-    if only is not None:
-        ok &= index.columns[only][pos]
-    if weight is None:
-        return np.bincount(row[ok], minlength=len(ent))
     return np.bincount(row[ok], weights=index.columns[weight][pos][ok], minlength=len(ent))
+
+
+def booked_ahead(
+    index: EventIndex, T: int, days: int, ent: np.ndarray, weight: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sessions starting in ``[T, T + days)`` booked before ``T``: (still on as known at
+    ``T``, known cancelled at ``T``), counted or summed over ``weight``.
+
+    ``index``: sessions by start time with ``created``, ``updated`` (µs) and
+    ``cancelled`` columns. A session is known cancelled at ``T`` only if its record was
+    last updated before ``T``: a record unchanged since then shows its state then. A
+    cancellation after ``T`` (say, the tutor left later) is unknown at ``T``.
+    """
+    k = len(ent)
+    pos, row = index.gather(T, T + days * US_PER_DAY, ent)
+    if len(pos) == 0:
+        zero = np.zeros(k, dtype=np.float64 if weight else np.int64)
+        return zero, zero.copy()
+    made = index.columns["created"][pos]
+    updated = index.columns["updated"][pos]
+    booked = (made != NAT) & (made < T)
+    gone = index.columns["cancelled"][pos] & (updated != NAT) & (updated < T)
+    w = None if weight is None else index.columns[weight][pos]
+
+    def tally(mask: np.ndarray) -> np.ndarray:
+        if w is None:
+            return np.bincount(row[mask], minlength=k)
+        return np.bincount(row[mask], weights=w[mask], minlength=k)
+
+    return tally(booked & ~gone), tally(booked & gone)
 
 
 def _engagement(

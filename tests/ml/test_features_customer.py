@@ -55,6 +55,10 @@ def test_domain_signals_on_a_hand_made_customer(make_frames):
         session(4, 1, 8, 1, None, False, status="cancelled", rescheduled_by="tutor"),
         session(5, 1, 8, -2, None, False, status="scheduled"),  # upcoming
         session(6, 2, 7, 40, 4, False),
+        # cancelled before as_of (its record says so since): known at as_of
+        session(7, 1, 8, -4, None, False, status="cancelled", updated_at=as_of - D),
+        # cancelled after as_of: unknown at as_of, still booked then
+        session(8, 1, 8, -4.5, None, False, status="cancelled", updated_at=as_of + D),
     ]
     calls = [
         {"id": 1, "customer_id": 1, "call_time": as_of - 2 * D, "sentiment": "negative",
@@ -81,7 +85,7 @@ def test_domain_signals_on_a_hand_made_customer(make_frames):
     assert c["calls_14d"] == 2 and c["calls_2plus_14d"] == 1 and c["negative_calls_30d"] == 1
     assert c["days_since_last_call"] == pytest.approx(2)
     assert c["cancellations_30d"] == 1 and c["tutor_reschedules_30d"] == 1
-    assert c["upcoming_sessions_14d"] == 1
+    assert c["upcoming_sessions_14d"] == 2 and c["cancelled_upcoming_14d"] == 1
     assert c["unfilled_bookings_30d"] == 1 and c["bookings_30d"] == 2
     assert c["days_since_last_session"] == pytest.approx(3 - 1 / 24)
     assert c["is_new_customer"] == 1 and c["student_age"] == 14

@@ -103,10 +103,14 @@ def _future_outcomes_changed(frames: MarketFrames, as_of: pd.Timestamp) -> Marke
     """The same frames where everything decided at or after ``as_of`` turned out otherwise:
     sessions ending after it cancelled and unrated, everyone churned soon after."""
     s = frames.sessions.copy()
-    later = s["end_time"] >= as_of
+    # Sessions not over at as_of, except ones already cancelled then (final before as_of).
+    settled = (s["status"] == "cancelled") & (s["updated_at"] < as_of)
+    later = (s["end_time"] >= as_of) & ~settled
     s["status"] = s["status"].astype(object).where(~later, "cancelled")
     s["rating"] = s["rating"].astype(object).where(~later, None)
     s["rescheduled_by"] = s["rescheduled_by"].astype(object).where(~later, "tutor")
+    # A change after as_of is a new version: its updated_at is after as_of too.
+    s["updated_at"] = s["updated_at"].where(~later, s["updated_at"].clip(lower=as_of + 1 * D))
     t = frames.tutors.copy()
     alive = t["churned_at"].isna() | (t["churned_at"] >= as_of)
     t.loc[alive, "churned_at"] = as_of + 3 * D
