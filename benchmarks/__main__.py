@@ -24,6 +24,7 @@ SUITES = {
     "world": "benchmarks.world_bench",
     "server": "benchmarks.server_bench",
     "sync": "benchmarks.sync_bench",
+    "features": "benchmarks.features_bench",
 }
 
 

@@ -510,8 +510,9 @@ def _start(sim: Simulator, j: int, rows: np.ndarray, rng: np.random.Generator) -
         technical=technical[rc],
         lom=lom[rc],
     )
-    # A few finished sessions are soft-deleted later (a data clean-up).
-    gone = ci[rng.random(len(ci)) < knobs.deleted_session_share]
+    # A few finished sessions are soft-deleted later (a data clean-up); never a persona's,
+    # whose figures DOMAIN.md fixes exactly.
+    gone = ci[(rng.random(len(ci)) < knobs.deleted_session_share) & (tp.persona[t[ci]] < 0)]
     if len(gone):
         last = np.where(rated[gone], rating_us[gone], done_us[gone])
         at = last + rng.integers(US_PER_DAY, 30 * US_PER_DAY, len(gone))

@@ -69,9 +69,10 @@ def test_slow_responses(sandbox_server):
         started = time.perf_counter()
         assert c.get(SESSIONS, params={"limit": 1}).status_code == 200
         assert time.perf_counter() - started >= 0.25
-        started = time.perf_counter()
         c.get("/api/v1/health")
-        assert time.perf_counter() - started < 0.2
+    # Only the data request was delayed (counted, not timed: tests assert no upper
+    # bounds on wall-clock time).
+    assert sandbox_server.stats.faults["slow"] == 1
 
 
 def test_connection_dropped_mid_body(sandbox_server):

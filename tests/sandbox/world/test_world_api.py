@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 import pytest
@@ -57,15 +56,12 @@ def test_surface_the_server_uses(tiny_world):
     assert w.truth.intervention_effects == dict(DEFAULT_INTERVENTION_EFFECTS)
 
 
-def test_tiny_builds_fast():
-    started = time.perf_counter()
-    build_world(WorldConfig(scale="tiny", seed=5, anchor_us=ANCHOR_US))
-    assert time.perf_counter() - started < 2.0  # about 0.5 s here; CI machines are noisy
+# Build times are measured by benchmarks/world_bench.py (`make bench`), not asserted here:
+# tests do not assert wall-clock times.
 
 
-def test_demo_builds_in_seconds(demo_build):
-    world, seconds = demo_build
-    assert seconds < 10.0  # about 3.5 s here (target 5 s on a laptop)
+def test_demo_is_demo_sized(demo_build):
+    world, _seconds = demo_build
     assert len(world.logs["sessions"]) > 10_000
 
 
