@@ -116,9 +116,22 @@ def top_factors(
     partners = {h: getattr(info.get(h), "compare_to", None) for h in set(head_names)}
     value_cols = {h: column(h) for h in partners}
     prev_cols = {h: column(p) for h, p in partners.items()}
+    # categories (subject, weekday ...) are shown as they are: "subject: spanish"
+    text_cols = {
+        h: values[h].to_numpy(dtype=object)
+        for h in partners
+        if h in values and not pd.api.types.is_numeric_dtype(values[h])
+    }
     texts, labels, vals = [], [], np.full(len(ri), np.nan)
     cache: dict[tuple, tuple[str, str]] = {}
     for n, (row, name) in enumerate(zip(ri, head_names, strict=True)):
+        if name in text_cols:
+            label = readable_label(name)
+            raw = text_cols[name][row]
+            shown = "unknown" if raw is None or (isinstance(raw, float) and raw != raw) else raw
+            texts.append(f"{label}: {shown}")
+            labels.append(label)
+            continue
         col = value_cols[name]
         v = float(col[row]) if col is not None else float("nan")
         vals[n] = v
@@ -130,7 +143,8 @@ def top_factors(
         hit = cache.get(key)
         if hit is None:
             if fi_info is not None and hasattr(fi_info, "phrase"):
-                mapping = {name: v}
+                # the info may be a feature's under another column name
+                mapping = {name: v, getattr(fi_info, "name", name): v}
                 if partner:
                     mapping[partner] = prev
                 hit = (fi_info.phrase(mapping), fi_info.label)

@@ -47,6 +47,68 @@ from ml import metrics
 MODEL_FILE = "first_session_model.json"
 MISSING_SUFFIX = "__missing"
 
+# The model's inputs, made from :func:`ml.features.first_session.first_session_rows` by
+# :func:`first_session_design`: DOMAIN.md's tutor record and session context.
+NUMERIC = [
+    "tutor_rating",  # smoothed average rating (shrunk to the prior when few ratings)
+    "tutor_first_session_success",  # smoothed share of first sessions rated 4+
+    "tutor_sessions_log",  # log(1 + sessions completed)
+    "tutor_engagement",
+    "tutor_reschedule_rate",
+    "tutor_no_show_rate",
+]
+CATEGORICAL = ["subject", "weekday", "hour_band", "age_band"]
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+HOUR_BANDS = ((9, "early morning"), (12, "morning"), (17, "afternoon"), (21, "evening"),
+              (24, "late evening"))  # fmt: skip
+AGE_BANDS = ((9, "9 or younger"), (12, "10-12"), (15, "13-15"), (18, "16-18"), (200, "19+"))
+
+
+def _band(values: np.ndarray, bands, missing: str) -> np.ndarray:
+    out = np.full(len(values), missing, dtype=object)
+    done = np.isnan(values)
+    for upper, label in bands:
+        hit = ~done & (values < upper) if bands is HOUR_BANDS else ~done & (values <= upper)
+        out[hit] = label
+        done |= hit
+    return out
+
+
+def first_session_design(rows: pd.DataFrame) -> pd.DataFrame:
+    """Model inputs from first-session rows (``first_session_rows`` columns): the tutor's
+    record as numbers, the context as categories (subject, weekday and hour band in the
+    tutor's time, the student's age band; "unknown" when missing)."""
+    need = ["subject", "tutor_rating_smoothed", "tutor_first_session_success_smoothed",
+            "tutor_sessions_completed", "tutor_engagement_score", "tutor_reschedule_rate",
+            "tutor_no_show_rate", "local_hour", "local_weekday", "student_age"]  # fmt: skip
+    missing = [c for c in need if c not in rows.columns]
+    if missing:
+        raise FirstSessionModelError(f"first-session rows lack {missing}")
+
+    def num(c: str) -> np.ndarray:
+        return pd.to_numeric(rows[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+    wd = num("local_weekday")
+    weekday = np.full(len(rows), "unknown", dtype=object)
+    ok = ~np.isnan(wd) & (wd >= 0) & (wd <= 6)
+    weekday[ok] = np.array(WEEKDAYS, dtype=object)[wd[ok].astype(int)]
+    subject = rows["subject"].astype(object).where(rows["subject"].notna(), "unknown")
+    return pd.DataFrame(
+        {
+            "tutor_rating": num("tutor_rating_smoothed"),
+            "tutor_first_session_success": num("tutor_first_session_success_smoothed"),
+            "tutor_sessions_log": np.log1p(np.maximum(num("tutor_sessions_completed"), 0)),
+            "tutor_engagement": num("tutor_engagement_score"),
+            "tutor_reschedule_rate": num("tutor_reschedule_rate"),
+            "tutor_no_show_rate": num("tutor_no_show_rate"),
+            "subject": subject.astype(str).to_numpy(dtype=object),
+            "weekday": weekday,
+            "hour_band": _band(num("local_hour"), HOUR_BANDS, "unknown"),
+            "age_band": _band(num("student_age"), AGE_BANDS, "unknown"),
+        },
+        index=rows.index,
+    )
+
 
 class FirstSessionModelError(ValueError):
     """Bad input to the first-session model."""

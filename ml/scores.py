@@ -45,16 +45,19 @@ separately (each 0-100 before its weight):
 
 - first-session success 30 %: share of first sessions rated 4+; else the first
   session's rating >= 4; neutral 0.7 before any rated first session.
-- session velocity 25 %: sessions per week over 30 days against 2 a week (full marks),
-  halved when sessions fell by half or more vs the previous 30 days.
+- session velocity 25 %: sessions per week over 30 days against one a week (full marks;
+  the sandbox's customers average 0.4), halved when sessions fell by half or more vs
+  the previous 30 days.
 - inbound-call frequency 20 %: 0 calls in 14 days = 1, 1 call = 0.5, 2+ = 0.
 - goal status 15 %: completed 1, in progress 0.7, none 0.4.
 - tutor consistency 10 %: share of sessions with the usual tutor over 90 days;
   neutral 0.8 without sessions.
 
-**Predicted sessions next week**: :class:`SessionsForecast`, a Poisson GLM on the week
-already booked, recent weekly volume and its trend, next to two naive baselines
-(last 7 days; sessions already booked); its MAE on a later hold-out is in the report.
+**Predicted sessions next week**: :class:`SessionsForecast`, a median linear regression
+on the week already booked, recent volume, hours offered and engagement, next to two
+naive baselines (last 7 days; sessions already booked); its MAE on a later hold-out is
+in the report (on the demo sandbox 0.78 vs 0.78 for "what is booked" and 1.88 for
+"same as last week": the booked week is nearly all there is to know).
 """
 
 from __future__ import annotations
@@ -65,7 +68,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import PoissonRegressor
 
 from ml import metrics
 
@@ -112,7 +114,7 @@ class ScoreSettings:
     cust_w_calls: float = 20.0
     cust_w_goal: float = 15.0
     cust_w_consistency: float = 10.0
-    cust_velocity_target_per_week: float = 2.0
+    cust_velocity_target_per_week: float = 1.0
     cust_prior_first_session: float = 0.7
     cust_prior_consistency: float = 0.8
     cust_goal_completed: float = 1.0
@@ -367,12 +369,9 @@ def customer_health(X: pd.DataFrame, settings: ScoreSettings = DEFAULT) -> pd.Da
 FORECAST_FEATURES = (
     "upcoming_sessions_7d",
     "sessions_7d",
-    "sessions_14d",
     "sessions_30d",
-    "sessions_prev_30d",
     "hours_offered_14d",
     "engagement_score_14d",
-    "tenure_days",
 )
 FORECAST_FILE = "sessions_forecast.json"
 
@@ -387,11 +386,18 @@ def sessions_in_window(sessions: pd.DataFrame, ids, start, end) -> pd.Series:
 
 @dataclass
 class SessionsForecast:
-    """Completed sessions in the next 7 days: Poisson GLM on log1p of the features."""
+    """Completed sessions in the next 7 days: a median (least absolute deviation) linear
+    regression, mostly "the week already booked" plus what usually gets added to it.
 
-    KIND = "sessions_forecast_glm"
+    Median rather than mean because the figure is judged by its MAE and weekly counts
+    are skewed; identity link because sessions booked ahead map one to one onto sessions
+    held (a Poisson GLM with a log link did worse than the booked count alone).
+    Predictions are floored at 0; missing inputs take the training medians.
+    """
+
+    KIND = "sessions_forecast_lad"
     features: list[str] = field(default_factory=lambda: list(FORECAST_FEATURES))
-    alpha: float = 1e-3
+    alpha: float = 1e-4
     coef: list[float] = field(default_factory=list)
     intercept: float = 0.0
     medians: list[float] = field(default_factory=list)
@@ -402,17 +408,19 @@ class SessionsForecast:
         Z = np.column_stack(cols) if cols else np.zeros((len(X), 0))
         if self.medians:
             Z = np.where(np.isnan(Z), np.asarray(self.medians)[None, :], Z)
-        return np.sign(Z) * np.log1p(np.abs(Z))
+        return Z
 
     def fit(self, X: pd.DataFrame, y) -> SessionsForecast:
+        from sklearn.linear_model import QuantileRegressor
+
         y = np.asarray(y, dtype=float)
         raw = np.column_stack([_col(X, f) for f in self.features])
         med = np.nanmedian(np.where(np.isfinite(raw), raw, np.nan), axis=0)
         self.medians = np.nan_to_num(med).tolist()
-        glm = PoissonRegressor(alpha=self.alpha, max_iter=1000)
-        glm.fit(self._design(X), y)
-        self.coef = glm.coef_.tolist()
-        self.intercept = float(glm.intercept_)
+        lad = QuantileRegressor(quantile=0.5, alpha=self.alpha, solver="highs")
+        lad.fit(self._design(X), y)
+        self.coef = lad.coef_.tolist()
+        self.intercept = float(lad.intercept_)
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -420,8 +428,7 @@ class SessionsForecast:
             raise ValueError("the sessions forecast is not fitted")
         if len(X) == 0:
             return np.zeros(0)
-        eta = self.intercept + self._design(X) @ np.asarray(self.coef)
-        return np.exp(np.clip(eta, -20, 8))
+        return np.maximum(self.intercept + self._design(X) @ np.asarray(self.coef), 0.0)
 
     def evaluate(self, X: pd.DataFrame, y) -> dict:
         """MAE of the GLM and of the naive baselines on held-out rows."""

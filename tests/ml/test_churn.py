@@ -76,7 +76,7 @@ def test_calibrated_against_the_true_probabilities(model, data):
     X, *_, true_p = data["test"]
     curve = model.predict_curve(X)
     for h in (7, 14, 30, 90):
-        assert curve[f"p{h}"].mean() == pytest.approx(true_p(h).mean(), rel=0.10)
+        assert curve[f"p{h}"].mean() == pytest.approx(true_p(h).mean(), rel=0.15)
         assert np.mean(np.abs(curve[f"p{h}"] - true_p(h))) < 0.06
 
 

@@ -107,6 +107,15 @@ def test_features_without_info_get_readable_labels():
     assert readable_label("days__since_last_login") == "days since last login"
 
 
+def test_categories_are_shown_as_they_are():
+    contribs = pd.DataFrame({"subject": [0.4, -0.2], "hour_band": [0.3, 0.0]}, index=[5, 6])
+    values = pd.DataFrame({"subject": ["spanish", None], "hour_band": ["early morning", "x"]},
+                          index=[5, 6])  # fmt: skip
+    f = top_factors(contribs, values, {}, k=2, risk_sign=+1)
+    assert list(f["text"]) == ["subject: spanish", "hour band: early morning", "subject: unknown"]
+    assert list(f["direction"]) == [RAISES, RAISES, LOWERS]
+
+
 def test_log_odds_models_use_a_positive_sign():
     contribs = pd.DataFrame({"reschedules_7d": [0.8]})
     values = pd.DataFrame({"reschedules_7d": [1]})

@@ -1,0 +1,656 @@
+"""The models at full scale: training time, scoring time, memory, and the honest figures.
+
+    .venv/bin/python -m benchmarks.models_bench [--scale full|demo] [--compare]
+
+:func:`train_all` and :func:`score_all` are the whole modelling pipeline on
+:class:`~ml.frames.MarketFrames` (what ``tutormax train`` / ``tutormax score`` run):
+
+- tutor churn: weekly as-of dates; a time-based hold-out (the last 8 weeks of as-of
+  dates; training labels censored at the cut) gives the held-out figures, then the
+  final model is fitted on every date;
+- customer churn: the same with as-of dates every 14 days;
+- first sessions: past rated first sessions, hold-out = the latest 20 % by start time;
+- sessions next week: a Poisson GLM on tutor rows at past as-of dates with a full week
+  after them, hold-out = the latest of those dates.
+
+:func:`score_all` scores every active tutor and customer and the week's upcoming first
+sessions at ``observed_until``, features included: curves, tiers, the top three factors
+in words, performance, health, burnout, no-show risk, sessions next week, customer
+health.
+
+:func:`run` measures it at full scale in two subprocesses: one builds the sandbox world
+and writes its frames to a temporary folder; the other (a fresh process, so its peak
+RSS is the models' own plus the frames) loads them, trains everything and scores
+everything. Targets: training < 120 s, scoring < 10 s, peak RSS < 2,000 MB.
+
+:func:`compare_churn` is the AFT-vs-Cox-vs-classifiers comparison quoted in
+:mod:`ml.churn`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ml import metrics
+from ml.churn import ChurnModel, monotone_from
+from ml.datasets import as_of_dates, customer_training_set, tutor_training_set
+from ml.explain import top_factors
+from ml.features import customer as customer_features
+from ml.features import first_session as fs_features
+from ml.features import tutor as tutor_features
+from ml.first_session import FirstSessionModel, first_session_design
+from ml.frames import MarketFrames
+from ml.noshow import tutor_noshow_risk
+from ml.scores import (
+    SessionsForecast,
+    customer_health,
+    risk_tier,
+    sessions_in_window,
+    tutor_health,
+    tutor_performance,
+)
+
+ANCHOR = "2026-11-20T12:00:00Z"
+TARGET_TRAIN_S = 120.0
+TARGET_SCORE_S = 10.0
+TARGET_RSS_MB = 2000.0
+HOLDOUT_DAYS = 56
+OPERATING_THRESHOLD = 0.50  # P(churn 30 d) at High risk and above
+DAY = pd.Timedelta(days=1)
+
+
+def _split_dates(dates: list[pd.Timestamp], holdout_days: int = HOLDOUT_DAYS):
+    if len(dates) < 4:
+        raise ValueError(f"too little history for a time-based hold-out ({len(dates)} dates)")
+    cut = dates[-1] - pd.Timedelta(days=holdout_days)
+    train = [d for d in dates if d < cut]
+    if len(train) < 2:
+        train, cut = dates[: len(dates) // 2], dates[len(dates) // 2]
+    return train, [d for d in dates if d >= cut], cut
+
+
+def _as_of(X: pd.DataFrame):
+    return X.index.get_level_values("as_of")
+
+
+def _churn(frames, builder, dates, make_set, info, nthread):
+    train_dates, test_dates, cut = _split_dates(dates)
+    tr = make_set(frames, train_dates, censor_at=cut, builder=builder)
+    te = make_set(frames, test_dates, builder=builder)
+    kw = {"monotone": monotone_from(info), "nthread": nthread}
+    holdout = ChurnModel(**kw).fit(*tr, as_of=_as_of(tr[0]))
+    figures = holdout.evaluate(*te, threshold=OPERATING_THRESHOLD)
+    figures.update(
+        train_rows=len(tr[0]),
+        train_events=int(tr[2].sum()),
+        cut=str(cut.date()),
+        distribution=holdout.distribution,
+        rounds=holdout.report.rounds,
+        notes=holdout.report.notes,
+    )
+    full = make_set(frames, dates, builder=builder)
+    final = ChurnModel(**kw).fit(*full, as_of=_as_of(full[0]))
+    figures["final_rows"], figures["final_events"] = len(full[0]), int(full[2].sum())
+    figures["final_notes"] = final.report.notes
+    return final, figures
+
+
+def _sessions_forecast(frames, builder, dates):
+    end = frames.observed_until - 7 * DAY
+    usable = [d for d in dates if d <= end]
+    if len(usable) < 3:
+        raise ValueError("too little history for the sessions forecast")
+    parts = []
+    for d in usable:
+        X = builder.at(d)
+        y = sessions_in_window(frames.sessions, X.index, d, d + 7 * DAY)
+        parts.append((d, X, y.to_numpy()))
+    test_from = usable[-2]
+    tr = [(X, y) for d, X, y in parts if d < test_from]
+    te = [(X, y) for d, X, y in parts if d >= test_from]
+    Xtr = pd.concat([x for x, _ in tr])
+    ytr = np.concatenate([y for _, y in tr])
+    Xte = pd.concat([x for x, _ in te])
+    yte = np.concatenate([y for _, y in te])
+    holdout = SessionsForecast().fit(Xtr, ytr)
+    figures = holdout.evaluate(Xte, yte)
+    final = SessionsForecast().fit(pd.concat([Xtr, Xte]), np.concatenate([ytr, yte]))
+    final.report = figures
+    return final, figures
+
+
+def _first_session(frames, builder):
+    rows = fs_features.first_session_rows(frames, builder=builder).sort_values("start_time")
+    rows = rows[rows["poor"].notna()]
+    if len(rows) < 50:
+        raise ValueError("too few rated first sessions to train on")
+    cut = rows["start_time"].quantile(0.8)
+    tr, te = rows[rows["start_time"] < cut], rows[rows["start_time"] >= cut]
+    holdout = FirstSessionModel().fit(
+        first_session_design(tr), tr["poor"].to_numpy(), order=tr["start_time"].to_numpy()
+    )
+    figures = holdout.evaluate(first_session_design(te), te["poor"].to_numpy())
+    figures["recalibrated"] = holdout.report.recalibrated
+    figures["reliability"] = (
+        metrics.reliability_table(
+            te["poor"].to_numpy(), holdout.predict_proba(first_session_design(te))
+        )
+        .round(4)
+        .to_dict("records")
+    )
+    final = FirstSessionModel().fit(
+        first_session_design(rows), rows["poor"].to_numpy(), order=rows["start_time"].to_numpy()
+    )
+    return final, figures
+
+
+def train_all(frames: MarketFrames, *, nthread: int | None = None, progress=None) -> tuple:
+    """Every model, fitted on ``frames``, with its held-out figures: ``(models, figures,
+    seconds per model)``."""
+    say = progress or (lambda _msg: None)
+    models, figures, seconds = {}, {}, {}
+    t0 = time.perf_counter()
+    tb = tutor_features.TutorFeatureBuilder(frames)
+    tutor_dates = as_of_dates(frames)
+    say("tutor churn")
+    models["tutor_churn"], figures["tutor_churn"] = _churn(
+        frames, tb, tutor_dates, tutor_training_set, tutor_features.FEATURE_INFO, nthread
+    )
+    seconds["tutor_churn"] = time.perf_counter() - t0
+    t = time.perf_counter()
+    say("customer churn")
+    cb = customer_features.CustomerFeatureBuilder(frames)
+    models["customer_churn"], figures["customer_churn"] = _churn(
+        frames,
+        cb,
+        as_of_dates(frames, every_days=14),
+        customer_training_set,
+        customer_features.FEATURE_INFO,
+        nthread,
+    )
+    seconds["customer_churn"] = time.perf_counter() - t
+    t = time.perf_counter()
+    say("first sessions")
+    models["first_session"], figures["first_session"] = _first_session(frames, tb)
+    seconds["first_session"] = time.perf_counter() - t
+    t = time.perf_counter()
+    say("sessions next week")
+    models["sessions_forecast"], figures["sessions_forecast"] = _sessions_forecast(
+        frames, tb, tutor_dates[-6:]
+    )
+    seconds["sessions_forecast"] = time.perf_counter() - t
+    seconds["total"] = time.perf_counter() - t0
+    return models, figures, seconds
+
+
+def score_all(frames: MarketFrames, models: dict, *, days: int = 7) -> dict[str, pd.DataFrame]:
+    """Everything the app shows, at ``frames.observed_until`` (module doc)."""
+    now = frames.observed_until
+    out: dict[str, pd.DataFrame] = {}
+    tb = tutor_features.TutorFeatureBuilder(frames)
+    X = tb.at(now)
+    churn = models["tutor_churn"]
+    curve = churn.predict_curve(X[churn.features])
+    tutors = curve.copy()
+    tutors["risk_tier"] = risk_tier(curve["p30"])
+    factors = top_factors(
+        churn.contributions(X[churn.features], approx=True),
+        X,
+        tutor_features.FEATURE_INFO,
+        k=3,
+        risk_sign=-1,
+    )
+    tutors = tutors.join(tutor_performance(X)).join(
+        tutor_health(X, curve["p30"]).drop(columns=["no_ratings"])
+    )
+    tutors["sessions_next_week"] = models["sessions_forecast"].predict(X)
+    tutors = tutors.join(tutor_noshow_risk(X, curve["p30"]).drop(columns=["no_churn_prediction"]))
+    out["tutors"], out["tutor_factors"] = tutors, factors
+
+    cb = customer_features.CustomerFeatureBuilder(frames)
+    C = cb.at(now)
+    cm = models["customer_churn"]
+    ccurve = cm.predict_curve(C[cm.features])
+    customers = ccurve.join(customer_health(C))
+    customers["risk_tier"] = risk_tier(ccurve["p30"])
+    out["customers"] = customers
+    out["customer_factors"] = top_factors(
+        cm.contributions(C[cm.features], approx=True),
+        C,
+        customer_features.FEATURE_INFO,
+        k=3,
+        risk_sign=-1,
+    )
+
+    rows = fs_features.first_session_rows(frames, as_of=now, until=now + days * DAY, builder=tb)
+    fm = models["first_session"]
+    design = first_session_design(rows)
+    sessions = rows[["tutor_id", "customer_id", "start_time", "subject"]].copy()
+    sessions["p_poor"] = fm.predict_proba(design)
+    sessions["risk_tier"] = risk_tier(sessions["p_poor"])
+    tutor_risk = tutors.reindex(rows["tutor_id"].to_numpy())
+    sessions["noshow_risk"] = tutor_risk["noshow_risk"].to_numpy()
+    out["first_sessions"] = sessions
+    contrib = fm.contributions(design)
+    # name the design's columns after the rows' features for the wording
+    out["first_session_factors"] = top_factors(contrib, design, _FS_INFO, k=3, risk_sign=+1)
+    return out
+
+
+def _fs_info() -> dict:
+    from ml.features.info import info
+
+    base = fs_features.FEATURE_INFO
+    return {
+        "tutor_rating": base["tutor_rating_smoothed"],
+        "tutor_first_session_success": base["tutor_first_session_success_smoothed"],
+        "tutor_reschedule_rate": base["tutor_reschedule_rate"],
+        "tutor_no_show_rate": base["tutor_no_show_rate"],
+        "tutor_engagement": base["tutor_engagement_score"],
+        "tutor_sessions_log": info(
+            "tutor_sessions_log",
+            "sessions the tutor has completed",
+            "tutor",
+            "number",
+            "log of sessions completed {value}",
+            -1,
+        ),
+    }
+
+
+_FS_INFO = _fs_info()
+
+
+# ---------------------------------------------------------------------- measuring
+
+
+def _world_frames(scale: str, folder: Path) -> dict:
+    """Child 1: build the world, write its frames (pandas pickles of our own data in a
+    temporary folder; models are never pickled), personas and the truth we check."""
+    from services.api.rails_time import parse_us
+    from services.sandbox.frames import frames_at
+    from services.sandbox.world import WorldConfig, build_world
+
+    t = time.perf_counter()
+    world = build_world(WorldConfig(scale=scale, seed=42, anchor_us=parse_us(ANCHOR)))
+    built = time.perf_counter() - t
+    frames = frames_at(world, world.anchor_us)
+    for name in (
+        "tutors",
+        "sessions",
+        "engagement",
+        "availability",
+        "customers",
+        "calls",
+        "bookings",
+        "interventions",
+    ):
+        getattr(frames, name).to_pickle(folder / f"{name}.pkl")
+    truth = world.truth
+    tp = truth.tutors[["p_churn_30d", "active_at_anchor"]]
+    tp.to_pickle(folder / "truth_tutors.pkl")
+    truth.first_sessions[["p_poor"]].to_pickle(folder / "truth_first.pkl")
+    meta = {
+        "observed_until": str(frames.observed_until),
+        "personas": world.personas,
+        "world_seconds": built,
+    }
+    (folder / "meta.json").write_text(json.dumps(meta))
+    return meta
+
+
+def _load_frames(folder: Path) -> MarketFrames:
+    meta = json.loads((folder / "meta.json").read_text())
+    parts = {
+        name: pd.read_pickle(folder / f"{name}.pkl")
+        for name in (
+            "tutors",
+            "sessions",
+            "engagement",
+            "availability",
+            "customers",
+            "calls",
+            "bookings",
+            "interventions",
+        )
+    }
+    return MarketFrames(**parts, observed_until=pd.Timestamp(meta["observed_until"]))
+
+
+class _PeakRss:
+    def __init__(self) -> None:
+        import psutil
+
+        self._proc = psutil.Process()
+        self.peak = self._proc.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss)
+
+
+def _models_child(folder: Path) -> dict:
+    """Child 2: load the frames, train everything, score everything; figures as JSON."""
+    import resource
+
+    meta = json.loads((folder / "meta.json").read_text())
+    frames = _load_frames(folder)
+    with _PeakRss() as rss:
+        models, figures, seconds = train_all(frames)
+        t = time.perf_counter()
+        scored = score_all(frames, models)
+        score_s = time.perf_counter() - t
+    high_water = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    tutors, sessions = scored["tutors"], scored["first_sessions"]
+    personas = meta["personas"]
+    sarah, mike = personas.get("sarah_chen"), personas.get("mike_ross_first_session")
+    truth = pd.read_pickle(folder / "truth_tutors.pkl")
+    truth_first = pd.read_pickle(folder / "truth_first.pkl")
+    t_now = truth.reindex(tutors.index)["p_churn_30d"]
+    res = {
+        "train_seconds": seconds,
+        "score_seconds": score_s,
+        "peak_rss_mb": rss.peak / 2**20,
+        "high_water_rss_mb": high_water,
+        "figures": figures,
+        "counts": {
+            "tutors": len(tutors),
+            "customers": len(scored["customers"]),
+            "first_sessions": len(sessions),
+        },
+        "tiers": tutors["risk_tier"].value_counts().to_dict(),
+        "mean_p30_vs_truth": [float(tutors["p30"].mean()), float(t_now.mean())],
+        "auc_vs_true_p30_above_0.25": metrics.roc_auc(t_now >= 0.25, tutors["p30"]),
+    }
+    if sarah in tutors.index:
+        row = tutors.loc[sarah]
+        res["sarah"] = {
+            "p30": float(row["p30"]),
+            "tier": row["risk_tier"],
+            "rank": int((tutors["p30"] > row["p30"]).sum()) + 1,
+            "true_p30": float(truth.loc[sarah, "p_churn_30d"]),
+            "factors": list(scored["tutor_factors"].query("row == @sarah")["text"]),
+        }
+    if mike in sessions.index:
+        row = sessions.loc[mike]
+        res["mike"] = {
+            "p_poor": float(row["p_poor"]),
+            "tier": row["risk_tier"],
+            "true_p_poor": float(truth_first.loc[mike, "p_poor"]),
+            "factors": list(scored["first_session_factors"].query("row == @mike")["text"]),
+        }
+    return res
+
+
+def _clean(o):
+    if isinstance(o, dict):
+        return {str(k): _clean(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_clean(v) for v in o]
+    if isinstance(o, np.generic):
+        o = o.item()
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    return o
+
+
+def measure(scale: str = "full") -> dict:
+    with tempfile.TemporaryDirectory(prefix="models-bench-") as tmp:
+        for step in ("world", "models"):
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.models_bench",
+                    "--child",
+                    step,
+                    "--scale",
+                    scale,
+                    "--folder",
+                    tmp,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        res["world_seconds"] = json.loads((Path(tmp) / "meta.json").read_text())["world_seconds"]
+        return res
+
+
+def _row(name, value, unit, target=None, ok=True):
+    return {"name": f"models.{name}", "value": value, "unit": unit, "target": target, "ok": ok}
+
+
+def run(scale: str = "full") -> list[dict[str, object]]:
+    m = measure(scale)
+    train = m["train_seconds"]["total"]
+    rows = [
+        _row("train_all_seconds", train, "s", TARGET_TRAIN_S, train < TARGET_TRAIN_S),
+        _row(
+            "score_all_seconds",
+            m["score_seconds"],
+            "s",
+            TARGET_SCORE_S,
+            m["score_seconds"] < TARGET_SCORE_S,
+        ),
+        _row(
+            "peak_rss_mb", m["peak_rss_mb"], "MB", TARGET_RSS_MB, m["peak_rss_mb"] < TARGET_RSS_MB
+        ),
+    ]
+    for part in ("tutor_churn", "customer_churn", "first_session", "sessions_forecast"):
+        rows.append(_row(f"train_{part}_seconds", m["train_seconds"][part], "s"))
+    tc, cc, fs = (m["figures"][k] for k in ("tutor_churn", "customer_churn", "first_session"))
+    for h in (7, 14, 30, 90):
+        rows.append(_row(f"tutor_churn.auc_{h}d", tc.get(f"auc_{h}d"), "AUC"))
+        rows.append(_row(f"tutor_churn.brier_{h}d", tc.get(f"brier_{h}d"), "Brier"))
+    rows += [
+        _row("tutor_churn.concordance", tc["concordance"], "C"),
+        _row(
+            "tutor_churn.recall_30d_at_0.5",
+            tc["recall_30d"],
+            "share",
+            0.80,
+            (tc["recall_30d"] or 0) >= 0.80,
+        ),
+        _row(
+            "tutor_churn.precision_30d_at_0.5",
+            tc["precision_30d"],
+            "share",
+            0.70,
+            (tc["precision_30d"] or 0) >= 0.70,
+        ),
+        _row("tutor_churn.threshold_for_recall_0.8_30d", tc["threshold_r80_30d"], "p"),
+        _row(
+            "tutor_churn.precision_at_recall_0.8_30d",
+            tc["precision_r80_30d"],
+            "share",
+            0.70,
+            (tc["precision_r80_30d"] or 0) >= 0.70,
+        ),
+        _row("customer_churn.auc_30d", cc.get("auc_30d"), "AUC"),
+        _row(
+            "customer_churn.recall_30d_at_0.5",
+            cc["recall_30d"],
+            "share",
+            0.80,
+            (cc["recall_30d"] or 0) >= 0.80,
+        ),
+        _row(
+            "customer_churn.precision_at_recall_0.8_30d",
+            cc["precision_r80_30d"],
+            "share",
+            0.70,
+            (cc["precision_r80_30d"] or 0) >= 0.70,
+        ),
+        _row("first_session.auc", fs["auc"], "AUC"),
+        _row("first_session.accuracy", fs["accuracy"], "share"),
+        _row("first_session.always_good_accuracy", fs["always_good_accuracy"], "share"),
+        _row(
+            "first_session.brier",
+            fs["brier"],
+            "Brier",
+            fs["brier_base_rate"],
+            fs["brier"] < fs["brier_base_rate"],
+        ),
+        _row(
+            "sessions_forecast.mae",
+            m["figures"]["sessions_forecast"]["mae"],
+            "sessions",
+            m["figures"]["sessions_forecast"]["mae_last_7d"],
+            m["figures"]["sessions_forecast"]["mae"]
+            < m["figures"]["sessions_forecast"]["mae_last_7d"],
+        ),
+    ]
+    if "sarah" in m:
+        rows.append(
+            _row(
+                "sarah_chen.p30",
+                m["sarah"]["p30"],
+                m["sarah"]["tier"],
+                0.70,
+                m["sarah"]["p30"] >= 0.70,
+            )
+        )
+    if "mike" in m:
+        rows.append(
+            _row(
+                "mike_ross.p_poor",
+                m["mike"]["p_poor"],
+                m["mike"]["tier"],
+                0.50,
+                m["mike"]["p_poor"] >= 0.50,
+            )
+        )
+    return [{**r, "value": _clean(r["value"])} for r in rows]
+
+
+# ---------------------------------------------------------------------- AFT vs the others
+
+
+def compare_churn(seed: int = 0) -> dict[str, dict[str, float]]:
+    """AFT vs Cox (``survival:cox`` + Breslow) vs four per-horizon classifiers on
+    simulated Weibull survival data with early censoring (figures in :mod:`ml.churn`)."""
+    import xgboost as xgb
+
+    rng = np.random.default_rng(seed)
+
+    def simulate(n):
+        X = rng.normal(size=(n, 8))
+        lin = 0.9 * X[:, 0] - 0.6 * X[:, 1] + 0.5 * X[:, 2] + 0.4 * (X[:, 3] > 1)
+        lam = 150.0 * np.exp(-lin / 1.3)
+        T = lam * (-np.log(rng.uniform(size=n))) ** (1 / 1.3)
+        C = np.full(n, 120.0)
+        early = rng.uniform(size=n) < 0.3
+        C[early] = rng.uniform(1, 120, size=early.sum())
+        return pd.DataFrame(X, columns=[f"x{i}" for i in range(8)]), np.minimum(T, C), T <= C
+
+    X, d, e = simulate(12_000)
+    Xv, dv, ev = simulate(3000)
+    Xt, dt, et = simulate(8000)
+    hs = (7, 14, 30, 90)
+
+    def score(curve):
+        brier = np.nanmean(
+            [metrics.horizon_brier(dt, et, curve[:, k], h) for k, h in enumerate(hs)]
+        )
+        c = metrics.concordance_index(dt, et, curve[:, 2])
+        bad = float(np.mean(np.any(np.diff(curve, axis=1) < -1e-12, axis=1)))
+        return {"concordance_p30": c, "mean_ipcw_brier": brier, "non_monotone_rows": bad}
+
+    out = {}
+    aft = ChurnModel(nthread=2).fit(X, d, e, valid=(Xv, dv, ev))
+    out["aft"] = score(aft.predict_curve(Xt).to_numpy())
+
+    # Cox: partial likelihood boosting, then Breslow's baseline hazard on the training rows
+    y_cox = np.where(e, d, -d)
+    dtr = xgb.DMatrix(X.to_numpy(), label=y_cox)
+    dva = xgb.DMatrix(Xv.to_numpy(), label=np.where(ev, dv, -dv))
+    cox = xgb.train(
+        {
+            "objective": "survival:cox",
+            "eval_metric": "cox-nloglik",
+            "max_depth": 3,
+            "learning_rate": 0.1,
+            "verbosity": 0,
+        },
+        dtr,
+        500,
+        evals=[(dva, "v")],
+        early_stopping_rounds=30,
+        verbose_eval=False,
+    )
+    cox = cox[: cox.best_iteration + 1]
+    risk_tr = cox.predict(dtr, output_margin=True)
+    order = np.argsort(d)
+    ds, es, rs = d[order], e[order], np.exp(risk_tr[order])
+    at_risk = np.cumsum(rs[::-1])[::-1]
+    base = np.cumsum(np.where(es, 1.0 / at_risk, 0.0))
+    risk_t = np.exp(cox.predict(xgb.DMatrix(Xt.to_numpy()), output_margin=True))
+    H = np.array([base[np.searchsorted(ds, h, side="right") - 1] for h in hs])
+    out["cox"] = score(1 - np.exp(-risk_t[:, None] * H[None, :]))
+
+    # four separate classifiers on the rows whose status at each horizon is known
+    cols = []
+    for h in hs:
+        y, known = metrics.horizon_status(d, e, h)
+        yv, kv = metrics.horizon_status(dv, ev, h)
+        clf = xgb.train(
+            {"objective": "binary:logistic", "max_depth": 3, "learning_rate": 0.1, "verbosity": 0},
+            xgb.DMatrix(X.to_numpy()[known], label=y[known]),
+            500,
+            evals=[(xgb.DMatrix(Xv.to_numpy()[kv], label=yv[kv]), "v")],
+            early_stopping_rounds=30,
+            verbose_eval=False,
+        )
+        clf = clf[: clf.best_iteration + 1]
+        cols.append(clf.predict(xgb.DMatrix(Xt.to_numpy())))
+    out["classifiers"] = score(np.column_stack(cols))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", default="full")
+    ap.add_argument("--child", choices=["world", "models"])
+    ap.add_argument("--folder")
+    ap.add_argument("--compare", action="store_true")
+    args = ap.parse_args(argv)
+    if args.child == "world":
+        print(json.dumps(_world_frames(args.scale, Path(args.folder))))
+        return 0
+    if args.child == "models":
+        print(json.dumps(_clean(_models_child(Path(args.folder)))))
+        return 0
+    if args.compare:
+        print(json.dumps(_clean(compare_churn()), indent=1))
+        return 0
+    for r in run(args.scale):
+        print(r)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
