@@ -201,3 +201,79 @@ def test_bad_input_is_a_clear_error(model, data):
     assert model.predict_curve(X.iloc[:0]).shape == (0, 4)
     with pytest.raises(ChurnModelError, match="non-numeric"):
         model.predict_curve(X.assign(x2="a"))
+
+
+# ---------------------------------------------------------------------- demo sandbox
+
+
+@pytest.fixture(scope="module")
+def demo_churn(demo_frames):
+    from ml.churn import monotone_from
+    from ml.datasets import as_of_dates, tutor_training_set
+    from ml.features.tutor import FEATURE_INFO, TutorFeatureBuilder
+
+    builder = TutorFeatureBuilder(demo_frames)
+    dates = as_of_dates(demo_frames)
+    cut = dates[-1] - pd.Timedelta(days=56)
+    train = tutor_training_set(demo_frames, [d for d in dates if d < cut], cut, builder=builder)
+    test = tutor_training_set(demo_frames, [d for d in dates if d >= cut], builder=builder)
+    kw = {"monotone": monotone_from(FEATURE_INFO), "nthread": 2}
+    holdout = ChurnModel(**kw).fit(*train, as_of=train[0].index.get_level_values("as_of"))
+    full = tutor_training_set(demo_frames, dates, builder=builder)
+    final = ChurnModel(**kw).fit(*full, as_of=full[0].index.get_level_values("as_of"))
+    now = builder.at(demo_frames.observed_until)
+    return {"holdout": holdout, "test": test, "final": final, "now": now}
+
+
+def test_demo_held_out_figures_are_sane(demo_churn):
+    """Train on earlier as-of dates (labels censored at the cut), test on the last 8
+    weeks: the ranking is far from chance and the 30-day probabilities beat the base
+    rate on Brier."""
+    m, (X, d, e) = demo_churn["holdout"], demo_churn["test"]
+    figures = m.evaluate(X, d, e)
+    assert figures["concordance"] > 0.70
+    for h in (7, 14, 30):
+        assert figures[f"auc_{h}d"] > 0.70, h
+    y, w = metrics.ipcw_weights(d, e, 30)
+    base_rate = float(np.sum(w * y) / np.sum(w))
+    assert figures["brier_30d"] < metrics.horizon_brier(d, e, np.full(len(d), base_rate), 30)
+    curve = m.predict_curve(X).to_numpy()
+    assert np.all(np.diff(curve, axis=1) >= 0)
+
+
+def test_demo_scores_every_active_tutor_with_sarah_above_the_median(demo_churn, demo_world):
+    m, now = demo_churn["final"], demo_churn["now"]
+    curve = m.predict_curve(now[m.features])
+    assert curve.notna().all().all() and len(curve) == len(now)
+    sarah = demo_world.personas["sarah_chen"]
+    # from the model alone (0.58-0.86 of tutors below her across training seeds)
+    assert (curve["p30"] < curve.loc[sarah, "p30"]).mean() > 0.5
+
+
+def test_demo_sarah_chen_factors_name_her_decline(demo_churn, demo_world):
+    from ml.explain import RAISES, top_factors
+    from ml.features.tutor import FEATURE_INFO
+
+    m, now = demo_churn["final"], demo_churn["now"]
+    sarah = demo_world.personas["sarah_chen"]
+    row = now.loc[[sarah]]
+    f = top_factors(m.contributions(row[m.features]), row, FEATURE_INFO, k=5, risk_sign=-1)
+    texts = dict(zip(f["text"], f["direction"], strict=True))
+    assert texts.get("engagement 0.32 (was 0.75)") == RAISES
+    assert any(t.startswith("rating down 0.4") and d == RAISES for t, d in texts.items())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Sarah Chen's true P(churn 30 d) of 0.71 comes from six drivers elevated at "
+    "once, a profile no other sandbox tutor has; the population's drop terms are "
+    "transient (they revert), so data-learned effects are weaker than the simulator's "
+    "coefficients and every model tried gives her 0.08-0.18 (see the models report)",
+)
+def test_demo_sarah_chen_reads_critical(demo_churn, demo_world):
+    from ml.scores import risk_tier
+
+    m, now = demo_churn["final"], demo_churn["now"]
+    sarah = demo_world.personas["sarah_chen"]
+    p30 = m.predict_curve(now.loc[[sarah], m.features])["p30"]
+    assert risk_tier(p30)[0] == "Critical"

@@ -162,3 +162,67 @@ def test_bad_input(fitted):
     doc["params"] = {**doc["params"], "coef": doc["params"]["coef"][:-1]}
     with pytest.raises(FirstSessionModelError, match="inconsistent"):
         FirstSessionModel.from_json(doc)
+
+
+# ---------------------------------------------------------------------- demo sandbox
+
+
+@pytest.fixture(scope="module")
+def demo_first(demo_frames, demo_world):
+    from ml.features.first_session import first_session_rows
+    from ml.first_session import first_session_design
+
+    rows = first_session_rows(demo_frames).sort_values("start_time")
+    rows = rows[rows["poor"].notna()]
+    cut = rows["start_time"].quantile(0.8)
+    tr, te = rows[rows["start_time"] < cut], rows[rows["start_time"] >= cut]
+    holdout = FirstSessionModel().fit(first_session_design(tr), tr["poor"].to_numpy())
+    final = FirstSessionModel().fit(
+        first_session_design(rows), rows["poor"].to_numpy(), order=rows["start_time"].to_numpy()
+    )
+    now = demo_frames.observed_until
+    upcoming = first_session_rows(demo_frames, as_of=now, until=now + pd.Timedelta(days=7))
+    truth = demo_world.truth.first_sessions["p_poor"]
+    return {"holdout": holdout, "test": te, "final": final, "upcoming": upcoming, "truth": truth}
+
+
+def test_demo_first_sessions_beat_the_base_rate_on_a_later_hold_out(demo_first):
+    from ml.first_session import first_session_design
+
+    te = demo_first["test"]
+    figures = demo_first["holdout"].evaluate(first_session_design(te), te["poor"].to_numpy())
+    oracle = metrics.roc_auc(te["poor"], demo_first["truth"].reindex(te.index))
+    assert figures["auc"] > 0.65
+    assert figures["auc"] > oracle - 0.08  # the true probabilities are the ceiling
+    assert figures["brier"] < figures["brier_base_rate"]
+    assert figures["log_loss"] < figures["log_loss_base_rate"]
+    # the honest comparison with the seed's "91 %": always-good is the bar to clear
+    assert figures["accuracy"] >= figures["always_good_accuracy"]
+    assert figures["accuracy"] < 0.91
+
+
+def test_demo_upcoming_first_sessions_all_score(demo_first, demo_world):
+    from ml.first_session import first_session_design
+
+    up = demo_first["upcoming"]
+    p = demo_first["final"].predict_proba(first_session_design(up))
+    assert len(p) == len(up) > 0 and np.isfinite(p).all()
+    mike = demo_world.personas["mike_ross_first_session"]
+    p_mike = p[up.index.get_loc(mike)]
+    assert p_mike > np.quantile(p, 0.75)  # among the riskiest quarter of the week
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Mike Ross's true P(poor) of 0.65 comes from his latent quality; what the data "
+    "shows of it (5 ratings averaging 3.8, 2 of 5 first sessions good) is worth about "
+    "0.4 to a model fitted on the sandbox's first sessions (see the models report)",
+)
+def test_demo_mike_ross_reads_high(demo_first, demo_world):
+    from ml.first_session import first_session_design
+    from ml.scores import risk_tier
+
+    up = demo_first["upcoming"]
+    mike = demo_world.personas["mike_ross_first_session"]
+    p = demo_first["final"].predict_proba(first_session_design(up.loc[[mike]]))
+    assert risk_tier(p)[0] == "High"
