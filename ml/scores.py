@@ -18,7 +18,7 @@ reads 85):
 
 **Tutor performance score** (DOMAIN.md), 0-100:
 ``35 * rating / 5 + 25 * first-session success + 25 * reliability + 15 * engagement``
-with rating the 30-day average (all-time when the tutor had no rating in 30 days),
+with rating the 30-day average when it rests on 5+ ratings (else the all-time average),
 first-session success the share of rated first sessions rated 4+, reliability
 ``1 - (reschedule rate + no-show rate)`` over 90 days, engagement the 14-day score. Neutral
 values when missing: rating 4.3 (the platform prior), first-session success 0.75,
@@ -92,6 +92,7 @@ class ScoreSettings:
     perf_gold: float = 70.0
     perf_silver: float = 55.0
     prior_rating: float = 4.3
+    perf_min_recent_ratings: float = 5.0
     prior_first_session_success: float = 0.75
     prior_reliability: float = 0.93
     prior_engagement: float = 0.5
@@ -197,7 +198,9 @@ def customer_tier(score, settings: ScoreSettings = DEFAULT) -> np.ndarray:
 
 
 def _tutor_parts(X: pd.DataFrame, s: ScoreSettings) -> dict[str, np.ndarray]:
-    rating = _first(_col(X, "rating_avg_30d"), _col(X, "rating_avg_all"))
+    recent = _col(X, "rating_avg_30d")
+    enough = np.nan_to_num(_col(X, "ratings_30d"), nan=np.inf) >= s.perf_min_recent_ratings
+    rating = _first(np.where(enough, recent, np.nan), _col(X, "rating_avg_all"), recent)
     fs = _col(X, "first_session_success_rate")
     resched = _col(X, "tutor_reschedule_rate_90d")
     noshow = _col(X, "no_show_rate_90d")

@@ -79,9 +79,11 @@ def test_performance_score_exactly_on_a_boundary():
 
 
 def test_rating_falls_back_to_all_time_then_to_the_prior_with_a_flag():
+    """30-day average only on 5+ ratings (2 here): else all time; nothing: the prior."""
     rows = pd.DataFrame(
         {
-            "rating_avg_30d": [np.nan, np.nan],
+            "rating_avg_30d": [4.5, np.nan],
+            "ratings_30d": [2, 0],
             "rating_avg_all": [3.0, np.nan],
             "first_session_success_rate": [np.nan, np.nan],
             "tutor_reschedule_rate_90d": [np.nan, np.nan],
@@ -252,3 +254,27 @@ def test_sessions_forecast_beats_naive_on_count_data(tmp_path):
     assert np.array_equal(again.predict(Xt), m.predict(Xt))
     Xt.loc[0, "sessions_7d"] = np.nan
     assert np.isfinite(m.predict(Xt)).all()
+
+
+def test_every_demo_tutor_and_customer_gets_defined_scores(demo_frames, demo_world):
+    from ml.features.customer import customer_features
+    from ml.features.tutor import tutor_features
+
+    now = demo_frames.observed_until
+    X = tutor_features(demo_frames, now)
+    p30 = np.linspace(0, 1, len(X))
+    perf, health = tutor_performance(X), tutor_health(X, p30)
+    for frame in (perf, health):
+        assert not frame.isna().any().any()
+    assert set(perf["performance_tier"]) <= {"Platinum", "Gold", "Silver", "Bronze"}
+    assert set(health["health_segment"]) <= {"Star", "Healthy", "At-Risk", "Churning"}
+    assert perf["performance_score"].between(0, 100).all()
+    assert health["health_score"].between(0, 100).all()
+    mike = demo_world.personas["mike_ross"]
+    # 35 * 3.8/5 + 25 * 0.4 + 25 * reliability + 15 * 0.55
+    assert perf.loc[mike, "perf_rating"] == pytest.approx(35 * 3.8 / 5)
+    assert perf.loc[mike, "perf_first_session"] == pytest.approx(25 * 0.4)
+    C = customer_features(demo_frames, now)
+    ch = customer_health(C)
+    assert not ch.isna().any().any() and len(ch) == len(C)
+    assert set(ch["health_tier"]) <= {"Critical", "At Risk", "Healthy", "Thriving"}
