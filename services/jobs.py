@@ -164,7 +164,7 @@ class JobRegistry:
 
 
 def discover_jobs(
-    registry: JobRegistry | None = None, providers: Iterable[str] = JOB_PROVIDERS
+    registry: JobRegistry | None = None, providers: Iterable[str] | None = None
 ) -> tuple[JobRegistry, list[str]]:
     """Ask every provider module that exists to register its jobs.
 
@@ -173,7 +173,7 @@ def discover_jobs(
     """
     registry = registry if registry is not None else JobRegistry()
     problems: list[str] = []
-    for module_name in providers:
+    for module_name in JOB_PROVIDERS if providers is None else providers:
         try:
             if importlib.util.find_spec(module_name) is None:
                 continue

@@ -107,6 +107,7 @@ class CriticalTutor:
 class Dashboard:
     as_of: datetime
     timezone: str
+    as_of_local: datetime  # as_of in the user's zone (what the page prints)
     cards: tuple[MetricCard, ...]
     heatmap: tuple[tuple[int, ...], ...]  # 7 weekdays (Mon first) x 24 local hours
     heatmap_days: int
@@ -557,6 +558,7 @@ def compute_dashboard(
     return Dashboard(
         as_of=as_of,
         timezone=str(getattr(tz, "key", tz)),
+        as_of_local=as_of.astimezone(tz),
         cards=tuple(cards),
         heatmap=tuple(tuple(int(x) for x in row) for row in grid),
         heatmap_days=heatmap_days,

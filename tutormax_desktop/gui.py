@@ -1,4 +1,10 @@
-"""`tutormax-desktop`: the GUI entry point and its wiring."""
+"""`tutormax-desktop`: the GUI entry point and its wiring.
+
+Start-up: one instance per user (a second launch raises the first window), logging to
+a rotating file, a crash dialog instead of a dead app, the first-run choice (company
+API or built-in sandbox), then the window, painted before anything slow happens: the
+database opens and the pages load on the task runner.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tutormax_desktop import __version__
@@ -43,9 +50,32 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="use the built-in sandbox marketplace even if an API is configured",
     )
-    p.add_argument("--no-sync", action="store_true", help="do not sync at start")
+    p.add_argument("--no-sync", action="store_true", help="do not sync or run jobs at start")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
+
+
+@dataclass
+class Shell:
+    """Everything the running app holds, for an orderly shutdown."""
+
+    window: Any
+    backend: Any
+    theme: Any
+    ui_settings: Any
+    tray: Any = None
+
+    def shutdown(self) -> None:
+        if getattr(self, "_done", False):
+            return
+        self._done = True
+        self.window.save_state()
+        self.window.shell.shutdown()
+        if self.tray is not None:
+            self.tray.hide()
+        self.theme.disconnect_os()
+        self.theme.deleteLater()
+        self.backend.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,7 +84,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(NO_DISPLAY_MESSAGE, file=sys.stderr)
         return EXIT_NO_DISPLAY
 
-    from PySide6.QtCore import QThreadPool
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from tutormax_desktop.context import AppContext
@@ -64,60 +93,120 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationName("TutorMax Desktop")
     app.setOrganizationName("TutorMax")
     app.setApplicationVersion(__version__)
+    app.setDesktopFileName("tutormax-desktop")
+    # Closing the window hides it to the tray; Quit is explicit.
+    app.setQuitOnLastWindowClosed(False)
     try:
         ctx = AppContext.load()
     except ValueError as exc:
         QMessageBox.critical(None, "TutorMax Desktop", f"Cannot start: {exc}")
         return EXIT_NO_DISPLAY
     setup_logging(ctx.paths.log_file, verbose=args.verbose)
-    if args.sandbox:
-        ctx.settings.api_url = None
-    window = build_window(ctx)
-    window.show()
-    window.vm.refresh()
-    if not args.no_sync:
-        window.vm.sync_now()
-    code = app.exec()
-    window.vm.cancel()
-    QThreadPool.globalInstance().waitForDone(10_000)
-    ctx.close()
-    return int(code)
+
+    from tutormax_desktop.single_instance import SingleInstance
+
+    instance = SingleInstance(ctx.paths.data_dir)
+    if not instance.acquire():
+        print("TutorMax Desktop is already running; its window was brought to the front.")
+        return 0
+
+    from tutormax_desktop.crash import CrashHandler
+
+    crash = CrashHandler(ctx.paths.log_file)
+    crash.install()
+    try:
+        from PySide6.QtCore import QSettings
+
+        from ui.theme import ThemeManager
+
+        ui_settings = QSettings(str(ctx.paths.config_dir / "ui.ini"), QSettings.Format.IniFormat)
+        theme = ThemeManager(app, str(ui_settings.value("theme", "system")))
+        if args.sandbox:
+            ctx.settings.api_url = None  # this run only; the settings file is unchanged
+        elif not ctx.paths.settings_file.exists() and not first_run_choice(ctx, theme, ui_settings):
+            return 0
+        shell = build_shell(ctx, theme=theme, ui_settings=ui_settings)
+        instance.sig_activate.connect(shell.window.bring_to_front)
+        shell.window.show()
+        shell.window.shell.start(sync_at_start=not args.no_sync)
+        code = app.exec()
+        shell.shutdown()
+        return int(code)
+    finally:
+        instance.release()
+        crash.uninstall()
 
 
-def build_window(ctx: Any) -> Any:
-    """Wire the view model to the services for this context, and make the window."""
-    from services.api.contract import SYNC_ORDER
-    from services.sync.engine import SyncEngine
-    from services.sync.outbox import drain_outbox
-    from services.sync.status import sync_status
+def first_run_choice(ctx: Any, theme: Any, ui_settings: Any) -> bool:
+    """The first-run dialog (company API or sandbox); False if closed without a choice."""
+    from tutormax_desktop.backend import Backend
+    from ui.settings_dialog import SettingsDialog
+    from viewmodels.settings import SettingsViewModel
+    from viewmodels.tasks import TaskRunner
+
+    backend = Backend(ctx)
+    runner = TaskRunner()
+    vm = SettingsViewModel(
+        runner, lambda: backend.settings, backend.test_connection, backend.apply_settings
+    )
+    try:
+        return bool(SettingsDialog(vm, theme, ui_settings, first_run=True).exec())
+    finally:
+        runner.shutdown()
+
+
+def build_shell(
+    ctx: Any,
+    *,
+    tray: bool = True,
+    theme: Any = None,
+    ui_settings: Any = None,
+    **shell_options: Any,
+) -> Shell:
+    """Wire backend, view models, theme, window and tray for this context."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from tutormax_desktop.backend import Backend
     from ui.main_window import MainWindow
-    from viewmodels.sync_status import SyncViewModel
+    from ui.theme import ThemeManager, icon
+    from ui.tray import TrayController
+    from viewmodels.shell import ShellViewModel
 
-    engine = ctx.engine()
-    sandbox = ctx.settings.uses_sandbox
+    app = QApplication.instance()
+    assert isinstance(app, QApplication), "a QApplication must exist"
+    if ui_settings is None:
+        ui_settings = QSettings(str(ctx.paths.config_dir / "ui.ini"), QSettings.Format.IniFormat)
+    if theme is None:
+        theme = ThemeManager(app, str(ui_settings.value("theme", "system")))
+    backend = Backend(ctx)
+    vm = ShellViewModel(backend, **shell_options)
+    window = MainWindow(
+        vm,
+        theme,
+        ui_settings,
+        source_label=backend.source_label,
+        sandbox=backend.sandbox,
+        data_dir=str(backend.data_dir),
+        log_file=str(backend.log_file),
+    )
+    controller = None
+    if tray:
+        controller = TrayController(vm.notifications, vm.sync, icon("app"), ui_settings, window)
+        controller.sig_show_window.connect(window.bring_to_front)
+        controller.sig_quit.connect(window.quit)
+        window.set_tray(controller)
+        vm.sig_ready_changed.connect(
+            lambda ready: ready and controller.announce_missing_tray(vm.notice)
+        )
+    return Shell(window, backend, theme, ui_settings, controller)
 
-    def run_sync(state: Any) -> Any:
-        if sandbox:
-            state.progress("Starting the sandbox marketplace…")
-        client = ctx.api_client()
-        try:
-            sync = SyncEngine(
-                engine,
-                client,
-                page_limit=ctx.settings.sync.page_limit,
-                concurrency=ctx.settings.sync.concurrency,
-                cancel=state.cancel_event,
-                on_progress=state.progress,
-                cadence_minutes=ctx.settings.sync.cadence_minutes,
-            )
-            drain_outbox(engine, client)
-            return sync.sync(trigger="gui")
-        finally:
-            client.close()
 
-    vm = SyncViewModel(list(SYNC_ORDER), run_sync, lambda: sync_status(engine))
-    label = "built-in sandbox marketplace" if sandbox else str(ctx.settings.api_url)
-    return MainWindow(vm, label, sandbox)
+def build_window(ctx: Any, **shell_options: Any) -> Any:
+    """The main window for ``ctx`` (tests and the end-to-end driver use this)."""
+    shell = build_shell(ctx, **shell_options)
+    shell.window.app_shell = shell
+    return shell.window
 
 
 if __name__ == "__main__":

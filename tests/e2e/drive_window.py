@@ -1,51 +1,137 @@
-"""Run the real main window on an X display, sync, and screenshot the screen.
+"""Run the real app window on an X display: start, sync, score, walk every page.
 
-Started by test_real_window.py as its own process, because a Qt process picks its
-platform (xcb here, offscreen in the rest of the suite) once, at start.
+Started by test_real_window.py as its own process (a Qt process picks its platform once).
+The window starts as the app does: the database opens on the task runner, the
+scheduler's first tick syncs everything due, the (stand-in) scoring job registered
+through ``services.jobs`` runs after that sync, the dashboard refreshes. Then every page
+is shown and the screen saved, one PNG per page, plus the System tabs and the dark
+theme. A JSON summary goes to stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+import time
+from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
+import services.jobs
 from services.settings import Settings
 from tutormax_desktop.context import AppContext
-from tutormax_desktop.gui import build_window
+from tutormax_desktop.gui import build_shell
 from tutormax_desktop.paths import app_paths
+from viewmodels.shell import PAGES
+
+
+def wait(ms: int) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def wait_until(predicate, timeout_s: float, step_ms: int = 100) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        wait(step_ms)
+    return bool(predicate())
 
 
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--api-url", required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--out-dir", required=True)
     args = p.parse_args()
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     app = QApplication(sys.argv[:1])
+    app.setApplicationName("TutorMax Desktop")
     if app.platformName() != "xcb":
         print(f"expected the xcb platform, got {app.platformName()}", file=sys.stderr)
         return 3
+    # The stand-in scoring job plugs in like services.scoring will.
+    services.jobs.JOB_PROVIDERS = ("tests.e2e.fake_scoring",)
     ctx = AppContext(app_paths().ensure(), Settings(api_url=args.api_url))
-    window = build_window(ctx)
+    shell = build_shell(ctx)
+    window = shell.window
+    vm = window.shell
+    started = time.perf_counter()
     window.show()
-    loop = QEventLoop()
-    window.vm.sig_busy_changed.connect(lambda busy: None if busy else loop.quit())
-    QTimer.singleShot(60_000, loop.quit)
-    window.vm.sync_now()
-    loop.exec()
-    # Let the status refresh land and the window repaint before the screenshot.
-    settle = QEventLoop()
-    QTimer.singleShot(1500, settle.quit)
-    settle.exec()
-    ok = window.vm.model.value("sessions", "rows") > 0
-    shot = app.primaryScreen().grabWindow(0)
-    saved = shot.save(args.out)
-    print(f"rows={window.vm.model.value('sessions', 'rows')} saved={saved}")
-    window.close()
-    ctx.close()
-    return 0 if ok and saved else 1
+    vm.start(sync_at_start=True)
+    summary: dict[str, object] = {"tray": bool(shell.tray and shell.tray.available)}
+    ok = wait_until(lambda: vm.sync.last_synced is not None and not vm.sync.busy, 90)
+    summary["synced"] = ok
+    summary["sync_seconds"] = round(time.perf_counter() - started, 2)
+    scored = wait_until(
+        lambda: any(r.name == "score" and r.status == "ok" for r in vm.runner.history.records()),
+        60,
+    )
+    summary["scored"] = scored
+    shown = wait_until(
+        lambda: vm.dashboard.dashboard is not None and vm.dashboard.dashboard.tiers is not None,
+        30,
+    )
+    summary["dashboard_with_scores"] = shown
+    wait_until(lambda: not vm.runner.busy, 30)
+    wait(800)
+
+    shots = []
+
+    def shot(name: str) -> None:
+        wait(600)
+        path = out / f"{len(shots) + 1:02d}_{name}.png"
+        image = app.primaryScreen().grabWindow(0)
+        if image.save(str(path)):
+            shots.append(str(path))
+
+    for i, name in enumerate(PAGES):
+        window.go_to(i)
+        if name == "system":
+            for tab in range(window.system_page.tabs.count()):
+                window.system_page.tabs.setCurrentIndex(tab)
+                label = window.system_page.tabs.tabText(tab).split(" (")[0]
+                shot(f"system_{label.lower().replace(' ', '_')}")
+        else:
+            shot(name)
+        if name == "dashboard":
+            bar = window.dashboard_page.scroll.verticalScrollBar()
+            bar.setValue(bar.maximum())
+            shot("dashboard_lower")
+            bar.setValue(0)
+    window.go_to(0)
+    window.show_inbox()
+    shot("inbox")
+    window.inbox_dialog.close()
+    window.set_theme_mode("dark")
+    shot("dashboard_dark")
+    window.go_to(PAGES.index("interventions"))
+    shot("interventions_dark")
+    window.set_theme_mode("light")
+    window.go_to(0)
+
+    summary["rows"] = window.shell.sync.model.value("sessions", "rows")
+    summary["screenshots"] = shots
+    summary["page_titles"] = [PAGES[i] for i in range(len(PAGES))]
+    summary["jobs"] = [
+        (r.title, r.status, r.summary)
+        for r in vm.runner.history.records()
+        if r.name != "read-status"
+    ]
+    summary["unread"] = vm.notifications.unread
+    print(json.dumps(summary))
+    sys.stdout.flush()
+    shell.shutdown()
+    window.deleteLater()
+    app.processEvents()
+    code = 0 if ok and scored and shown and len(shots) >= len(PAGES) else 1
+    # PySide's interpreter-exit teardown is not what is under test; leave cleanly now.
+    os._exit(code)
 
 
 if __name__ == "__main__":

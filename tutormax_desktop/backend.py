@@ -1,0 +1,286 @@
+"""What the desktop's view models may ask of the application, in one Qt-free object.
+
+View models never import ``tutormax_desktop`` (tests/test_layers.py); they get this
+object from the composition root and call its methods from the task runner's workers.
+Every method here may be slow (HTTP, SQL, the keychain) and must never be called on
+the GUI thread; properties are cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from services.api import errors
+from services.api.client import RailsApiClient, RetryPolicy
+from services.api.contract import SYNC_ORDER
+from services.settings import Settings, save_settings
+from tutormax_desktop.context import AppContext
+
+log = logging.getLogger(__name__)
+
+ACTOR = "desktop"
+
+
+class OfflineError(RuntimeError):
+    """The API could not be reached; the app keeps working from the local database."""
+
+
+class Backend:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self._open_lock = threading.Lock()
+        self._sync_client: RailsApiClient | None = None
+
+    # ------------------------------------------------------------------ cheap facts
+
+    @property
+    def settings(self) -> Settings:
+        return self.ctx.settings
+
+    @property
+    def sandbox(self) -> bool:
+        return self.ctx.settings.uses_sandbox
+
+    @property
+    def source_label(self) -> str:
+        if self.sandbox:
+            return "built-in sandbox marketplace"
+        return str(self.ctx.settings.api_url)
+
+    @property
+    def resources(self) -> list[str]:
+        return list(SYNC_ORDER)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.ctx.paths.data_dir
+
+    @property
+    def models_dir(self) -> Path:
+        return self.ctx.paths.models_dir
+
+    @property
+    def log_file(self) -> Path:
+        return self.ctx.paths.log_file
+
+    @property
+    def config_dir(self) -> Path:
+        return self.ctx.paths.config_dir
+
+    @property
+    def database_label(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.ctx.database_url).render_as_string(hide_password=True)
+
+    def timezone(self) -> Any:
+        from services.scheduler import user_zone
+
+        return user_zone(self.ctx.settings.notifications.timezone)
+
+    # ------------------------------------------------------------------ database
+
+    def open(self) -> None:
+        """Open and migrate the database (the first task after the window shows)."""
+        with self._open_lock:
+            self.ctx.engine()
+
+    def engine(self) -> Any:
+        with self._open_lock:
+            return self.ctx.engine()
+
+    # ------------------------------------------------------------------ sync
+
+    def run_sync(
+        self,
+        state: Any,
+        resources: list[str] | None = None,
+        trigger: str = "gui",
+    ) -> Any:
+        """Health check, drain the outbox, pull ``resources`` (all by default)."""
+        from services.sync.engine import SyncEngine
+        from services.sync.outbox import drain_outbox
+
+        engine = self.engine()
+        if self.sandbox:
+            state.progress("Starting the sandbox marketplace…")
+        client = self.ctx.api_client()
+        client.cancel = state.cancel_event
+        try:
+            self._check_reachable(client)
+            sync = SyncEngine(
+                engine,
+                client,
+                page_limit=self.settings.sync.page_limit,
+                concurrency=self.settings.sync.concurrency,
+                cancel=state.cancel_event,
+                on_progress=state.progress,
+                cadence_minutes=self.settings.sync.cadence_minutes,
+            )
+            try:
+                drain_outbox(engine, client)
+            except errors.AuthError:
+                raise
+            except Exception as exc:  # the pull still runs; the outbox waits its turn
+                log.warning("outbox drain failed: %s", exc)
+            return sync.sync(resources, trigger=trigger)
+        finally:
+            client.close()
+
+    @staticmethod
+    def _check_reachable(client: RailsApiClient) -> None:
+        saved = client.retry
+        client.retry = RetryPolicy(max_attempts=2, base_delay=0.5, max_delay=2.0)
+        try:
+            client.health()
+        except errors.UnavailableError as exc:
+            raise OfflineError(f"the API at {client.base_url} is unreachable: {exc}") from None
+        finally:
+            client.retry = saved
+
+    def due_resources(self) -> list[str]:
+        """Resources whose cadence has passed (reads sync_state only; no HTTP)."""
+        from types import SimpleNamespace
+
+        from services.sync.engine import SyncEngine
+
+        offline = SimpleNamespace(cancel=threading.Event())  # never used to fetch
+        sync = SyncEngine(
+            self.engine(),
+            offline,  # type: ignore[arg-type]
+            cadence_minutes=self.settings.sync.cadence_minutes,
+        )
+        return sync.due_resources()
+
+    def read_status(self) -> dict[str, Any]:
+        from services.sync.status import sync_status
+
+        return sync_status(self.engine())
+
+    # ------------------------------------------------------------------ pages
+
+    def dashboard(self) -> Any:
+        from services.metrics import compute_dashboard
+
+        return compute_dashboard(
+            self.engine(),
+            tz=self.timezone(),
+            daily_target=self.settings.dashboard.daily_session_target,
+        )
+
+    def system_snapshot(self) -> dict[str, Any]:
+        from services.metrics import database_size, model_registry
+        from services.sync.status import sync_status
+
+        engine = self.engine()
+        status = sync_status(engine)
+        status["database_size"] = database_size(engine)
+        status["models"] = model_registry(self.models_dir)
+        status["models_dir"] = str(self.models_dir)
+        return status
+
+    def rejects(self) -> list[Any]:
+        from services.metrics import list_rejects
+
+        return list_rejects(self.engine())
+
+    def interventions(self) -> list[Any]:
+        from services.metrics import list_interventions
+
+        return list_interventions(self.engine())
+
+    def create_intervention(
+        self,
+        tutor_id: int,
+        *,
+        intervention_type: str,
+        reason: str,
+        due_in_hours: float,
+        priority: int,
+        assigned_to_id: int | None,
+        source_alert_key: str | None = None,
+    ) -> int:
+        from services.interventions import create_intervention
+
+        return create_intervention(
+            self.engine(),
+            tutor_id=tutor_id,
+            intervention_type=intervention_type,
+            priority=priority,
+            due_at=datetime.now(UTC) + timedelta(hours=due_in_hours),
+            assigned_to_id=assigned_to_id,
+            reason=reason,
+            source_alert_key=source_alert_key,
+            actor=ACTOR,
+        )
+
+    # ------------------------------------------------------------------ jobs
+
+    def job_context(self, state: Any, trigger: str) -> Any:
+        from services.jobs import JobContext
+
+        return JobContext(
+            engine=self.engine(),
+            data_dir=self.data_dir,
+            models_dir=self.models_dir,
+            trigger=trigger,
+            cancel_event=state.cancel_event,
+            on_progress=state.progress,
+        )
+
+    def discover_jobs(self) -> tuple[Any, list[str]]:
+        from services.jobs import discover_jobs
+
+        return discover_jobs()
+
+    # ------------------------------------------------------------------ connection
+
+    def test_connection(self, api_url: str | None, token: str | None) -> str:
+        """Health (no auth) and one authenticated request; a sentence for the dialog.
+
+        ``token`` None means "the one in the keychain". The sandbox needs neither.
+        """
+        if not api_url:
+            return "The built-in sandbox needs no connection."
+        from services.credentials import resolve_token
+
+        url = Settings(api_url=api_url).api_url  # validates (https, no credentials)
+        assert url is not None
+        token = token or resolve_token(url)
+        client = RailsApiClient(url, token, timeout=10, retry=RetryPolicy(max_attempts=2))
+        try:
+            health = client.health()
+            client.check_auth()
+        finally:
+            client.close()
+        server_time = health.get("server_time", "")
+        return f"Connected: the API answered (server time {server_time}) and accepted the token."
+
+    def apply_settings(self, new: Settings, token: str | None = None) -> None:
+        """Save ``new``; a new token for its API goes to the keychain and nowhere else.
+
+        The keychain is written first: if it refuses, nothing changes.
+        """
+        from services.credentials import store_token
+
+        new = Settings.model_validate(new.model_dump())
+        if new.api_url is not None and token:
+            store_token(new.api_url, token)
+        self.save_settings(new)
+
+    def save_settings(self, new: Settings) -> None:
+        """Validate, write the settings file, and use the new settings from now on."""
+        new = Settings.model_validate(new.model_dump())
+        save_settings(new, self.ctx.paths.settings_file)
+        self.ctx.settings = new
+
+    @property
+    def first_run(self) -> bool:
+        return not self.ctx.paths.settings_file.exists()
+
+    def close(self) -> None:
+        self.ctx.close()

@@ -1,0 +1,177 @@
+"""Runs DOMAIN.md's schedules while the app is open.
+
+A timer ticks (every minute by default, and once at start so missed runs catch up).
+Each tick:
+
+1. asks, on the task runner, which resources are due (``SyncEngine.due_resources``)
+   and starts a sync of those, unless one is running;
+2. asks ``services.scheduler.Scheduler`` which registered jobs are due (after a sync
+   that changed data, nightly at 02:00 local, daily) and starts each on the runner.
+
+Jobs come from ``services.jobs`` (the registry is filled off the GUI thread at start by
+``discover_jobs``), so scoring and training plug in without touching this module.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from services.jobs import MANUAL, JobRegistry, summarize_result
+from services.scheduler import JobRun, Scheduler
+from viewmodels.sync_status import SyncViewModel
+from viewmodels.tasks import TaskRecord, TaskRunner, TaskState
+
+log = logging.getLogger(__name__)
+
+CHECK_TASK = "schedule-check"
+
+
+class SchedulerViewModel(QObject):
+    sig_jobs_changed = Signal()
+    """The registry was (re)loaded: the System page lists the jobs."""
+    sig_job_finished = Signal(str, str)
+    """(job name, status) after a job ran."""
+    sig_message = Signal(str)
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        sync: SyncViewModel,
+        scheduler: Scheduler,
+        *,
+        due_resources: Callable[[], list[str]],
+        job_context: Callable[[TaskState, str], Any],
+        interval_ms: int = 60_000,
+        clock: Callable[[], datetime] | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.sync = sync
+        self.scheduler = scheduler
+        self._due_resources = due_resources
+        self._job_context = job_context
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.tick)
+        self._runs: dict[str, JobRun] = {}
+        self._history_loaded = False
+        sync.sig_sync_landed.connect(self._on_sync_landed)
+
+    @property
+    def registry(self) -> JobRegistry:
+        return self.scheduler.registry
+
+    @property
+    def running(self) -> bool:
+        return self._timer.isActive()
+
+    def start(self) -> None:
+        """Start ticking; the first tick (catch-up) runs at once."""
+        if not self._history_loaded:
+            self._history_loaded = True
+            self.runner.history.add_past(
+                [
+                    TaskRecord(
+                        id=-(i + 1),
+                        name=r.name,
+                        title=self._title(r.name),
+                        trigger=r.trigger,
+                        started_at=r.started_at,
+                        status=r.status if r.status != "running" else "interrupted",
+                        seconds=r.seconds,
+                        summary=r.summary,
+                    )
+                    for i, r in enumerate(reversed(self.scheduler.history()))
+                ]
+            )
+        if self.scheduler.enabled:
+            self._timer.start()
+            QTimer.singleShot(0, self, self.tick)
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def set_registry(self, registry: JobRegistry) -> None:
+        self.scheduler.registry = registry
+        self.sig_jobs_changed.emit()
+
+    def _title(self, name: str) -> str:
+        return self.registry.get(name).title if name in self.registry else name
+
+    # ------------------------------------------------------------------ ticking
+
+    @Slot()
+    def tick(self) -> None:
+        if not self.runner.is_running("sync"):
+            self.runner.submit(
+                CHECK_TASK,
+                lambda _s: self._due_resources(),
+                on_success=self._start_due_sync,
+                on_failure=lambda exc, _t: log.warning("schedule check failed: %s", exc),
+                record=False,
+            )
+        self.run_due_jobs()
+
+    def _start_due_sync(self, resources: list[str]) -> None:
+        if resources and self.sync.sync(resources, trigger="schedule"):
+            log.info("scheduled sync of %s", ", ".join(resources))
+
+    def _on_sync_landed(self, _report: Any, changed: bool) -> None:
+        self.scheduler.record_sync(changed=changed, at=self._clock())
+        if changed:
+            self.run_due_jobs()
+
+    def run_due_jobs(self) -> list[str]:
+        now = self._clock()
+        started = []
+        for due in self.scheduler.due_jobs(now, self.runner.running_names()):
+            if self._start_job(due.name, due.trigger, due.reason):
+                started.append(due.name)
+        return started
+
+    # ------------------------------------------------------------------ jobs
+
+    @Slot(str)
+    def run_now(self, name: str) -> bool:
+        """A manual run ("Retrain now") of a registered job."""
+        if name not in self.registry:
+            self.sig_message.emit(f"No job named {name!r} is available yet")
+            return False
+        return self._start_job(name, MANUAL, "started by you")
+
+    def _start_job(self, name: str, trigger: str, reason: str) -> bool:
+        spec = self.registry.get(name)
+        context = self._job_context
+
+        def work(state: TaskState) -> Any:
+            return spec.fn(context(state, trigger))
+
+        rec = self.runner.submit(
+            name,
+            work,
+            title=spec.title,
+            trigger=trigger,
+            summarize=summarize_result,
+            on_finished=self._on_job_finished,
+        )
+        if rec is None:
+            return False
+        self._runs[name] = self.scheduler.record_start(name, trigger, self._clock())
+        log.info("job %s started (%s)", name, reason)
+        self.sig_message.emit(f"{spec.title}: {reason}")
+        return True
+
+    def _on_job_finished(self, rec: TaskRecord) -> None:
+        run = self._runs.pop(rec.name, None)
+        if run is not None:
+            self.scheduler.record_finish(
+                run, status=rec.status, summary=rec.summary, at=self._clock()
+            )
+        self.sig_job_finished.emit(rec.name, rec.status)

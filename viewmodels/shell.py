@@ -1,0 +1,323 @@
+"""The root view model: composes the others, owns the task runner, the current page.
+
+Start-up order keeps the first paint fast: the window shows at once; the database is
+opened (and migrated) as the first task; when it is ready, every page loads from the
+local database and the scheduler starts (its first tick syncs what is due and catches
+up missed jobs).
+
+After a sync lands, only what it can have changed is reloaded: the dashboard and the
+interventions when data changed, the System page always.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from services.jobs import JobRegistry
+from services.notifications import (
+    NOTICE,
+    NotificationEvent,
+    PolicySettings,
+    critical_alert_event,
+    sla_breach_event,
+)
+from services.scheduler import Scheduler, parse_hhmm
+from services.settings import Settings
+from viewmodels.dashboard import DashboardViewModel
+from viewmodels.interventions import InterventionsViewModel
+from viewmodels.notifications import NotificationCenter
+from viewmodels.scheduler import SchedulerViewModel
+from viewmodels.settings import SettingsViewModel
+from viewmodels.sync_status import SyncViewModel
+from viewmodels.system import SystemViewModel
+from viewmodels.tasks import TaskRunner
+
+log = logging.getLogger(__name__)
+
+PAGES = (
+    "dashboard",
+    "alerts",
+    "interventions",
+    "tutors",
+    "customers",
+    "forecast",
+    "recommendations",
+    "system",
+)
+PAGE_TITLES = {
+    "dashboard": "Dashboard",
+    "alerts": "Alerts",
+    "interventions": "Interventions",
+    "tutors": "Tutors",
+    "customers": "Customers",
+    "forecast": "Forecast",
+    "recommendations": "Recommendations",
+    "system": "System",
+}
+# At most this many notifications from one scoring run or one interventions load; the
+# rest are on the page itself.
+NOTIFY_CAP = 20
+# An SLA that passed longer ago than this is old news, not a breach to announce.
+SLA_FRESH = timedelta(hours=24)
+
+
+class ShellViewModel(QObject):
+    sig_page_changed = Signal(int)
+    sig_ready_changed = Signal(bool)
+    """True once the database is open and the pages load."""
+    sig_startup_failed = Signal(str)
+    sig_message = Signal(str)
+    """One line for the status bar."""
+    sig_error = Signal(str, str)
+    """(title, message) for a dialog."""
+    sig_settings_changed = Signal(object)
+
+    def __init__(
+        self,
+        backend: Any,
+        parent: QObject | None = None,
+        *,
+        scheduler_interval_ms: int = 60_000,
+        age_interval_ms: int = 30_000,
+        summary_interval_ms: int = 60_000,
+    ) -> None:
+        super().__init__(parent)
+        self.backend = backend
+        self.runner = TaskRunner(self)
+        self.sync = SyncViewModel(
+            self.runner,
+            backend.resources,
+            backend.run_sync,
+            backend.read_status,
+            self,
+            age_interval_ms=age_interval_ms,
+        )
+        self.dashboard = DashboardViewModel(
+            self.runner, backend.dashboard, backend.create_intervention, self
+        )
+        self.system = SystemViewModel(self.runner, backend.system_snapshot, backend.rejects, self)
+        self.interventions = InterventionsViewModel(self.runner, backend.interventions, self)
+        settings: Settings = backend.settings
+        self.notifications = NotificationCenter(
+            Path(backend.data_dir) / "inbox.json",
+            _policy_settings(settings),
+            self,
+            summary_interval_ms=summary_interval_ms,
+        )
+        scheduler = Scheduler(
+            JobRegistry(),
+            Path(backend.data_dir) / "schedule.json",
+            nightly_at=parse_hhmm(settings.schedule.nightly_at),
+            tz=backend.timezone(),
+            enabled=settings.schedule.enabled,
+        )
+        self.scheduler = SchedulerViewModel(
+            self.runner,
+            self.sync,
+            scheduler,
+            due_resources=backend.due_resources,
+            job_context=backend.job_context,
+            interval_ms=scheduler_interval_ms,
+            parent=self,
+        )
+        self.settings = SettingsViewModel(
+            self.runner,
+            lambda: backend.settings,
+            backend.test_connection,
+            backend.apply_settings,
+            self,
+        )
+        self._page = 0
+        self._ready = False
+        self._sync_at_start = True
+        self._notified_run: int | None = None
+        self._closed = False
+
+        self.sync.sig_sync_landed.connect(self._on_sync_landed)
+        self.sync.sig_message.connect(self.sig_message)
+        self.dashboard.sig_message.connect(self.sig_message)
+        self.dashboard.sig_error.connect(lambda m: self.sig_error.emit("Dashboard", m))
+        self.dashboard.sig_loaded.connect(self._notify_critical)
+        self.dashboard.sig_intervention_created.connect(lambda *_: self.interventions.load())
+        self.interventions.sig_overdue.connect(self._notify_sla_breaches)
+        self.scheduler.sig_message.connect(self.sig_message)
+        self.scheduler.sig_job_finished.connect(self._on_job_finished)
+        self.settings.sig_saved.connect(self._on_settings_saved)
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def page(self) -> int:
+        return self._page
+
+    @property
+    def page_name(self) -> str:
+        return PAGES[self._page]
+
+    @Slot(int)
+    def set_page(self, index: int) -> None:
+        index = max(0, min(index, len(PAGES) - 1))
+        if index != self._page:
+            self._page = index
+            self.sig_page_changed.emit(index)
+            self._load_page(PAGES[index])
+
+    def set_page_name(self, name: str) -> None:
+        if name in PAGES:
+            self.set_page(PAGES.index(name))
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self, *, sync_at_start: bool = True) -> None:
+        """Open the database off the GUI thread; everything else follows when it is."""
+        self._sync_at_start = sync_at_start
+        backend = self.backend
+
+        def open_all(_state: Any) -> tuple[JobRegistry, list[str]]:
+            backend.open()
+            return backend.discover_jobs()
+
+        self.runner.submit(
+            "open-database",
+            open_all,
+            title="Open the local database",
+            trigger="start",
+            on_success=self._on_ready,
+            on_failure=lambda exc, _t: self.sig_startup_failed.emit(
+                f"The local database could not be opened: {exc}"
+            ),
+        )
+
+    def _on_ready(self, result: tuple[JobRegistry, list[str]]) -> None:
+        registry, problems = result
+        self.scheduler.set_registry(registry)
+        for problem in problems:
+            self.sig_message.emit(f"A background job could not be loaded: {problem}")
+        self._ready = True
+        self.sig_ready_changed.emit(True)
+        self.sync.start()
+        self.notifications.start()
+        self.dashboard.load()
+        self.interventions.load()
+        self.system.load()
+        if self._sync_at_start:
+            if self.scheduler.scheduler.enabled:
+                self.scheduler.start()
+            else:
+                self.sync.sync_now()
+
+    def refresh_all(self) -> None:
+        if not self._ready:
+            return
+        self.dashboard.load()
+        self.interventions.load()
+        self.system.load()
+        self.sync.refresh()
+
+    def _load_page(self, name: str) -> None:
+        if not self._ready:
+            return
+        if name == "system":
+            self.system.load()
+        elif name == "interventions":
+            self.interventions.load()
+
+    def shutdown(self, msecs: int = 15_000) -> bool:
+        """Stop timers, cancel and wait for every task, save the inbox."""
+        if self._closed:
+            return True
+        self._closed = True
+        self.scheduler.stop()
+        self.sync.stop()
+        self.notifications.stop()
+        return self.runner.shutdown(msecs)
+
+    # ------------------------------------------------------------------ reactions
+
+    def _on_sync_landed(self, _report: Any, changed: bool) -> None:
+        if changed:
+            self.dashboard.load()
+            self.interventions.load()
+        self.system.load()
+
+    def _on_job_finished(self, _name: str, _status: str) -> None:
+        # A scoring or training run writes predictions: what the dashboard shows.
+        self.dashboard.load()
+        self.system.load()
+
+    def _on_settings_saved(self, settings: Settings) -> None:
+        self.notifications.set_settings(_policy_settings(settings))
+        sched = self.scheduler.scheduler
+        sched.nightly_at = parse_hhmm(settings.schedule.nightly_at)
+        sched.tz = self.backend.timezone()
+        sched.enabled = settings.schedule.enabled
+        self.sig_settings_changed.emit(settings)
+        self.sig_message.emit("Settings saved")
+
+    # ------------------------------------------------------------------ notifications
+
+    def notify(self, event: NotificationEvent) -> Any:
+        return self.notifications.post(event)
+
+    def notice(self, key: str, title: str, body: str, target: str = "inbox") -> Any:
+        return self.notify(NotificationEvent(key, NOTICE, "info", title, body, target))
+
+    def _notify_critical(self, dash: Any) -> None:
+        """New Critical tutors of a scoring run. (Issue 5's alert engine will post its
+        own Critical alerts through the same policy; this keeps the tray useful now.)"""
+        run = dash.scoring_run
+        if run is None or run.get("id") == self._notified_run:
+            return
+        self._notified_run = run.get("id")
+        critical = [c for c in dash.critical if c.risk_tier == "Critical"]
+        for c in critical[:NOTIFY_CAP]:
+            risk = (
+                ""
+                if c.p_churn_30d is None
+                else f"{c.p_churn_30d * 100:.0f} % churn risk in 30 days"
+            )
+            self.notify(
+                critical_alert_event(
+                    alert_key=f"churn_critical:tutor:{c.tutor_id}",
+                    subject=c.name,
+                    reason="; ".join(x for x in (risk, c.reason) if x),
+                    target=f"dashboard/tutor/{c.tutor_id}",
+                )
+            )
+        if len(critical) > NOTIFY_CAP:
+            self.notice(
+                f"critical-overflow:{run.get('id')}",
+                f"{len(critical) - NOTIFY_CAP} more Critical tutors",
+                "See the Critical tutors panel on the Dashboard.",
+                "dashboard",
+            )
+
+    def _notify_sla_breaches(self, rows: list[Any]) -> None:
+        now = datetime.now(UTC)
+        fresh = [r for r in rows if r.due_at is not None and now - r.due_at <= SLA_FRESH]
+        for r in fresh[:NOTIFY_CAP]:
+            self.notify(
+                sla_breach_event(
+                    intervention_key=str(r.local_id),
+                    subject=f"{r.intervention_type.replace('_', ' ')} for {r.tutor_name}",
+                    due_at=r.due_at,
+                    target=f"interventions/{r.local_id}",
+                )
+            )
+
+
+def _policy_settings(settings: Settings) -> PolicySettings:
+    try:
+        return PolicySettings.from_settings(settings.notifications)
+    except ValueError as exc:
+        log.warning("notification settings unusable (%s); using defaults", exc)
+        return PolicySettings()

@@ -1,0 +1,191 @@
+"""The System page: storage, outbox, rejects with their raw records, the model registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+    Slot,
+)
+
+from viewmodels.tasks import SORT_ROLE, TaskRunner
+
+Index = QModelIndex | QPersistentModelIndex
+
+REJECT_COLUMNS = ("Resource", "Record", "Reason", "Seen", "Last seen")
+RAW_ROLE = Qt.ItemDataRole.UserRole + 10
+REASON_ROLE = Qt.ItemDataRole.UserRole + 11
+RESOURCE_ROLE = Qt.ItemDataRole.UserRole + 12
+
+MODEL_COLUMNS = ("Model", "Version", "Trained at", "Held-out metrics", "Active", "File")
+
+
+class RejectsModel(QAbstractTableModel):
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[Any] = []
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(REJECT_COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return REJECT_COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        r = self._rows[index.row()]
+        col = index.column()
+        if role == RAW_ROLE:
+            return r.raw
+        if role == REASON_ROLE:
+            return r.reason
+        if role == RESOURCE_ROLE:
+            return r.resource
+        last = r.last_seen_at
+        if role == SORT_ROLE:
+            return (
+                r.resource,
+                r.record_id or "",
+                r.reason,
+                r.seen_count,
+                last.timestamp() if last else 0.0,
+            )[col]
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                return r.resource.replace("_", " ")
+            if col == 1:
+                return r.record_id or "(no id)"
+            if col == 2:
+                return r.reason
+            if col == 3:
+                return f"{r.seen_count:,}×"
+            return last.astimezone().strftime("%Y-%m-%d %H:%M") if last else "–"
+        if role == Qt.ItemDataRole.ToolTipRole and col == 2:
+            return r.reason
+        return None
+
+    def set_rows(self, rows: list[Any]) -> None:
+        if rows == self._rows:
+            return
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+
+class ModelRegistryModel(QAbstractTableModel):
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[Any] = []
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(MODEL_COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return MODEL_COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        m = self._rows[index.row()]
+        values = (
+            m.name,
+            m.version,
+            m.trained_at,
+            m.warning or m.metrics,
+            "active" if m.active else "",
+            m.path,
+        )
+        if role in (Qt.ItemDataRole.DisplayRole, SORT_ROLE):
+            return values[index.column()]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return m.warning or values[index.column()]
+        return None
+
+    def set_rows(self, rows: list[Any]) -> None:
+        if rows == self._rows:
+            return
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+
+class RejectsFilterProxy(QSortFilterProxyModel):
+    """Text search over resource, record id and reason; sorts by SORT_ROLE."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setSortRole(SORT_ROLE)
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setFilterKeyColumn(-1)
+
+
+class SystemViewModel(QObject):
+    sig_snapshot = Signal(object)
+    """The ``sync_status`` dict plus ``database_size``, ``models``, ``models_dir``."""
+    sig_error = Signal(str)
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        snapshot: Callable[[], dict[str, Any]],
+        rejects: Callable[[], list[Any]],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self._snapshot_fn = snapshot
+        self._rejects_fn = rejects
+        self.rejects = RejectsModel(self)
+        self.rejects_proxy = RejectsFilterProxy(self)
+        self.rejects_proxy.setSourceModel(self.rejects)
+        self.models = ModelRegistryModel(self)
+        self._snapshot: dict[str, Any] | None = None
+
+    @property
+    def snapshot(self) -> dict[str, Any] | None:
+        return self._snapshot
+
+    @Slot()
+    def load(self) -> None:
+        self.runner.submit(
+            "system-snapshot",
+            lambda _s: (self._snapshot_fn(), self._rejects_fn()),
+            title="System status",
+            on_success=self._on_loaded,
+            on_failure=lambda exc, _t: self.sig_error.emit(str(exc)),
+            record=False,
+            coalesce=True,
+        )
+
+    def _on_loaded(self, result: tuple[dict[str, Any], list[Any]]) -> None:
+        snapshot, rejects = result
+        self._snapshot = snapshot
+        self.rejects.set_rows(rejects)
+        self.models.set_rows(list(snapshot.get("models") or []))
+        self.sig_snapshot.emit(snapshot)
+
+    def set_filter(self, text: str) -> None:
+        self.rejects_proxy.setFilterFixedString(text)
