@@ -710,13 +710,93 @@ _MANIFEST_NAMES = ("manifest.json", "meta.json", "metadata.json", "model.json", 
 
 
 def model_registry(models_dir: Path | None) -> list[ModelEntry]:
-    """Models saved under the data folder's ``models/`` (read-only; format-tolerant).
+    """Models saved under the data folder's ``models/``, read-only.
 
-    Reads every manifest-like JSON file (``manifest.json``, ``*.meta.json``, ...) up to
-    three levels deep; a file that cannot be read is listed with a warning, not skipped.
+    With ``ml.registry`` (one folder per version, ``metadata.json`` each), every version
+    is listed with its held-out metrics, and the one the app would load is marked
+    active (a pinned roll-back first, else the newest acceptable version whose files
+    check out); versions left out say why. Anything else that looks like a manifest is
+    listed as found, and an unreadable file is listed with a warning, never skipped.
     """
     if models_dir is None or not models_dir.is_dir():
         return []
+    entries = _registry_entries(models_dir)
+    return entries if entries else _manifest_entries(models_dir)
+
+
+def _metrics_text(metrics: Any) -> str:
+    if isinstance(metrics, dict):
+        return ", ".join(
+            f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in list(metrics.items())[:4]
+            if not isinstance(v, dict | list)
+        )
+    return str(metrics)
+
+
+def _registry_entries(models_dir: Path) -> list[ModelEntry]:
+    try:
+        from ml.registry import ModelRegistry
+    except ImportError:
+        return []
+    # No loaders: listing must not import the model libraries or load any model.
+    registry = ModelRegistry(models_dir, loaders={})
+    entries: list[ModelEntry] = []
+    for name in registry.names():
+        versions = registry.versions(name)
+        if not versions:
+            continue
+        acceptable, _notes = registry.acceptable(name)
+        ok_ids = {v.version for v in acceptable}
+        pinned = registry._state(name).get("pinned")
+        order = [v for v in versions if v.version == pinned] + list(reversed(acceptable))
+        problems = {v.version: _check_files(v) for v in versions}
+        active = next((v.version for v in order if problems[v.version] is None), None)
+        for v in reversed(versions):
+            md = v.metadata or {}
+            warning = problems[v.version] or ""
+            if not warning and v.version not in ok_ids:
+                warning = "held-out metric worse than the version before: not used"
+            if v.version == pinned:
+                warning = (warning + "; " if warning else "") + "pinned (rolled back)"
+            entries.append(
+                ModelEntry(
+                    name=name,
+                    version=f"v{v.version}",
+                    trained_at=str(md.get("trained_at") or ""),
+                    metrics=_metrics_text(md.get("metrics") or {}),
+                    path=str(v.path.relative_to(models_dir)),
+                    active=v.version == active,
+                    warning=warning,
+                )
+            )
+    return entries
+
+
+def _check_files(version: Any) -> str | None:
+    """ml.registry's checksum rule, without loading: None when every file is intact."""
+    import hashlib
+
+    md = version.metadata
+    if md is None:
+        return version.problem or "metadata unreadable"
+    files = md.get("files") or {}
+    if not files:
+        return "no model files recorded"
+    for name, digest in files.items():
+        path = version.path / name
+        if not path.is_file():
+            return f"file {name} is missing"
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        if h.hexdigest() != digest:
+            return f"file {name} is corrupt (checksum mismatch)"
+    return None
+
+
+def _manifest_entries(models_dir: Path) -> list[ModelEntry]:
     entries: list[ModelEntry] = []
     for path in sorted(models_dir.rglob("*.json")):
         if len(path.relative_to(models_dir).parts) > 4:
@@ -737,21 +817,12 @@ def model_registry(models_dir: Path | None) -> list[ModelEntry]:
         for item in items if isinstance(items, list) else []:
             if not isinstance(item, dict):
                 continue
-            metrics = item.get("metrics") or item.get("held_out") or {}
-            if isinstance(metrics, dict):
-                metrics_text = ", ".join(
-                    f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-                    for k, v in list(metrics.items())[:4]
-                    if not isinstance(v, dict | list)
-                )
-            else:
-                metrics_text = str(metrics)
             entries.append(
                 ModelEntry(
                     name=str(item.get("name") or item.get("model") or path.parent.name),
                     version=str(item.get("version") or path.parent.name),
                     trained_at=str(item.get("trained_at") or item.get("created_at") or ""),
-                    metrics=metrics_text,
+                    metrics=_metrics_text(item.get("metrics") or item.get("held_out") or {}),
                     path=rel,
                     active=bool(item.get("active", False)),
                 )

@@ -316,8 +316,9 @@ def test_interventions_rejects_registry_and_size(engine, tmp_path):
     assert json.loads(rejects[0].raw) == {"id": 12, "rating": 7}
 
     models = tmp_path / "models"
-    (models / "churn" / "v3").mkdir(parents=True)
-    (models / "churn" / "v3" / "manifest.json").write_text(
+    # Any other layout with manifest-like files is listed as found.
+    (models / "churn-2026-11").mkdir(parents=True)
+    (models / "churn-2026-11" / "manifest.json").write_text(
         json.dumps(
             {
                 "name": "churn",
@@ -338,6 +339,42 @@ def test_interventions_rejects_registry_and_size(engine, tmp_path):
     assert entries[0].warning
     assert "auc_30d 0.812" in entries[1].metrics
     assert model_registry(tmp_path / "nowhere") == []
+
+    # The models issue's registry layout: <name>/vNNNN/metadata.json with checksums.
+    import hashlib
+
+    reg = tmp_path / "registry"
+    for version, auc, good_file in (
+        (1, 0.80, True),
+        (2, 0.83, True),
+        (3, 0.70, True),
+        (4, 0.85, False),
+    ):
+        folder = reg / "tutor_churn" / f"v{version:04d}"
+        folder.mkdir(parents=True)
+        (folder / "model.ubj").write_bytes(b"model-%d" % version)
+        digest = hashlib.sha256(b"model-%d" % version).hexdigest()
+        (folder / "metadata.json").write_text(
+            json.dumps(
+                {
+                    "name": "tutor_churn",
+                    "version": version,
+                    "kind": "xgboost_churn",
+                    "trained_at": f"2026-11-{version:02d}T02:00:00Z",
+                    "metrics": {"auc_30d": auc},
+                    "key_metric": "auc_30d",
+                    "files": {"model.ubj": digest if good_file else "0" * 64},
+                }
+            )
+        )
+    entries = model_registry(reg)
+    by_version = {e.version: e for e in entries}
+    assert [e.version for e in entries] == ["v4", "v3", "v2", "v1"]
+    # v4 is corrupt, v3 scored worse than v2: the app uses v2.
+    assert [e.version for e in entries if e.active] == ["v2"]
+    assert "corrupt" in by_version["v4"].warning
+    assert "worse" in by_version["v3"].warning
+    assert by_version["v2"].metrics == "auc_30d 0.830"
 
     size = database_size(engine)
     assert size is None or size > 0
