@@ -400,7 +400,7 @@ class SessionsForecast:
 
     KIND = "sessions_forecast_lad"
     features: list[str] = field(default_factory=lambda: list(FORECAST_FEATURES))
-    alpha: float = 1e-4
+    alpha: float = 1e-6
     coef: list[float] = field(default_factory=list)
     intercept: float = 0.0
     medians: list[float] = field(default_factory=list)
@@ -414,16 +414,27 @@ class SessionsForecast:
         return Z
 
     def fit(self, X: pd.DataFrame, y) -> SessionsForecast:
-        from sklearn.linear_model import QuantileRegressor
-
+        """Least absolute deviations by iteratively reweighted least squares (weights
+        1 / max(|residual|, 0.05); a small ridge ``alpha`` keeps it well posed)."""
         y = np.asarray(y, dtype=float)
         raw = np.column_stack([_col(X, f) for f in self.features])
         med = np.nanmedian(np.where(np.isfinite(raw), raw, np.nan), axis=0)
         self.medians = np.nan_to_num(med).tolist()
-        lad = QuantileRegressor(quantile=0.5, alpha=self.alpha, solver="highs")
-        lad.fit(self._design(X), y)
-        self.coef = lad.coef_.tolist()
-        self.intercept = float(lad.intercept_)
+        Z = np.column_stack([np.ones(len(y)), self._design(X)])
+        ridge = self.alpha * len(y) * np.eye(Z.shape[1])
+        ridge[0, 0] = 0.0
+        w = np.ones(len(y))
+        beta = np.zeros(Z.shape[1])
+        for _ in range(100):
+            zw = Z * w[:, None]
+            new = np.linalg.solve(Z.T @ zw + ridge, zw.T @ y)
+            done = np.max(np.abs(new - beta)) < 1e-7
+            beta = new
+            if done:
+                break
+            w = 1.0 / np.maximum(np.abs(y - Z @ beta), 0.05)
+        self.intercept = float(beta[0])
+        self.coef = beta[1:].tolist()
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
