@@ -157,7 +157,7 @@ class SettingsDialog(QDialog):
         quiet_row.addWidget(QLabel("to"))
         quiet_row.addWidget(self.quiet_end)
         quiet_row.addStretch(1)
-        more = QGroupBox("Schedule, notifications, appearance")
+        self.more = more = QGroupBox("Schedule, notifications, appearance")
         form = QFormLayout(more)
         form.addRow(self.schedule_on)
         form.addRow("Nightly jobs at (local time)", self.nightly)
@@ -187,8 +187,9 @@ class SettingsDialog(QDialog):
             intro.setWordWrap(True)
             lay.addWidget(intro)
         lay.addWidget(source)
-        if not first_run:
-            lay.addWidget(more)
+        lay.addWidget(more)
+        # First run asks one thing; the rest keeps its defaults (Preferences later).
+        more.setVisible(not first_run)
         lay.addWidget(self.error)
         lay.addWidget(self.buttons)
 
