@@ -571,11 +571,8 @@ def run(scale: str = "full") -> list[dict[str, object]]:
 # ---------------------------------------------------------------------- AFT vs the others
 
 
-def compare_churn(seed: int = 0) -> dict[str, dict[str, float]]:
-    """AFT vs Cox (``survival:cox`` + Breslow) vs four per-horizon classifiers on
-    simulated Weibull survival data with early censoring (figures in :mod:`ml.churn`)."""
-    import xgboost as xgb
-
+def _simulated(seed: int = 0):
+    """Weibull AFT survival data (x0..x3 matter), 30 % censored early: train/valid/test."""
     rng = np.random.default_rng(seed)
 
     def simulate(n):
@@ -588,68 +585,86 @@ def compare_churn(seed: int = 0) -> dict[str, dict[str, float]]:
         C[early] = rng.uniform(1, 120, size=early.sum())
         return pd.DataFrame(X, columns=[f"x{i}" for i in range(8)]), np.minimum(T, C), T <= C
 
-    X, d, e = simulate(12_000)
-    Xv, dv, ev = simulate(3000)
-    Xt, dt, et = simulate(8000)
+    return simulate(12_000), simulate(3000), simulate(8000)
+
+
+def _sandbox(folder: Path):
+    """Full-scale tutor rows from frames written by ``--child world``: train (censored at
+    the cut, its latest 20 % of dates as validation), test = the last 8 weeks."""
+    frames = _load_frames(folder)
+    b = tutor_features.TutorFeatureBuilder(frames)
+    dates = as_of_dates(frames)
+    train_dates, test_dates, cut = _split_dates(dates)
+    k = max(1, round(len(train_dates) * 0.2))
+    vcut = train_dates[-k]
+    tr = tutor_training_set(frames, train_dates[:-k], censor_at=vcut, builder=b)
+    va = tutor_training_set(frames, train_dates[-k:], censor_at=cut, builder=b)
+    te = tutor_training_set(frames, test_dates, builder=b)
+    return tuple((X, d.to_numpy(), e.to_numpy().astype(bool)) for X, d, e in (tr, va, te))
+
+
+def compare_churn(data=None, monotone=None) -> dict[str, dict[str, float]]:
+    """AFT vs Cox (``survival:cox`` + Breslow) vs four per-horizon classifiers, each
+    with early stopping on the validation part (figures quoted in :mod:`ml.churn`)."""
+    import xgboost as xgb
+
+    (X, d, e), (Xv, dv, ev), (Xt, dt, et) = data if data is not None else _simulated()
     hs = (7, 14, 30, 90)
+    cons = None
+    if monotone:
+        cons = "(" + ",".join(str(-int(np.sign(monotone.get(c, 0)))) for c in X.columns) + ")"
+        risk_cons = "(" + ",".join(str(int(np.sign(monotone.get(c, 0)))) for c in X.columns) + ")"
 
     def score(curve):
-        brier = np.nanmean(
-            [metrics.horizon_brier(dt, et, curve[:, k], h) for k, h in enumerate(hs)]
-        )
-        c = metrics.concordance_index(dt, et, curve[:, 2])
-        bad = float(np.mean(np.any(np.diff(curve, axis=1) < -1e-12, axis=1)))
-        return {"concordance_p30": c, "mean_ipcw_brier": brier, "non_monotone_rows": bad}
+        out = {"concordance_p30": metrics.concordance_index(dt, et, curve[:, 2])}
+        for k, h in enumerate(hs):
+            out[f"auc_{h}d"] = metrics.horizon_auc(dt, et, curve[:, k], h)
+            out[f"brier_{h}d"] = metrics.horizon_brier(dt, et, curve[:, k], h)
+        out["non_monotone_rows"] = float(np.mean(np.any(np.diff(curve, axis=1) < -1e-12, axis=1)))
+        return out
 
-    out = {}
-    aft = ChurnModel(nthread=2).fit(X, d, e, valid=(Xv, dv, ev))
-    out["aft"] = score(aft.predict_curve(Xt).to_numpy())
+    def params(**kw):
+        p = {"max_depth": 3, "learning_rate": 0.1, "verbosity": 0, "nthread": 2, **kw}
+        return p
 
-    # Cox: partial likelihood boosting, then Breslow's baseline hazard on the training rows
-    y_cox = np.where(e, d, -d)
-    dtr = xgb.DMatrix(X.to_numpy(), label=y_cox)
-    dva = xgb.DMatrix(Xv.to_numpy(), label=np.where(ev, dv, -dv))
+    res = {}
+    aft = ChurnModel(nthread=2, monotone=monotone).fit(X, d, e, valid=(Xv, dv, ev))
+    res["aft"] = score(aft.predict_curve(Xt).to_numpy())
+
+    extra = {"monotone_constraints": risk_cons} if cons else {}
+    dtr = xgb.DMatrix(X.to_numpy(np.float32), label=np.where(e, d, -d))
+    dva = xgb.DMatrix(Xv.to_numpy(np.float32), label=np.where(ev, dv, -dv))
     cox = xgb.train(
-        {
-            "objective": "survival:cox",
-            "eval_metric": "cox-nloglik",
-            "max_depth": 3,
-            "learning_rate": 0.1,
-            "verbosity": 0,
-        },
-        dtr,
-        500,
-        evals=[(dva, "v")],
-        early_stopping_rounds=30,
-        verbose_eval=False,
-    )
+        params(objective="survival:cox", eval_metric="cox-nloglik", **extra),
+        dtr, 500, evals=[(dva, "v")], early_stopping_rounds=30, verbose_eval=False,
+    )  # fmt: skip
     cox = cox[: cox.best_iteration + 1]
-    risk_tr = cox.predict(dtr, output_margin=True)
     order = np.argsort(d)
-    ds, es, rs = d[order], e[order], np.exp(risk_tr[order])
+    ds, es = d[order], e[order]
+    rs = np.exp(cox.predict(dtr, output_margin=True))[order]
     at_risk = np.cumsum(rs[::-1])[::-1]
     base = np.cumsum(np.where(es, 1.0 / at_risk, 0.0))
-    risk_t = np.exp(cox.predict(xgb.DMatrix(Xt.to_numpy()), output_margin=True))
-    H = np.array([base[np.searchsorted(ds, h, side="right") - 1] for h in hs])
-    out["cox"] = score(1 - np.exp(-risk_t[:, None] * H[None, :]))
+    risk_t = np.exp(cox.predict(xgb.DMatrix(Xt.to_numpy(np.float32)), output_margin=True))
+    H = np.array([base[max(np.searchsorted(ds, h, side="right") - 1, 0)] for h in hs])
+    res["cox"] = score(1 - np.exp(-risk_t[:, None] * H[None, :]))
 
-    # four separate classifiers on the rows whose status at each horizon is known
     cols = []
     for h in hs:
         y, known = metrics.horizon_status(d, e, h)
         yv, kv = metrics.horizon_status(dv, ev, h)
+        if y[known].sum() == 0 or yv[kv].sum() == 0 or (yv[kv] == 0).sum() == 0:
+            cols.append(np.full(len(Xt), np.nan))
+            continue
         clf = xgb.train(
-            {"objective": "binary:logistic", "max_depth": 3, "learning_rate": 0.1, "verbosity": 0},
-            xgb.DMatrix(X.to_numpy()[known], label=y[known]),
-            500,
-            evals=[(xgb.DMatrix(Xv.to_numpy()[kv], label=yv[kv]), "v")],
-            early_stopping_rounds=30,
-            verbose_eval=False,
-        )
+            params(objective="binary:logistic", **extra),
+            xgb.DMatrix(X.to_numpy(np.float32)[known], label=y[known]), 500,
+            evals=[(xgb.DMatrix(Xv.to_numpy(np.float32)[kv], label=yv[kv]), "v")],
+            early_stopping_rounds=30, verbose_eval=False,
+        )  # fmt: skip
         clf = clf[: clf.best_iteration + 1]
-        cols.append(clf.predict(xgb.DMatrix(Xt.to_numpy())))
-    out["classifiers"] = score(np.column_stack(cols))
-    return out
+        cols.append(clf.predict(xgb.DMatrix(Xt.to_numpy(np.float32))))
+    res["classifiers"] = score(np.column_stack(cols))
+    return res
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -666,7 +681,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(_clean(_models_child(Path(args.folder)))))
         return 0
     if args.compare:
-        print(json.dumps(_clean(compare_churn()), indent=1))
+        out = {"simulated": compare_churn()}
+        if args.folder:  # frames written by --child world
+            mono = monotone_from(tutor_features.FEATURE_INFO)
+            out["sandbox_tutors"] = compare_churn(_sandbox(Path(args.folder)), monotone=mono)
+        print(json.dumps(_clean(out), indent=1))
         return 0
     for r in run(args.scale):
         print(r)
