@@ -56,8 +56,9 @@ separately (each 0-100 before its weight):
 **Predicted sessions next week**: :class:`SessionsForecast`, a median linear regression
 on the week already booked, recent volume, hours offered and engagement, next to two
 naive baselines (last 7 days; sessions already booked); its MAE on a later hold-out is
-in the report (on the demo sandbox 0.78 vs 0.78 for "what is booked" and 1.88 for
-"same as last week": the booked week is nearly all there is to know).
+in the report (full-scale sandbox: MAE 0.743 vs 0.740 for "what is booked" and 1.86 for
+"same as last week"; the booked week is nearly all there is to know, and the fit says
+so with a coefficient of 0.995 on it).
 """
 
 from __future__ import annotations
