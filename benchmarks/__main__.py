@@ -25,6 +25,7 @@ SUITES = {
     "server": "benchmarks.server_bench",
     "sync": "benchmarks.sync_bench",
     "features": "benchmarks.features_bench",
+    "models": "benchmarks.models_bench",
 }
 
 
