@@ -49,6 +49,19 @@ DAY = pd.Timedelta(days=1)
 # Customer training rows (50,000 customers x 10 as-of dates at full scale) are sampled by
 # customer down to about this many: 500k rows train in 80 s, 150k in about 15.
 CUSTOMER_MAX_ROWS = 150_000
+# Figures kept with each prediction for lists and profiles (the rest of the features are
+# recomputed on demand: keeping all of them per run would grow the database by MBs a day).
+TUTOR_HEADLINES = (
+    "sessions_30d", "sessions_prev_30d", "sessions_change_30d", "rating_avg_30d",
+    "rating_avg_prev_30d", "first_session_success_rate", "first_sessions_rated",
+    "tutor_reschedules_7d", "engagement_score_14d", "engagement_score_prev_14d",
+    "days_since_last_session", "tenure_days", "utilization_14d", "hours_offered_next_14d",
+)  # fmt: skip
+CUSTOMER_HEADLINES = (
+    "sessions_30d", "sessions_prev_30d", "velocity_change_30d", "calls_14d",
+    "days_since_last_session", "first_session_rating", "tutor_consistency_90d",
+    "tenure_days",
+)  # fmt: skip
 
 
 def split_dates(dates: list[pd.Timestamp], holdout_days: int = HOLDOUT_DAYS):
@@ -216,6 +229,7 @@ def score_all(frames: MarketFrames, models: dict, *, days: int = 7) -> dict[str,
     tutors["sessions_next_week"] = models["sessions_forecast"].predict(X)
     tutors = tutors.join(tutor_noshow_risk(X, curve["p30"]).drop(columns=["no_churn_prediction"]))
     out["tutors"], out["tutor_factors"] = tutors, factors
+    out["tutor_metrics"] = X.reindex(columns=list(TUTOR_HEADLINES))
 
     cb = customer_features.CustomerFeatureBuilder(frames)
     C = cb.at(now)
@@ -224,6 +238,7 @@ def score_all(frames: MarketFrames, models: dict, *, days: int = 7) -> dict[str,
     customers = ccurve.join(customer_health(C))
     customers["risk_tier"] = risk_tier(ccurve["p30"])
     out["customers"] = customers
+    out["customer_metrics"] = C.reindex(columns=list(CUSTOMER_HEADLINES))
     out["customer_factors"] = top_factors(
         cm.contributions(C[cm.features], approx=True),
         C,

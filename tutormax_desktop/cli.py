@@ -4,6 +4,10 @@
     tutormax sync   [--api-url URL] [--database URL] [--resource R ...] [--json]
     tutormax status [--database URL] [--json]
     tutormax rejects [--database URL] [--resource R] [--limit N] [--json]
+    tutormax train  [--database URL] [--json]
+    tutormax score  [--database URL] [--json]
+    tutormax tutor show <id or name> [--json]
+    tutormax first-sessions [--days 7] [--json]
 
 Exit codes: 0 done, 1 partly failed, 2 bad usage or configuration, 3 the API refused
 the token, 130 interrupted.
@@ -71,6 +75,26 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--database", help="SQLAlchemy URL (default: settings / local SQLite)")
     st.add_argument("--json", action="store_true")
 
+    tr = sub.add_parser("train", help="train every model on the local database")
+    tr.add_argument("--database", help="SQLAlchemy URL (default: settings / local SQLite)")
+    tr.add_argument("--json", action="store_true")
+
+    sc = sub.add_parser("score", help="score tutors, first sessions and customers")
+    sc.add_argument("--database", help="SQLAlchemy URL (default: settings / local SQLite)")
+    sc.add_argument("--json", action="store_true")
+
+    tu = sub.add_parser("tutor", help="read-outs about one tutor")
+    tusub = tu.add_subparsers(dest="tutor_command", required=True, metavar="ACTION")
+    show = tusub.add_parser("show", help="risk curve, tiers, health and top factors")
+    show.add_argument("key", help="tutor id, or (part of) the name")
+    show.add_argument("--database")
+    show.add_argument("--json", action="store_true")
+
+    fs = sub.add_parser("first-sessions", help="upcoming first sessions with their risk")
+    fs.add_argument("--days", type=int, default=7)
+    fs.add_argument("--database")
+    fs.add_argument("--json", action="store_true")
+
     rj = sub.add_parser("rejects", help="API records that failed validation")
     rj.add_argument("--database")
     rj.add_argument("--resource")
@@ -99,9 +123,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _status(ctx, args)
         if args.command == "rejects":
             return _rejects(ctx, args)
+        if args.command == "train":
+            return _train(ctx, args)
+        if args.command == "score":
+            return _score(ctx, args)
+        if args.command == "tutor":
+            return _tutor_show(ctx, args)
+        if args.command == "first-sessions":
+            return _first_sessions(ctx, args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `tutormax first-sessions | head`: the reader left; that is not an error.
+        sys.stderr.close()
+        return EXIT_OK
     finally:
         ctx.close()
     return EXIT_USAGE
@@ -299,6 +335,159 @@ def _rejects(ctx: Any, args: argparse.Namespace) -> int:
         for it in items:
             print(f"{it['resource']} #{it['record_id']} (seen {it['seen_count']}x): {it['reason']}")
     return EXIT_OK
+
+
+# ---------------------------------------------------------------------- models
+
+
+def _progress(message: str) -> None:
+    print(f"... {message}", file=sys.stderr, flush=True)
+
+
+def _train(ctx: Any, args: argparse.Namespace) -> int:
+    from services.training import TrainingError, train_models
+
+    try:
+        result = train_models(ctx.engine(args.database), ctx.paths.models_dir, progress=_progress)
+    except TrainingError as exc:
+        print(f"tutormax: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(_plain(result.__dict__), indent=2))
+        return EXIT_OK
+    print(f"trained on data up to {result.observed_until}; models in {ctx.paths.models_dir}")
+    for name, version in result.versions.items():
+        print(f"\n{name} v{version} ({result.seconds.get(name, 0):.1f}s) held-out figures:")
+        for line in _figure_lines(name, result.figures.get(name, {})):
+            print(f"  {line}")
+    for w in result.warnings:
+        print(f"warning: {w}")
+    return EXIT_OK
+
+
+def _figure_lines(name: str, f: dict[str, Any]) -> list[str]:
+    def pct(v: Any) -> str:
+        return "-" if v is None or v != v else f"{100 * v:.1f} %"
+
+    def num(v: Any) -> str:
+        return "-" if v is None or v != v else f"{v:.3f}"
+
+    if name.endswith("churn"):
+        lines = [
+            f"rows {f.get('n')}, events {f.get('events')}, concordance {num(f.get('concordance'))}"
+        ]
+        for h in (7, 14, 30, 90):
+            auc = f.get(f"auc_{h}d")
+            if auc is not None and auc == auc:
+                lines.append(
+                    f"{h:>2} d: AUC {num(f.get(f'auc_{h}d'))}  Brier {num(f.get(f'brier_{h}d'))}"
+                    f"  churned {f.get(f'churned_{h}d')}/{f.get(f'known_{h}d')}"
+                    f"  at p>=0.5 precision {pct(f.get(f'precision_{h}d'))}"
+                    f" recall {pct(f.get(f'recall_{h}d'))}"
+                    f"  at recall 80 % precision {pct(f.get(f'precision_r80_{h}d'))}"
+                )
+            else:
+                lines.append(f"{h:>2} d: not measurable (no one followed that long after the cut)")
+        return lines
+    if name == "first_session":
+        return [
+            f"rows {f.get('n')}, poor rate {pct(f.get('poor_rate'))}",
+            f"AUC {num(f.get('auc'))}, accuracy {pct(f.get('accuracy'))} "
+            f"(always-predict-good {pct(f.get('always_good_accuracy'))})",
+            f"Brier {num(f.get('brier'))} (base rate {num(f.get('brier_base_rate'))}), "
+            f"calibration error {num(f.get('ece'))}",
+        ]
+    return [f"{k}: {num(v) if isinstance(v, float) else v}" for k, v in f.items()]
+
+
+def _score(ctx: Any, args: argparse.Namespace) -> int:
+    from services.scoring import ScoringError, score
+
+    try:
+        result = score(
+            ctx.engine(args.database), ctx.paths.models_dir, trigger="cli", progress=_progress
+        )
+    except ScoringError as exc:
+        print(f"tutormax: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(_plain(result.__dict__), indent=2))
+        return EXIT_OK
+    counts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in result.counts.items())
+    print(f"scoring run #{result.run_id} as of {result.as_of}: {counts} in {result.seconds:.1f}s")
+    print("models: " + ", ".join(f"{k} v{v}" for k, v in result.models.items()))
+    for w in result.warnings:
+        print(f"warning: {w}")
+    return EXIT_OK
+
+
+def _tutor_show(ctx: Any, args: argparse.Namespace) -> int:
+    from services.readouts import ReadoutError, tutor_profile
+
+    try:
+        profile = tutor_profile(ctx.engine(args.database), args.key)
+    except ReadoutError as exc:
+        print(f"tutormax: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(profile, indent=2))
+        return EXIT_OK
+    t, c = profile["tutor"], profile["churn"]
+    print(f"{t['name']} (#{t['id']}), {t['status']}, manager {t['manager'] or '-'}, "
+          f"subjects {', '.join(t['subjects']) or '-'}")  # fmt: skip
+    print(f"as of {profile['as_of']} ({profile['model_version']})")
+    curve = "  ".join(f"{h}: {_pct(c[h])}" for h in ("7d", "14d", "30d", "90d"))
+    print(f"P(churn within)  {curve}  ->  {profile['risk_tier']}")
+    perf, health = profile["performance"], profile["health"]
+    next_week = _fmt(profile["predicted_sessions_next_week"])
+    print(f"performance {_fmt(perf['score'])} {perf['tier']}; health {_fmt(health['score'])} "
+          f"{health['segment']}; burnout {'yes' if profile['burnout'] else 'no'}; no-show risk "
+          f"{_pct(profile['noshow_risk'])}; sessions next week {next_week}")  # fmt: skip
+    print("top factors:")
+    for f in profile["factors"]:
+        print(f"  - {f['text']} ({f['direction']})")
+    return EXIT_OK
+
+
+def _first_sessions(ctx: Any, args: argparse.Namespace) -> int:
+    from services.readouts import ReadoutError, upcoming_first_sessions
+
+    try:
+        out = upcoming_first_sessions(ctx.engine(args.database), args.days)
+    except (ReadoutError, ValueError) as exc:
+        print(f"tutormax: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return EXIT_OK
+    print(f"first sessions in the {args.days} days after {out['as_of']}: {len(out['sessions'])}")
+    for s in out["sessions"]:
+        why = "; ".join(f["text"] for f in s["factors"][:2])
+        print(f"{s['start_time'][:16]}  {(s['tutor'] or '?'):<22} {s['subject'] or '-':<16} "
+              f"P(poor) {_pct(s['p_poor']):>6}  {s['risk_tier'] or '-':<8} {why}")  # fmt: skip
+    return EXIT_OK
+
+
+def _pct(v: Any) -> str:
+    return "-" if v is None else f"{100 * v:.0f} %"
+
+
+def _fmt(v: Any) -> str:
+    return "-" if v is None else f"{v:.1f}"
+
+
+def _plain(value: Any) -> Any:
+    import math
+
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
 
 
 if __name__ == "__main__":

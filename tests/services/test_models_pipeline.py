@@ -1,0 +1,151 @@
+"""Train and score on a synced database, end to end, and the read-outs built on them."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from ml.registry import ModelRegistry
+from services.api.rails_time import parse_us
+from services.db.engine import make_engine
+from services.db.migrate import migrate
+from services.db.models import (
+    CustomerPrediction,
+    FirstSessionPrediction,
+    ScoringRun,
+    TutorPrediction,
+)
+from services.ml_data import load_frames
+from services.sandbox.clock import SandboxClock
+from services.sandbox.world import WorldConfig, build_world
+from services.scoring import ScoringError, prune_history, score
+from services.training import TrainingError, train_models
+from tests.sync.helpers import make_sync
+from tutormax_desktop import cli
+
+ANCHOR = parse_us("2026-11-20T12:00:00Z")
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory, sandbox_server_factory_module):
+    """The demo world synced into SQLite, every model trained, one scoring run."""
+    world = build_world(WorldConfig(scale="demo", seed=42, anchor_us=ANCHOR))
+    handle = sandbox_server_factory_module(world=world, clock=SandboxClock.fixed(ANCHOR))
+    folder = tmp_path_factory.mktemp("pipeline")
+    engine = make_engine(f"sqlite:///{folder / 'tutormax.db'}")
+    migrate(engine)
+    assert make_sync(engine, handle).sync().status == "ok"
+    models_dir = folder / "models"
+    trained = train_models(engine, models_dir)
+    result = score(engine, models_dir, trigger="test")
+    yield {"engine": engine, "models": models_dir, "trained": trained, "result": result,
+           "world": world, "folder": folder}  # fmt: skip
+    engine.dispose()
+
+
+def test_training_saves_a_version_of_every_model_with_honest_metrics(scored):
+    trained = scored["trained"]
+    assert trained.versions == {
+        "tutor_churn": 1, "customer_churn": 1, "first_session": 1, "sessions_forecast": 1,
+    }  # fmt: skip
+    registry = ModelRegistry(scored["models"])
+    meta = registry.versions("tutor_churn")[0].metadata
+    assert meta["key_metric"] == "concordance"
+    assert 0.55 < meta["metrics"]["concordance"] <= 1.0
+    assert meta["training_window"]["until"].startswith("2026-11-20")
+    assert len(meta["features"]) >= 30
+    fs = registry.versions("first_session")[0].metadata["metrics"]
+    assert fs["auc"] > 0.6
+    assert fs["accuracy"] >= fs["always_good_accuracy"] - 0.01
+
+
+def test_scoring_writes_one_run_covering_every_active_tutor(scored):
+    engine, result = scored["engine"], scored["result"]
+    frames = load_frames(engine)
+    active = frames.tutors[frames.tutors["status"] == "active"]
+    with engine.connect() as conn:
+        run = conn.execute(select(ScoringRun.__table__)).one()
+        tutors = conn.execute(select(TutorPrediction.__table__)).all()
+        n_customers = conn.execute(select(func.count()).select_from(CustomerPrediction)).scalar()
+        n_first = conn.execute(select(func.count()).select_from(FirstSessionPrediction)).scalar()
+    assert run.status == "ok" and run.counts == result.counts
+    assert run.thresholds["scores"]["risk_critical"] == 0.70
+    assert run.models == result.models
+    assert {t.tutor_id for t in tutors} == set(active["id"].tolist())
+    assert n_customers == result.counts["customers"] > 1000
+    assert n_first == result.counts["first_sessions"] > 10
+    for t in tutors:
+        curve = [t.p_churn_7d, t.p_churn_14d, t.p_churn_30d, t.p_churn_90d]
+        assert None not in curve and curve == sorted(curve)  # a curve, never decreasing
+        assert t.risk_tier in {"Critical", "High", "Medium", "Low"}
+        assert t.performance_tier in {"Platinum", "Gold", "Silver", "Bronze"}
+        assert t.factors and all(not re.fullmatch(r"f\d+", f["text"]) for f in t.factors)
+        assert t.metrics["tenure_days"] is not None
+
+
+def test_readouts_from_the_command_line(scored, monkeypatch, capsys):
+    db = str(scored["engine"].url)
+    assert cli.main(["tutor", "show", "Sarah Chen", "--json", "--database", db]) == 0
+    sarah = json.loads(capsys.readouterr().out)
+    assert sarah["tutor"]["id"] == scored["world"].personas["sarah_chen"]
+    assert sarah["risk_tier"] in {"Critical", "High", "Medium", "Low"}
+    assert sarah["history"][-1]["p_churn_30d"] == sarah["churn"]["30d"]
+    texts = " | ".join(f["text"] for f in sarah["factors"])
+    assert "engagement 0.32 (was 0.75)" in texts
+
+    assert cli.main(["first-sessions", "--days", "7", "--json", "--database", db]) == 0
+    upcoming = json.loads(capsys.readouterr().out)
+    mike = scored["world"].personas["mike_ross_first_session"]
+    row = next(s for s in upcoming["sessions"] if s["session_id"] == mike)
+    assert row["subject"] == "spanish" and row["tutor"] == "Mike Ross"
+    probs = [s["p_poor"] for s in upcoming["sessions"]]
+    assert probs == sorted(probs, reverse=True)
+
+    assert cli.main(["tutor", "show", "zzz-nobody", "--database", db]) == 2
+    assert "no tutor matches" in capsys.readouterr().err
+
+
+def test_a_corrupt_newest_model_falls_back_to_the_previous_with_a_warning(scored):
+    registry = ModelRegistry(scored["models"])
+    model = registry.load("first_session", 1)
+    v2 = registry.save("first_session", model, {"metrics": {"auc": 0.99}, "key_metric": "auc"})
+    victim = next(p for p in v2.path.iterdir() if p.name != "metadata.json")
+    victim.write_bytes(victim.read_bytes()[:10])  # truncated on disk
+    result = score(scored["engine"], scored["models"], trigger="test")
+    assert result.models["first_session"] == 1
+    assert any("v2" in w and "corrupt" in w for w in result.warnings)
+    with scored["engine"].connect() as conn:
+        run = conn.execute(select(ScoringRun.__table__).where(ScoringRun.id == result.run_id)).one()
+    assert any("corrupt" in w for w in run.warnings["messages"])
+
+
+def test_history_keeps_recent_runs_and_the_last_run_of_each_older_day(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    migrate(engine)
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    starts = [now - timedelta(days=5, hours=h) for h in (6, 4, 2)]
+    starts += [now - timedelta(hours=h) for h in (30, 1)]
+    with engine.begin() as conn:
+        ids = [
+            conn.execute(
+                insert(ScoringRun).values(started_at=s, status="ok").returning(ScoringRun.id)
+            ).scalar_one()
+            for s in starts
+        ]
+    assert prune_history(engine, now=now) == 2
+    with engine.connect() as conn:
+        kept = sorted(conn.execute(select(ScoringRun.id)).scalars())
+    assert kept == [ids[2], ids[3], ids[4]]
+
+
+def test_empty_database_says_what_to_do(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    migrate(engine)
+    with pytest.raises(TrainingError, match="sync the marketplace first"):
+        train_models(engine, tmp_path / "models")
+    with pytest.raises(ScoringError, match="train first"):
+        score(engine, tmp_path / "models")
