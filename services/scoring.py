@@ -345,3 +345,36 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, pd.Timestamp | datetime):
         return value.isoformat()
     return value
+
+
+# ---------------------------------------------------------------------- scheduled job
+
+
+def register_jobs(registry: Any) -> None:
+    """Scoring runs after every sync that changed data, at most every 15 minutes."""
+    from services.jobs import AFTER_SYNC
+
+    registry.register(
+        "score",
+        score_job,
+        title="Scoring",
+        triggers={AFTER_SYNC},
+        min_interval_minutes=15,
+        description="churn curves, tiers and scores for every tutor, customer and first session",
+    )
+
+
+def score_job(ctx: Any) -> dict[str, Any]:
+    result = score(
+        ctx.engine,
+        Path(ctx.models_dir),
+        trigger=ctx.trigger,
+        progress=ctx.progress,
+        cancel=ctx.cancel_event,
+    )
+    c = result.counts
+    summary = (
+        f"{c.get('tutors', 0):,} tutors, {c.get('customers', 0):,} customers, "
+        f"{c.get('first_sessions', 0):,} first sessions scored"
+    )
+    return {"summary": summary, "run_id": result.run_id, "warnings": result.warnings}

@@ -117,3 +117,27 @@ def train_models(
     result.seconds["total_with_io"] = round(time.perf_counter() - started, 2)
     log.info("trained %s in %.1fs", ", ".join(models), result.seconds["total_with_io"])
     return result
+
+
+# ---------------------------------------------------------------------- scheduled job
+
+
+def register_jobs(registry: Any) -> None:
+    """Retraining nightly (02:00 local by default; DOMAIN.md "Schedules")."""
+    from services.jobs import NIGHTLY
+
+    registry.register(
+        "train",
+        train_job,
+        title="Retraining",
+        triggers={NIGHTLY},
+        description="every model on the local data; a worse model is kept but not used",
+    )
+
+
+def train_job(ctx: Any) -> dict[str, Any]:
+    result = train_models(
+        ctx.engine, Path(ctx.models_dir), progress=ctx.progress, cancel=ctx.cancel_event
+    )
+    versions = ", ".join(f"{k} v{v}" for k, v in result.versions.items())
+    return {"summary": f"trained {versions}", "warnings": result.warnings}

@@ -149,3 +149,13 @@ def test_empty_database_says_what_to_do(tmp_path):
         train_models(engine, tmp_path / "models")
     with pytest.raises(ScoringError, match="train first"):
         score(engine, tmp_path / "models")
+
+
+def test_scoring_and_training_plug_into_the_job_registry():
+    from services.jobs import AFTER_SYNC, NIGHTLY, discover_jobs
+
+    registry, problems = discover_jobs()
+    assert problems == []
+    assert registry.get("score").runs_on(AFTER_SYNC)
+    assert registry.get("score").min_interval == timedelta(minutes=15)
+    assert registry.get("train").runs_on(NIGHTLY)
