@@ -34,9 +34,11 @@ string, is what the System page shows as its result.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -98,6 +100,9 @@ class JobSpec:
     triggers: frozenset[str]
     min_interval: timedelta = timedelta(0)
     description: str = ""
+    # Run in a separate process (the default): a CPU-bound job in a thread of the GUI
+    # process would take the GIL from the GUI thread for its whole run.
+    isolated: bool = True
 
     def runs_on(self, trigger: str) -> bool:
         return trigger in self.triggers
@@ -118,6 +123,7 @@ class JobRegistry:
         triggers: Iterable[str] = (MANUAL,),
         min_interval_minutes: float = 0,
         description: str = "",
+        isolated: bool = True,
     ) -> JobSpec:
         if not name or not name.replace("_", "").replace("-", "").isalnum():
             raise ValueError(f"job name must be a short identifier, not {name!r}")
@@ -127,6 +133,11 @@ class JobRegistry:
             raise ValueError(f"unknown job triggers {sorted(unknown)}; known: {sorted(TRIGGERS)}")
         if min_interval_minutes < 0:
             raise ValueError("min_interval_minutes must not be negative")
+        if isolated and ("<lambda>" in fn.__qualname__ or "<locals>" in fn.__qualname__):
+            raise ValueError(
+                f"job {name!r}: an isolated job runs in its own process, so its function "
+                "must be importable (a module-level function), or pass isolated=False"
+            )
         spec = JobSpec(
             name=name,
             fn=fn,
@@ -134,6 +145,7 @@ class JobRegistry:
             triggers=wanted,
             min_interval=timedelta(minutes=min_interval_minutes),
             description=description,
+            isolated=isolated,
         )
         self._jobs[name] = spec
         return spec
@@ -161,6 +173,154 @@ class JobRegistry:
 
     def with_trigger(self, trigger: str) -> list[JobSpec]:
         return [j for j in self._jobs.values() if trigger in j.triggers]
+
+
+# ---------------------------------------------------------------------- isolation
+
+
+@dataclass(frozen=True)
+class JobEnvironment:
+    """What a job process needs to build its JobContext (everything picklable)."""
+
+    database_url: str
+    data_dir: str | None
+    models_dir: str | None
+    trigger: str = MANUAL
+
+
+class JobFailed(RuntimeError):
+    """An isolated job raised; the message carries its type, text and traceback."""
+
+
+def run_isolated(
+    spec: JobSpec,
+    env: JobEnvironment,
+    *,
+    cancel_event: threading.Event,
+    on_progress: Callable[[object], None] | None = None,
+) -> Any:
+    """Run a registered job in its own process (see :func:`run_in_subprocess`)."""
+    return run_in_subprocess(
+        "services.jobs:_job_process",
+        (spec.fn.__module__, spec.fn.__qualname__, env),
+        cancel_event=cancel_event,
+        on_progress=on_progress,
+        name=f"tutormax-job-{spec.name}",
+    )
+
+
+def _job_process(payload: tuple[str, str, JobEnvironment], progress, cancel) -> Any:  # type: ignore[no-untyped-def]
+    module_name, qualname, env = payload
+    fn = _resolve(f"{module_name}:{qualname}")
+    from services.db.engine import make_engine
+
+    engine = make_engine(env.database_url)
+    try:
+        ctx = JobContext(
+            engine=engine,
+            data_dir=Path(env.data_dir) if env.data_dir else None,
+            models_dir=Path(env.models_dir) if env.models_dir else None,
+            trigger=env.trigger,
+            cancel_event=cancel,  # a multiprocessing Event: is_set()/wait() as threading's
+            on_progress=progress,
+        )
+        return fn(ctx)
+    finally:
+        engine.dispose()
+
+
+def run_in_subprocess(
+    target: str,
+    payload: Any,
+    *,
+    cancel_event: threading.Event,
+    on_progress: Callable[[object], None] | None = None,
+    name: str = "tutormax-worker",
+    exceptions: dict[str, type[BaseException]] | None = None,
+    poll_seconds: float = 0.1,
+) -> Any:
+    """Call ``target`` ("module:function") as ``fn(payload, progress, cancel)`` in a fresh
+    process and wait for it here, relaying progress and cancellation.
+
+    Why a process: a CPU-bound job (scoring, training, a sync's validation and writes)
+    in a thread of the GUI process holds the GIL the GUI thread needs for every paint;
+    in its own process it cannot. The process is spawned (never forked from a threaded
+    GUI). Payload, progress values and the result must be picklable; nothing is written
+    to disk. An exception in the child comes back as the same class when its name is in
+    ``exceptions`` (plus :class:`JobCancelled`), else as :class:`JobFailed`.
+    """
+    import multiprocessing as mp
+    import queue as queue_module
+
+    known = {"JobCancelled": JobCancelled, **(exceptions or {})}
+    mp_ctx = mp.get_context("spawn")
+    messages = mp_ctx.Queue()
+    cancel = mp_ctx.Event()
+    proc = mp_ctx.Process(
+        target=_subprocess_main,
+        args=(target, payload, messages, cancel),
+        name=name,
+        daemon=True,
+    )
+    proc.start()
+    try:
+        while True:
+            if cancel_event.is_set():
+                cancel.set()
+            try:
+                kind, value = messages.get(timeout=poll_seconds)
+            except queue_module.Empty:
+                if proc.is_alive():
+                    continue
+                try:
+                    kind, value = messages.get(timeout=1.0)
+                except queue_module.Empty:
+                    raise JobFailed(
+                        f"{name} ended without a result (exit code {proc.exitcode})"
+                    ) from None
+            if kind == "progress":
+                if on_progress is not None:
+                    on_progress(value)
+            elif kind == "result":
+                return value
+            else:
+                type_name, message, details = value
+                log.info("%s raised %s: %s\n%s", name, type_name, message, details)
+                cls = known.get(type_name)
+                if cls is not None:
+                    raise cls(message)
+                raise JobFailed(f"{type_name}: {message}")
+    finally:
+        proc.join(timeout=10)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(timeout=5)
+        messages.close()
+        messages.join_thread()
+
+
+def _resolve(target: str) -> Any:
+    module_name, _, qualname = target.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _subprocess_main(target: str, payload: Any, messages, cancel) -> None:  # type: ignore[no-untyped-def]
+    """The child process: run the target, send back the result or the error."""
+    import traceback
+
+    # Background work yields the CPU to the app the user is looking at.
+    if hasattr(os, "nice"):
+        with contextlib.suppress(OSError):
+            os.nice(10)
+    try:
+        fn = _resolve(target)
+        result = fn(payload, lambda value: messages.put(("progress", value)), cancel)
+        messages.put(("result", result))
+    except BaseException as exc:
+        messages.put(("error", (type(exc).__name__, str(exc), traceback.format_exc())))
 
 
 def discover_jobs(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,65 @@ class OfflineError(RuntimeError):
     """The API could not be reached; the app keeps working from the local database."""
 
 
+@dataclass(frozen=True)
+class SyncRequest:
+    """Everything a sync process needs (picklable; the token travels by pipe only)."""
+
+    database_url: str
+    base_url: str
+    token: str = field(repr=False)
+    verify: bool | str
+    timeout: float
+    max_attempts: int
+    page_limit: int
+    concurrency: int
+    cadence_minutes: dict[str, int]
+    resources: list[str] | None
+    trigger: str
+
+
+def sync_process(request: SyncRequest, progress: Any, cancel: Any) -> Any:
+    """One sync, in whatever process calls it: outbox first, then the pull."""
+    from services.db.engine import make_engine
+    from services.sync.engine import SyncEngine
+    from services.sync.outbox import drain_outbox
+
+    engine = make_engine(request.database_url)
+    client = RailsApiClient(
+        request.base_url,
+        request.token,
+        timeout=request.timeout,
+        verify=request.verify,
+        retry=RetryPolicy(max_attempts=request.max_attempts),
+        cancel=cancel,
+    )
+    try:
+        Backend._check_reachable(client)
+        sync = SyncEngine(
+            engine,
+            client,
+            page_limit=request.page_limit,
+            concurrency=request.concurrency,
+            cancel=cancel,
+            on_progress=progress,
+            cadence_minutes=request.cadence_minutes,
+        )
+        try:
+            drain_outbox(engine, client)
+        except errors.AuthError:
+            raise
+        except Exception as exc:  # the pull still runs; the outbox waits its turn
+            log.warning("outbox drain failed: %s", exc)
+        return sync.sync(request.resources, trigger=request.trigger)
+    finally:
+        client.close()
+        engine.dispose()
+
+
 class Backend:
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, ctx: AppContext, *, isolate_sync: bool = True) -> None:
         self.ctx = ctx
+        self.isolate_sync = isolate_sync
         self._open_lock = threading.Lock()
         self._sync_client: RailsApiClient | None = None
 
@@ -101,35 +158,53 @@ class Backend:
         resources: list[str] | None = None,
         trigger: str = "gui",
     ) -> Any:
-        """Health check, drain the outbox, pull ``resources`` (all by default)."""
-        from services.sync.engine import SyncEngine
-        from services.sync.outbox import drain_outbox
+        """Health check, drain the outbox, pull ``resources`` (all by default).
 
-        engine = self.engine()
+        The sync itself runs in its own process (``isolate_sync``): its fetch threads
+        validate pages and its writer builds rows in Python, and in this process they
+        would take the GIL from the GUI thread for the whole sync.
+        """
+        from services.credentials import CredentialError, resolve_token
+        from services.jobs import run_in_subprocess
+
+        self.engine()  # opened and migrated here, once
         if self.sandbox:
             state.progress("Starting the sandbox marketplace…")
-        client = self.ctx.api_client()
-        client.cancel = state.cancel_event
-        try:
-            self._check_reachable(client)
-            sync = SyncEngine(
-                engine,
-                client,
-                page_limit=self.settings.sync.page_limit,
-                concurrency=self.settings.sync.concurrency,
-                cancel=state.cancel_event,
-                on_progress=state.progress,
-                cadence_minutes=self.settings.sync.cadence_minutes,
-            )
-            try:
-                drain_outbox(engine, client)
-            except errors.AuthError:
-                raise
-            except Exception as exc:  # the pull still runs; the outbox waits its turn
-                log.warning("outbox drain failed: %s", exc)
-            return sync.sync(resources, trigger=trigger)
-        finally:
-            client.close()
+            sandbox = self.ctx.start_sandbox()
+            url, token = sandbox.base_url, sandbox.token
+        else:
+            url = str(self.settings.api_url)
+            token = resolve_token(url)
+        sync = self.settings.sync
+        request = SyncRequest(
+            database_url=self.ctx.database_url,
+            base_url=url,
+            token=token,
+            verify=self.settings.ca_bundle or True,
+            timeout=sync.timeout_seconds,
+            max_attempts=sync.max_attempts,
+            page_limit=sync.page_limit,
+            concurrency=sync.concurrency,
+            cadence_minutes=dict(sync.cadence_minutes),
+            resources=list(resources) if resources is not None else None,
+            trigger=trigger,
+        )
+        if not self.isolate_sync:
+            return sync_process(request, state.progress, state.cancel_event)
+        return run_in_subprocess(
+            "tutormax_desktop.backend:sync_process",
+            request,
+            cancel_event=state.cancel_event,
+            on_progress=state.progress,
+            name="tutormax-sync",
+            exceptions={
+                "OfflineError": OfflineError,
+                "AuthError": errors.AuthError,
+                "UnavailableError": errors.UnavailableError,
+                "CancelledError": errors.CancelledError,
+                "CredentialError": CredentialError,
+            },
+        )
 
     @staticmethod
     def _check_reachable(client: RailsApiClient) -> None:
@@ -230,6 +305,17 @@ class Backend:
             trigger=trigger,
             cancel_event=state.cancel_event,
             on_progress=state.progress,
+        )
+
+    def job_environment(self, trigger: str) -> Any:
+        """For jobs that run in their own process (services.jobs.run_isolated)."""
+        from services.jobs import JobEnvironment
+
+        return JobEnvironment(
+            database_url=self.ctx.database_url,
+            data_dir=str(self.data_dir),
+            models_dir=str(self.models_dir),
+            trigger=trigger,
         )
 
     def discover_jobs(self) -> tuple[Any, list[str]]:

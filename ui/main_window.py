@@ -593,10 +593,8 @@ class MainWindow(QMainWindow):
             self.restoreState(QByteArray(state))
         for name, table in self._tables().items():
             header = s.value(f"tables/{name}")
-            if isinstance(header, QByteArray | bytes) and table.horizontalHeader().restoreState(
-                QByteArray(header)
-            ):
-                table.setProperty("layoutRestored", True)
+            if isinstance(header, QByteArray | bytes):
+                table.horizontalHeader().restoreState(QByteArray(header))
         page = s.value("window/page")
         index = PAGES.index(page) if isinstance(page, str) and page in PAGES else 0
         self.nav.setCurrentRow(index)

@@ -367,21 +367,17 @@ class LinkDelegate(QStyledItemDelegate):
         )
 
 
-def autofit_columns(table: Any) -> None:
-    """Fit the columns to their contents the first time rows arrive, unless the user's
-    saved layout was restored (MainWindow.restore_state sets ``layoutRestored``)."""
-    model = table.model()
-
-    def fit(*_: Any) -> None:
-        if table.property("layoutRestored") or table.property("fitted"):
-            return
-        if model.rowCount() > 0:
-            table.setProperty("fitted", True)
-            table.resizeColumnsToContents()
-
-    model.modelReset.connect(fit)
-    model.rowsInserted.connect(fit)
-    model.layoutChanged.connect(fit)
+def default_column_widths(table: Any, chars: Sequence[int]) -> None:
+    """Initial column widths from the font (``chars`` average characters per column;
+    0 leaves a column alone); a saved layout restored later wins. Never measures the
+    data: fitting to contents asks the (Python) model for every cell, which stalls the
+    GUI thread."""
+    fm = table.fontMetrics()
+    unit = fm.horizontalAdvance("abcdefghijklmnopqrstuvwxyz0123456789") / 36
+    header = table.horizontalHeader()
+    for i, n in enumerate(chars):
+        if n > 0:
+            header.resizeSection(i, int(unit * n + 18))
 
 
 def panel(title: str, body: QWidget, *, extra: QWidget | None = None) -> QFrame:

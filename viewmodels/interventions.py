@@ -7,6 +7,7 @@ the sync state of each row (pending write-back, conflict) are roles the view col
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,10 +55,66 @@ def countdown(due: datetime | None, now: datetime) -> str:
     return f"in {text}" if not sign else f"{text} late"
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedRow:
+    """A row with its display texts and sort keys computed once, off the GUI thread:
+    the proxy asks for sort keys n·log n times, and each ask must be a lookup."""
+
+    row: Any
+    sla: str
+    display: tuple[str, ...]
+    sort: tuple[Any, ...]
+    due_tip: str
+
+
+def prepare_rows(rows: list[Any], now: datetime) -> list[PreparedRow]:
+    out = []
+    for r in rows:
+        sla = sla_state(r.due_at, r.status, now)
+        sync = "conflict" if r.conflict else ("pending" if r.pending else "synced")
+        due = r.due_at.timestamp() if r.due_at else 9e10
+        # Open work soonest-due first; finished work newest first. Scalars only: the
+        # proxy compares them in C++ (a tuple would not sort).
+        within = 5e10 - due if sla == "done" else due
+        local_due = r.due_at.astimezone() if r.due_at else None
+        if sla == "done" or r.due_at is None:
+            due_text = local_due.strftime("%Y-%m-%d %H:%M") if local_due else "–"
+        else:
+            due_text = countdown(r.due_at, now)
+        out.append(
+            PreparedRow(
+                row=r,
+                sla=sla,
+                display=(
+                    SLA_TEXT[sla],
+                    due_text,
+                    r.tutor_name,
+                    r.intervention_type.replace("_", " "),
+                    r.status.replace("_", " "),
+                    "–" if r.priority is None else str(r.priority),
+                    {"conflict": "Conflict", "pending": "Pending upload", "synced": "Synced"}[sync],
+                    r.reason,
+                ),
+                sort=(
+                    SLA_ORDER[sla] * 1e11 + within,
+                    due,
+                    r.tutor_name,
+                    r.intervention_type,
+                    r.status,
+                    r.priority if r.priority is not None else -1,
+                    sync,
+                    r.reason,
+                ),
+                due_tip=local_due.strftime("Due %Y-%m-%d %H:%M %Z") if local_due else "",
+            )
+        )
+    return out
+
+
 class InterventionsModel(QAbstractTableModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[Any] = []
+        self._rows: list[PreparedRow] = []
         self._now = datetime.now(UTC)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
@@ -79,70 +136,42 @@ class InterventionsModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        r = self._rows[index.row()]
+        p = self._rows[index.row()]
         col = index.column()
-        sla = self.sla(r)
-        if role == SLA_ROLE:
-            return sla
-        if role == LOCAL_ID_ROLE:
-            return r.local_id
-        sync = "conflict" if r.conflict else ("pending" if r.pending else "synced")
         if role == SORT_ROLE:
-            # Scalars only: the proxy compares them in C++ (a tuple would not sort).
-            due = r.due_at.timestamp() if r.due_at else 9e10
-            # Open work soonest-due first; finished work newest first.
-            within = 5e10 - due if sla == "done" else due
-            return (
-                SLA_ORDER[sla] * 1e11 + within,
-                due,
-                r.tutor_name,
-                r.intervention_type,
-                r.status,
-                r.priority if r.priority is not None else -1,
-                sync,
-                r.reason,
-            )[col]
+            return p.sort[col]
         if role == Qt.ItemDataRole.DisplayRole:
-            if col == 0:
-                return SLA_TEXT[sla]
-            if col == 1:
-                if sla == "done" or r.due_at is None:
-                    return r.due_at.astimezone().strftime("%Y-%m-%d %H:%M") if r.due_at else "–"
-                return countdown(r.due_at, self._now)
-            if col == 2:
-                return r.tutor_name
-            if col == 3:
-                return r.intervention_type.replace("_", " ")
-            if col == 4:
-                return r.status.replace("_", " ")
-            if col == 5:
-                return "–" if r.priority is None else str(r.priority)
-            if col == 6:
-                return {"conflict": "Conflict", "pending": "Pending upload", "synced": "Synced"}[
-                    sync
-                ]
-            return r.reason
+            return p.display[col]
+        if role == SLA_ROLE:
+            return p.sla
+        if role == LOCAL_ID_ROLE:
+            return p.row.local_id
         if role == Qt.ItemDataRole.ToolTipRole:
-            if col == 1 and r.due_at:
-                return r.due_at.astimezone().strftime("Due %Y-%m-%d %H:%M %Z")
+            if col == 1:
+                return p.due_tip or None
             if col == 7:
-                return r.reason
+                return p.row.reason
         return None
 
     def set_rows(self, rows: list[Any], now: datetime | None = None) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
+        """``rows``: PreparedRow (from a worker) or plain rows (prepared here)."""
         self._now = now or datetime.now(UTC)
+        prepared = [r if isinstance(r, PreparedRow) else None for r in rows]
+        if rows and prepared[0] is None:
+            prepared = prepare_rows(rows, self._now)
+        self.beginResetModel()
+        self._rows = prepared  # type: ignore[assignment]
         self.endResetModel()
 
     def tick(self, now: datetime | None = None) -> None:
-        """Countdowns move: repaint SLA and due columns only."""
+        """Countdowns move: recompute the SLA and due columns, repaint only those."""
         self._now = now or datetime.now(UTC)
         if self._rows:
+            self._rows = prepare_rows([p.row for p in self._rows], self._now)
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, 1))
 
     def rows(self) -> list[Any]:
-        return list(self._rows)
+        return [p.row for p in self._rows]
 
 
 class InterventionsProxy(QSortFilterProxyModel):
@@ -177,9 +206,15 @@ class InterventionsViewModel(QObject):
 
     @Slot()
     def load(self) -> None:
+        load = self._load
+
+        def work(_state: Any) -> tuple[list[PreparedRow], datetime]:
+            now = datetime.now(UTC)
+            return prepare_rows(load(), now), now
+
         self.runner.submit(
             "interventions",
-            lambda _s: self._load(),
+            work,
             title="Interventions",
             on_success=self._on_loaded,
             on_failure=lambda exc, _t: self.sig_error.emit(str(exc)),
@@ -187,12 +222,12 @@ class InterventionsViewModel(QObject):
             coalesce=True,
         )
 
-    def _on_loaded(self, rows: list[Any]) -> None:
-        now = datetime.now(UTC)
-        self.model.set_rows(rows, now)
+    def _on_loaded(self, result: tuple[list[PreparedRow], datetime]) -> None:
+        prepared, now = result
+        self.model.set_rows(prepared, now)
         self._loaded_once = True
-        self.sig_loaded.emit(len(rows))
-        overdue = [r for r in rows if sla_state(r.due_at, r.status, now) == "overdue"]
+        self.sig_loaded.emit(len(prepared))
+        overdue = [p.row for p in prepared if p.sla == "overdue"]
         if overdue:
             self.sig_overdue.emit(overdue)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from services.jobs import MANUAL, JobRegistry, summarize_result
+from services.jobs import MANUAL, JobRegistry, run_isolated, summarize_result
 from services.scheduler import JobRun, Scheduler
 from viewmodels.sync_status import SyncViewModel
 from viewmodels.tasks import TaskRecord, TaskRunner, TaskState
@@ -46,6 +46,7 @@ class SchedulerViewModel(QObject):
         *,
         due_resources: Callable[[], list[str]],
         job_context: Callable[[TaskState, str], Any],
+        job_environment: Callable[[str], Any] | None = None,
         interval_ms: int = 60_000,
         clock: Callable[[], datetime] | None = None,
         parent: QObject | None = None,
@@ -56,6 +57,7 @@ class SchedulerViewModel(QObject):
         self.scheduler = scheduler
         self._due_resources = due_resources
         self._job_context = job_context
+        self._job_environment = job_environment
         self._clock = clock or (lambda: datetime.now(UTC))
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
@@ -149,8 +151,17 @@ class SchedulerViewModel(QObject):
     def _start_job(self, name: str, trigger: str, reason: str) -> bool:
         spec = self.registry.get(name)
         context = self._job_context
+        environment = self._job_environment
 
         def work(state: TaskState) -> Any:
+            if spec.isolated and environment is not None:
+                # Its own process: a CPU-bound job never holds this process's GIL.
+                return run_isolated(
+                    spec,
+                    environment(trigger),
+                    cancel_event=state.cancel_event,
+                    on_progress=state.progress,
+                )
             return spec.fn(context(state, trigger))
 
         rec = self.runner.submit(

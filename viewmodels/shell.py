@@ -122,6 +122,7 @@ class ShellViewModel(QObject):
             scheduler,
             due_resources=backend.due_resources,
             job_context=backend.job_context,
+            job_environment=backend.job_environment,
             interval_ms=scheduler_interval_ms,
             parent=self,
         )

@@ -47,7 +47,7 @@ def score_job(ctx: JobContext) -> dict[str, Any]:
     ]
     n_recent = recent.groupby("tutor_id").size()
     n_before = before.groupby("tutor_id").size()
-    rating = recent.groupby("tutor_id")["rating"].mean()
+    rating = recent.groupby("tutor_id")["rating"].mean().astype("float64")
     # A little extra work of the kind scoring does (per-tutor aggregates over history).
     history = done.groupby("tutor_id").agg(n=("rating", "size"), mean=("rating", "mean"))
     ctx.check_cancel()
@@ -57,7 +57,8 @@ def score_job(ctx: JobContext) -> dict[str, Any]:
     for tutor_id in active["id"].to_numpy():
         r = int(n_recent.get(tutor_id, 0))
         b = int(n_before.get(tutor_id, 0))
-        avg = float(rating.get(tutor_id, np.nan))
+        avg = rating.get(tutor_id, np.nan)
+        avg = float("nan") if avg is None or avg != avg else float(avg)
         drop = 0.0 if b == 0 else max(0.0, (b - r) / b)
         low = 0.0 if np.isnan(avg) else max(0.0, (4.5 - avg) / 2.0)
         p30 = float(np.clip(0.05 + 0.8 * drop + 0.6 * low, 0.01, 0.97))

@@ -57,8 +57,14 @@ def test_window_paints_before_the_database_opens_then_syncs(qtbot, window):
     assert set(window.dots.statuses()) == {"ok"}
     qtbot.waitUntil(lambda: window.age.text() == "Last synced just now", timeout=5000)
     # The dashboard reloaded after a sync that changed data.
-    qtbot.waitUntil(lambda: window.shell.dashboard.dashboard is not None, timeout=10_000)
-    qtbot.waitUntil(lambda: window.dashboard_page.cards["sessions_today"].value.text() != "…")
+    qtbot.waitUntil(
+        lambda: (
+            window.shell.dashboard.dashboard is not None
+            and window.shell.dashboard.dashboard.has_sessions
+        ),
+        timeout=10_000,
+    )
+    assert window.dashboard_page.cards["sessions_today"].value.text() != "…"
     # No predictions yet: clear empty states.
     page = window.dashboard_page
     assert page.critical_stack.currentWidget() is page.critical_empty
@@ -74,6 +80,8 @@ def test_window_paints_before_the_database_opens_then_syncs(qtbot, window):
 
 def test_keyboard_navigation_search_and_persistence(qtbot, window, make_window):
     window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
     wait_ready(qtbot, window)
     for i, name in enumerate(PAGES):
         QTest.keyClick(window, Qt.Key(Qt.Key.Key_1 + i), Qt.KeyboardModifier.ControlModifier)

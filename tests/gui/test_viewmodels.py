@@ -306,9 +306,13 @@ def test_scheduler_syncs_due_resources_and_runs_jobs_after_changes(qtbot, runner
         lambda ctx: ran.append(("score", ctx)) or "scored",
         triggers={AFTER_SYNC},
         min_interval_minutes=15,
+        isolated=False,
     )
     registry.register(
-        "train", lambda ctx: ran.append(("train", ctx)) or "trained", triggers={NIGHTLY}
+        "train",
+        lambda ctx: ran.append(("train", ctx)) or "trained",
+        triggers={NIGHTLY},
+        isolated=False,
     )
     scheduler = Scheduler(registry, tmp_path / "s.json", nightly_at=time(2), tz=UTC)
     vm = SchedulerViewModel(

@@ -31,11 +31,15 @@ from services.scheduler import (
 NY = ZoneInfo("America/New_York")
 
 
+def _nothing(ctx: JobContext) -> None:
+    return None
+
+
 def _registry() -> JobRegistry:
     reg = JobRegistry()
-    reg.register("score", lambda ctx: None, triggers={AFTER_SYNC}, min_interval_minutes=15)
-    reg.register("train", lambda ctx: None, triggers={NIGHTLY})
-    reg.register("forecast", lambda ctx: None, triggers={DAILY})
+    reg.register("score", _nothing, triggers={AFTER_SYNC}, min_interval_minutes=15)
+    reg.register("train", _nothing, triggers={NIGHTLY})
+    reg.register("forecast", _nothing, triggers={DAILY})
     return reg
 
 
@@ -45,9 +49,13 @@ def test_registry_validates_and_always_allows_manual_runs():
     assert reg.get("train").triggers == {NIGHTLY, MANUAL}
     assert [j.name for j in reg.with_trigger(AFTER_SYNC)] == ["score"]
     with pytest.raises(ValueError):
-        reg.register("bad name!", lambda ctx: None)
+        reg.register("bad name!", _nothing)
     with pytest.raises(ValueError):
-        reg.register("x", lambda ctx: None, triggers={"hourly"})
+        reg.register("x", _nothing, triggers={"hourly"})
+    # A job that runs in its own process must be importable there.
+    with pytest.raises(ValueError, match="module-level"):
+        reg.register("y", lambda ctx: None)
+    assert not reg.register("y", lambda ctx: None, isolated=False).isolated
     with pytest.raises(KeyError):
         reg.get("nope")
 
@@ -74,7 +82,7 @@ def test_providers_plug_in_without_touching_the_shell(monkeypatch):
     module = types.ModuleType("fake_scoring")
 
     def register_jobs(registry):
-        registry.register("score", lambda ctx: "scored", triggers={AFTER_SYNC})
+        registry.register("score", lambda ctx: "scored", triggers={AFTER_SYNC}, isolated=False)
 
     module.register_jobs = register_jobs
     broken = types.ModuleType("fake_broken")
@@ -175,3 +183,59 @@ def test_disabled_scheduler_and_broken_state_file(tmp_path):
     assert load_state(path).history == []
     sched = Scheduler(_registry(), path, enabled=False)
     assert sched.due_jobs(datetime.now(UTC)) == []
+
+
+# ---------------------------------------------------------------------- isolated jobs
+
+
+def _progress_job(ctx: JobContext) -> dict:
+    ctx.progress("loading")
+    ctx.progress(0.5)
+    return {"summary": f"ran on {ctx.trigger}", "models": str(ctx.models_dir)}
+
+
+def _failing_job(ctx: JobContext) -> None:
+    raise KeyError("no model file")
+
+
+def _waiting_job(ctx: JobContext) -> None:
+    ctx.progress("waiting")
+    if not ctx.cancel_event.wait(30):
+        raise AssertionError("never cancelled")
+    ctx.check_cancel()
+
+
+def test_isolated_jobs_run_in_their_own_process(tmp_path):
+    import os
+    import threading
+
+    from services.jobs import JobCancelled, JobEnvironment, JobFailed, run_isolated
+
+    reg = JobRegistry()
+    env = JobEnvironment(
+        f"sqlite:///{tmp_path / 'x.db'}", str(tmp_path), str(tmp_path / "m"), "nightly"
+    )
+    seen = []
+    result = run_isolated(
+        reg.register("p", _progress_job),
+        env,
+        cancel_event=threading.Event(),
+        on_progress=seen.append,
+    )
+    assert result == {"summary": "ran on nightly", "models": str(tmp_path / "m")}
+    assert seen == ["loading", 0.5]
+    with pytest.raises(JobFailed, match="KeyError: 'no model file'"):
+        run_isolated(reg.register("f", _failing_job), env, cancel_event=threading.Event())
+    cancel = threading.Event()
+
+    def cancel_on_first_progress(value):
+        cancel.set()
+
+    with pytest.raises(JobCancelled):
+        run_isolated(
+            reg.register("w", _waiting_job),
+            env,
+            cancel_event=cancel,
+            on_progress=cancel_on_first_progress,
+        )
+    assert os.getpid()  # (and this process is still here)

@@ -27,7 +27,7 @@ from ui.widgets import (
     MetricCard,
     RiskBadgeDelegate,
     TierChart,
-    autofit_columns,
+    default_column_widths,
     panel,
 )
 from viewmodels.dashboard import TUTOR_ID_ROLE, DashboardViewModel
@@ -95,7 +95,7 @@ class DashboardPage(QWidget):
         header = self.critical_table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        autofit_columns(self.critical_table)
+        default_column_widths(self.critical_table, (10, 20, 13, 0, 19))
         self.critical_table.clicked.connect(self._on_critical_clicked)
         self.critical_table.setMinimumHeight(220)
         self.critical_empty = EmptyState(*NO_SCORES)

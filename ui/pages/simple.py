@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui.theme import LIGHT, Theme
-from ui.widgets import EmptyState, autofit_columns
+from ui.widgets import EmptyState, default_column_widths
 from viewmodels.interventions import SLA_ROLE, InterventionsViewModel
 
 PLACEHOLDERS = {
@@ -128,7 +128,7 @@ class InterventionsPage(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        autofit_columns(self.table)
+        default_column_widths(self.table, (9, 16, 20, 20, 11, 8, 14, 40))
         self.sla_delegate = SlaDelegate(self.table)
         self.table.setItemDelegateForColumn(0, self.sla_delegate)
         self.table.setItemDelegateForColumn(1, self.sla_delegate)

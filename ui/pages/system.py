@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.widgets import EmptyState, autofit_columns
+from ui.widgets import EmptyState, default_column_widths
 from viewmodels.scheduler import SchedulerViewModel
 from viewmodels.sync_status import SyncViewModel
 from viewmodels.system import RAW_ROLE, REASON_ROLE, RESOURCE_ROLE, SystemViewModel
@@ -120,7 +120,7 @@ class SystemPage(QWidget):
             vm.rejects_proxy, sort_column=4, order=Qt.SortOrder.DescendingOrder
         )
         self.rejects_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        autofit_columns(self.rejects_table)
+        default_column_widths(self.rejects_table, (16, 10, 50, 7, 16))
         self.rejects_table.selectionModel().selectionChanged.connect(self._on_reject_selected)
         self.reject_reason = QLabel(
             "Select a reject to see why it was refused and the record as served."
@@ -159,7 +159,7 @@ class SystemPage(QWidget):
         header = self.jobs_table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        autofit_columns(self.jobs_table)
+        default_column_widths(self.jobs_table, (26, 11, 14, 10, 9, 50))
         self.job_choice = QComboBox()
         self.run_job_button = QPushButton("Run now")
         self.run_job_button.clicked.connect(self._run_selected_job)
@@ -179,7 +179,7 @@ class SystemPage(QWidget):
 
         # --- models
         self.models_table = _table(_proxy(self, vm.models))
-        autofit_columns(self.models_table)
+        default_column_widths(self.models_table, (16, 8, 22, 40, 8, 30))
         self.models_empty = EmptyState("No trained models yet", "")
         self.models_stack = QStackedWidget()
         self.models_stack.addWidget(self.models_empty)
