@@ -114,6 +114,9 @@ class JobRun:
     finished_at: datetime | None = None
     status: str = "running"  # running / ok / failed / cancelled
     summary: str = ""
+    # The data change an AFTER_SYNC run started from; it counts as seen only if the
+    # run succeeds (a failed scoring is retried after its interval, not forgotten).
+    change_seen: datetime | None = None
 
     @property
     def seconds(self) -> float | None:
@@ -129,6 +132,7 @@ class JobRun:
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "status": self.status,
             "summary": self.summary,
+            "change_seen": self.change_seen.isoformat() if self.change_seen else None,
         }
 
     @classmethod
@@ -140,6 +144,7 @@ class JobRun:
             finished_at=_dt(raw["finished_at"]) if raw.get("finished_at") else None,
             status=str(raw.get("status", "unknown")),
             summary=str(raw.get("summary", "")),
+            change_seen=_dt(raw["change_seen"]) if raw.get("change_seen") else None,
         )
 
 
@@ -249,7 +254,9 @@ class Scheduler:
     def due_jobs(
         self, now: datetime, running: frozenset[str] | set[str] = frozenset()
     ) -> list[DueJob]:
-        """Jobs to start now (none that is already running), in registration order."""
+        """Jobs to start now (none that is already running): nightly runs first (a
+        retrain comes before the scoring that uses it), then daily, then after-sync;
+        registration order within each."""
         if not self.enabled:
             return []
         due: list[DueJob] = []
@@ -259,7 +266,8 @@ class Scheduler:
             found = self._due(job.name, job.triggers, job.min_interval, now)
             if found is not None:
                 due.append(found)
-        return due
+        order = {NIGHTLY: 0, DAILY: 1, AFTER_SYNC: 2}
+        return sorted(due, key=lambda d: order.get(d.trigger, 3))
 
     def _due(
         self, name: str, triggers: frozenset[str], min_interval: timedelta, now: datetime
@@ -306,10 +314,14 @@ class Scheduler:
     def record_start(self, name: str, trigger: str, at: datetime) -> JobRun:
         st = self.state
         st.last_attempt.setdefault(name, {})[trigger] = at
-        # An AFTER_SYNC run covers every change up to its start, whatever triggered it.
-        if st.data_changed_at is not None and st.data_changed_at <= at:
-            st.seen_change[name] = st.data_changed_at
-        run = JobRun(name, trigger, at)
+        # A run covers every change up to its start, whatever triggered it (once it
+        # succeeds: see record_finish).
+        seen = (
+            st.data_changed_at
+            if st.data_changed_at is not None and st.data_changed_at <= at
+            else None
+        )
+        run = JobRun(name, trigger, at, change_seen=seen)
         st.history.append(run)
         del st.history[:-HISTORY_LIMIT]
         self._save()
@@ -319,6 +331,10 @@ class Scheduler:
         run.finished_at = at
         run.status = status
         run.summary = summary
+        if status == "ok" and run.change_seen is not None:
+            previous = self.state.seen_change.get(run.name)
+            if previous is None or previous < run.change_seen:
+                self.state.seen_change[run.name] = run.change_seen
         self._save()
 
     def _save(self) -> None:

@@ -111,32 +111,38 @@ class SchedulerViewModel(QObject):
 
     @Slot()
     def tick(self) -> None:
-        if not self.runner.is_running("sync"):
-            self.runner.submit(
-                CHECK_TASK,
-                lambda _s: self._due_resources(),
-                on_success=self._start_due_sync,
-                on_failure=lambda exc, _t: log.warning("schedule check failed: %s", exc),
-                record=False,
-            )
-        self.run_due_jobs()
+        """Sync what is due first; jobs run when no sync is (they read what it writes)."""
+        if self.runner.is_running("sync"):
+            return
+        self.runner.submit(
+            CHECK_TASK,
+            lambda _s: self._due_resources(),
+            on_success=self._start_due_sync,
+            on_failure=lambda exc, _t: log.warning("schedule check failed: %s", exc),
+            record=False,
+        )
 
     def _start_due_sync(self, resources: list[str]) -> None:
         if resources and self.sync.sync(resources, trigger="schedule"):
             log.info("scheduled sync of %s", ", ".join(resources))
+            return  # the jobs follow when it lands
+        self.run_due_jobs()
 
     def _on_sync_landed(self, _report: Any, changed: bool) -> None:
         self.scheduler.record_sync(changed=changed, at=self._clock())
-        if changed:
-            self.run_due_jobs()
+        self.run_due_jobs()
 
     def run_due_jobs(self) -> list[str]:
-        now = self._clock()
-        started = []
-        for due in self.scheduler.due_jobs(now, self.runner.running_names()):
+        """Start the first due job, if no sync and no other job runs: jobs are heavy
+        (scoring, training) and run one after the other; the next one starts when
+        this one finishes."""
+        running = self.runner.running_names()
+        if "sync" in running or running & set(self.registry.names()):
+            return []
+        for due in self.scheduler.due_jobs(self._clock(), running):
             if self._start_job(due.name, due.trigger, due.reason):
-                started.append(due.name)
-        return started
+                return [due.name]
+        return []
 
     # ------------------------------------------------------------------ jobs
 
@@ -186,3 +192,5 @@ class SchedulerViewModel(QObject):
                 run, status=rec.status, summary=rec.summary, at=self._clock()
             )
         self.sig_job_finished.emit(rec.name, rec.status)
+        if self._timer.isActive():
+            QTimer.singleShot(0, self, self.run_due_jobs)
