@@ -103,6 +103,13 @@ class JobSpec:
     # Run in a separate process (the default): a CPU-bound job in a thread of the GUI
     # process would take the GIL from the GUI thread for its whole run.
     isolated: bool = True
+    # "module:qualname" of fn, for a spec known only by name in this process
+    # (discovered in another one); None: taken from fn.
+    target: str | None = None
+
+    @property
+    def target_ref(self) -> str:
+        return self.target or f"{self.fn.__module__}:{self.fn.__qualname__}"
 
     def runs_on(self, trigger: str) -> bool:
         return trigger in self.triggers
@@ -202,16 +209,16 @@ def run_isolated(
     """Run a registered job in its own process (see :func:`run_in_subprocess`)."""
     return run_in_subprocess(
         "services.jobs:_job_process",
-        (spec.fn.__module__, spec.fn.__qualname__, env),
+        (spec.target_ref, env),
         cancel_event=cancel_event,
         on_progress=on_progress,
         name=f"tutormax-job-{spec.name}",
     )
 
 
-def _job_process(payload: tuple[str, str, JobEnvironment], progress, cancel) -> Any:  # type: ignore[no-untyped-def]
-    module_name, qualname, env = payload
-    fn = _resolve(f"{module_name}:{qualname}")
+def _job_process(payload: tuple[str, JobEnvironment], progress, cancel) -> Any:  # type: ignore[no-untyped-def]
+    target, env = payload
+    fn = _resolve(target)
     from services.db.engine import make_engine
 
     engine = make_engine(env.database_url)
@@ -348,6 +355,72 @@ def discover_jobs(
             log.exception("job provider %s failed", module_name)
             problems.append(f"{module_name}: {type(exc).__name__}: {exc}")
     return registry, problems
+
+
+def discover_jobs_isolated(
+    providers: Iterable[str] | None = None, cancel_event: threading.Event | None = None
+) -> tuple[JobRegistry, list[str]]:
+    """:func:`discover_jobs` without importing the providers here.
+
+    Job providers import the model libraries (seconds of import time, hundreds of MB);
+    the app's process only needs to know each job's name, schedule and entry point,
+    since isolated jobs run elsewhere. A provider's non-isolated jobs (rare) are
+    registered by importing it here after all.
+    """
+    names = list(JOB_PROVIDERS if providers is None else providers)
+    found, problems = run_in_subprocess(
+        "services.jobs:_discover_process",
+        names,
+        cancel_event=cancel_event or threading.Event(),
+        name="tutormax-discover-jobs",
+    )
+    registry = JobRegistry()
+    in_process: list[str] = []
+    for job in found:
+        if not job["isolated"]:
+            if job["provider"] not in in_process:
+                in_process.append(job["provider"])
+            continue
+        registry._jobs[job["name"]] = JobSpec(
+            name=job["name"],
+            fn=_not_here,
+            title=job["title"],
+            triggers=frozenset(job["triggers"]),
+            min_interval=timedelta(minutes=job["min_interval_minutes"]),
+            description=job["description"],
+            isolated=True,
+            target=job["target"],
+        )
+    if in_process:
+        _, more = discover_jobs(registry, in_process)
+        problems = [*problems, *more]
+    return registry, problems
+
+
+def _not_here(ctx: JobContext) -> Any:
+    raise RuntimeError("this job runs in its own process (services.jobs.run_isolated)")
+
+
+def _discover_process(providers: list[str], progress, cancel) -> tuple[list[dict], list[str]]:  # type: ignore[no-untyped-def]
+    out: list[dict] = []
+    problems: list[str] = []
+    for provider in providers:
+        registry, more = discover_jobs(providers=[provider])
+        problems += more
+        for spec in registry:
+            out.append(
+                {
+                    "provider": provider,
+                    "name": spec.name,
+                    "title": spec.title,
+                    "triggers": sorted(spec.triggers),
+                    "min_interval_minutes": spec.min_interval.total_seconds() / 60,
+                    "description": spec.description,
+                    "isolated": spec.isolated,
+                    "target": spec.target_ref,
+                }
+            )
+    return out, problems
 
 
 def summarize_result(result: object) -> str:

@@ -319,9 +319,11 @@ class Backend:
         )
 
     def discover_jobs(self) -> tuple[Any, list[str]]:
-        from services.jobs import discover_jobs
+        """The scheduled jobs (scoring, training, ...), found in a separate process so
+        the model libraries are never imported into the app's process."""
+        from services.jobs import discover_jobs_isolated
 
-        return discover_jobs()
+        return discover_jobs_isolated()
 
     # ------------------------------------------------------------------ connection
 

@@ -256,3 +256,34 @@ def test_a_failed_scoring_is_retried_and_nightly_runs_come_first(tmp_path):
     run = sched.record_start("score", AFTER_SYNC, t0 + timedelta(minutes=15))
     sched.record_finish(run, status="ok", summary="", at=t0 + timedelta(minutes=16))
     assert "score" not in [d.name for d in sched.due_jobs(t0 + timedelta(hours=2))]
+
+
+def test_jobs_are_discovered_in_another_process():
+    from services.jobs import discover_jobs_isolated
+
+    registry, problems = discover_jobs_isolated(["tests.e2e.fake_scoring", "no.such.module"])
+    assert problems == []
+    spec = registry.get("score")
+    assert spec.isolated and spec.target == "tests.e2e.fake_scoring:score_job"
+    assert spec.triggers == {AFTER_SYNC, "manual"}
+    assert spec.min_interval == timedelta(minutes=15)
+
+
+def test_the_app_process_never_imports_the_model_libraries():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = (
+        "import sys; from services.jobs import discover_jobs_isolated; "
+        "reg, problems = discover_jobs_isolated(); "
+        "print(sorted(reg.names()), 'xgboost' in sys.modules, 'services.scoring' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    names, xgb, scoring = out.stdout.strip().rsplit(" ", 2)
+    assert (xgb, scoring) == ("False", "False")
+    assert "score" in names and "train" in names  # the models issue's jobs
