@@ -40,6 +40,7 @@ import importlib.util
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -245,6 +246,7 @@ def run_in_subprocess(
     name: str = "tutormax-worker",
     exceptions: dict[str, type[BaseException]] | None = None,
     poll_seconds: float = 0.1,
+    cancel_grace_seconds: float = 5.0,
 ) -> Any:
     """Call ``target`` ("module:function") as ``fn(payload, progress, cancel)`` in a fresh
     process and wait for it here, relaying progress and cancellation.
@@ -254,7 +256,9 @@ def run_in_subprocess(
     in its own process it cannot. The process is spawned (never forked from a threaded
     GUI). Payload, progress values and the result must be picklable; nothing is written
     to disk. An exception in the child comes back as the same class when its name is in
-    ``exceptions`` (plus :class:`JobCancelled`), else as :class:`JobFailed`.
+    ``exceptions`` (plus :class:`JobCancelled`), else as :class:`JobFailed`. A child
+    that has not stopped ``cancel_grace_seconds`` after a cancel is terminated (the app
+    is quitting; the work is transactional and resumes next time).
     """
     import multiprocessing as mp
     import queue as queue_module
@@ -270,10 +274,17 @@ def run_in_subprocess(
         daemon=True,
     )
     proc.start()
+    cancelled_at: float | None = None
     try:
         while True:
             if cancel_event.is_set():
                 cancel.set()
+                now = time.monotonic()
+                if cancelled_at is None:
+                    cancelled_at = now
+                elif now - cancelled_at > cancel_grace_seconds and proc.is_alive():
+                    proc.terminate()
+                    raise JobCancelled(f"{name} did not stop in time and was terminated")
             try:
                 kind, value = messages.get(timeout=poll_seconds)
             except queue_module.Empty:

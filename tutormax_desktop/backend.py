@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from services.api import errors
-from services.api.client import RailsApiClient, RetryPolicy
 from services.api.contract import SYNC_ORDER
 from services.settings import Settings, save_settings
 from tutormax_desktop.context import AppContext
@@ -49,6 +48,7 @@ class SyncRequest:
 
 def sync_process(request: SyncRequest, progress: Any, cancel: Any) -> Any:
     """One sync, in whatever process calls it: outbox first, then the pull."""
+    from services.api.client import RailsApiClient, RetryPolicy
     from services.db.engine import make_engine
     from services.sync.engine import SyncEngine
     from services.sync.outbox import drain_outbox
@@ -90,7 +90,6 @@ class Backend:
         self.ctx = ctx
         self.isolate_sync = isolate_sync
         self._open_lock = threading.Lock()
-        self._sync_client: RailsApiClient | None = None
 
     # ------------------------------------------------------------------ cheap facts
 
@@ -207,7 +206,9 @@ class Backend:
         )
 
     @staticmethod
-    def _check_reachable(client: RailsApiClient) -> None:
+    def _check_reachable(client: Any) -> None:
+        from services.api.client import RetryPolicy
+
         saved = client.retry
         client.retry = RetryPolicy(max_attempts=2, base_delay=0.5, max_delay=2.0)
         try:
@@ -334,6 +335,7 @@ class Backend:
         """
         if not api_url:
             return "The built-in sandbox needs no connection."
+        from services.api.client import RailsApiClient, RetryPolicy
         from services.credentials import resolve_token
 
         url = Settings(api_url=api_url).api_url  # validates (https, no credentials)

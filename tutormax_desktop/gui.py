@@ -127,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         shell = build_shell(ctx, theme=theme, ui_settings=ui_settings)
         instance.sig_activate.connect(shell.window.bring_to_front)
+        if os.environ.get(STARTUP_PROBE_ENV):
+            _install_startup_probe(shell, os.environ[STARTUP_PROBE_ENV])
         shell.window.show()
         shell.window.shell.start(sync_at_start=not args.no_sync)
         code = app.exec()
@@ -135,6 +137,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         instance.release()
         crash.uninstall()
+
+
+STARTUP_PROBE_ENV = "TUTORMAX_STARTUP_PROBE"
+
+
+def _install_startup_probe(shell: Shell, mode: str) -> None:
+    """For benchmarks/startup_bench.py: print when the window first paints and when the
+    dashboard has its data; with mode "quit", leave once it has."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    class Probe(QObject):
+        def __init__(self) -> None:
+            super().__init__(shell.window)
+            self.painted = False
+
+        def eventFilter(self, obj: Any, event: Any) -> bool:
+            if not self.painted and event.type() == QEvent.Type.Paint:
+                self.painted = True
+                # After this paint returns: the frame is on screen and the loop is free.
+                QTimer.singleShot(0, lambda: print("startup: painted", flush=True))
+            return False
+
+    probe = Probe()
+    shell.window.installEventFilter(probe)
+
+    def loaded(_dash: Any) -> None:
+        print("startup: dashboard", flush=True)
+        if mode == "quit":
+            QTimer.singleShot(0, shell.window.quit)
+
+    shell.window.shell.dashboard.sig_loaded.connect(loaded)
 
 
 def first_run_choice(ctx: Any, theme: Any, ui_settings: Any) -> bool:

@@ -22,7 +22,6 @@ from PySide6.QtCore import (
     Slot,
 )
 
-from services.metrics import sla_state
 from viewmodels.tasks import SORT_ROLE, TaskRunner
 
 Index = QModelIndex | QPersistentModelIndex
@@ -68,6 +67,8 @@ class PreparedRow:
 
 
 def prepare_rows(rows: list[Any], now: datetime) -> list[PreparedRow]:
+    from services.metrics import sla_state
+
     out = []
     for r in rows:
         sla = sla_state(r.due_at, r.status, now)
@@ -131,6 +132,8 @@ class InterventionsModel(QAbstractTableModel):
         return None
 
     def sla(self, row: Any) -> str:
+        from services.metrics import sla_state
+
         return sla_state(row.due_at, row.status, self._now)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

@@ -181,15 +181,9 @@ class ShellViewModel(QObject):
     def start(self, *, sync_at_start: bool = True) -> None:
         """Open the database off the GUI thread; everything else follows when it is."""
         self._sync_at_start = sync_at_start
-        backend = self.backend
-
-        def open_all(_state: Any) -> tuple[JobRegistry, list[str]]:
-            backend.open()
-            return backend.discover_jobs()
-
         self.runner.submit(
             "open-database",
-            open_all,
+            lambda _state: self.backend.open(),
             title="Open the local database",
             trigger="start",
             on_success=self._on_ready,
@@ -198,11 +192,7 @@ class ShellViewModel(QObject):
             ),
         )
 
-    def _on_ready(self, result: tuple[JobRegistry, list[str]]) -> None:
-        registry, problems = result
-        self.scheduler.set_registry(registry)
-        for problem in problems:
-            self.sig_message.emit(f"A background job could not be loaded: {problem}")
+    def _on_ready(self, _result: Any) -> None:
         self._ready = True
         self.sig_ready_changed.emit(True)
         self.sync.start()
@@ -210,11 +200,31 @@ class ShellViewModel(QObject):
         self.dashboard.load()
         self.interventions.load()
         self.system.load()
+        # The scheduled jobs (scoring, training) are found in another process; the
+        # pages and the first sync do not wait for that.
+        self.runner.submit(
+            "discover-jobs",
+            lambda _state: self.backend.discover_jobs(),
+            title="Find background jobs",
+            trigger="start",
+            on_success=self._on_jobs_found,
+            on_failure=lambda exc, _t: self.sig_message.emit(
+                f"Background jobs could not be loaded: {exc}"
+            ),
+        )
         if self._sync_at_start:
             if self.scheduler.scheduler.enabled:
                 self.scheduler.start()
             else:
                 self.sync.sync_now()
+
+    def _on_jobs_found(self, result: tuple[JobRegistry, list[str]]) -> None:
+        registry, problems = result
+        self.scheduler.set_registry(registry)
+        for problem in problems:
+            self.sig_message.emit(f"A background job could not be loaded: {problem}")
+        if self.scheduler.running:
+            self.scheduler.run_due_jobs()
 
     def refresh_all(self) -> None:
         if not self._ready:

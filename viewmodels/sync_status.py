@@ -24,7 +24,6 @@ from PySide6.QtCore import (
 )
 
 from services.api import errors
-from services.credentials import CredentialError
 from viewmodels.tasks import SORT_ROLE, TaskRunner, TaskState
 
 COLUMNS = ("Resource", "Status", "Rows", "Rejects", "Fetched this run", "Last success")
@@ -156,9 +155,10 @@ def classify_failure(exc: BaseException | None) -> str:
     """Why a sync failed, as a connection state."""
     if exc is None:
         return SYNC_FAILED
-    if isinstance(exc, errors.AuthError | CredentialError):
-        return AUTH_FAILED
     name = type(exc).__name__
+    # services.credentials.CredentialError, by name: importing it loads keyring.
+    if isinstance(exc, errors.AuthError) or name == "CredentialError":
+        return AUTH_FAILED
     if isinstance(exc, errors.UnavailableError | ConnectionError) or name == "OfflineError":
         return OFFLINE
     return SYNC_FAILED
