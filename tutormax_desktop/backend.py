@@ -85,6 +85,25 @@ def sync_process(request: SyncRequest, progress: Any, cancel: Any) -> Any:
         engine.dispose()
 
 
+def warm_up() -> None:
+    """Import the modules the app's worker threads use, and start multiprocessing's
+    resource tracker, while nothing else is going on."""
+    import importlib
+    import multiprocessing.queues  # noqa: F401 (the sync and job processes)
+    from multiprocessing import resource_tracker
+
+    for name in (
+        "services.credentials",
+        "services.metrics",
+        "services.sync.engine",
+        "services.sync.outbox",
+        "services.sync.status",
+        "services.interventions",
+    ):
+        importlib.import_module(name)
+    resource_tracker.ensure_running()
+
+
 class Backend:
     def __init__(self, ctx: AppContext, *, isolate_sync: bool = True) -> None:
         self.ctx = ctx
@@ -141,9 +160,12 @@ class Backend:
     # ------------------------------------------------------------------ database
 
     def open(self) -> None:
-        """Open and migrate the database (the first task after the window shows)."""
+        """Open and migrate the database (the first task after the window shows), and
+        import now what later tasks need: an import holds the GIL for its whole run, so
+        one on a worker thread mid-session is a stall of the GUI thread."""
         with self._open_lock:
             self.ctx.engine()
+        warm_up()
 
     def engine(self) -> Any:
         with self._open_lock:

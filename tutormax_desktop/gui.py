@@ -194,16 +194,16 @@ def tune_gc() -> None:
     A full (generation 2) collection walks every object in the process while holding
     the GIL: with Qt, SQLAlchemy, pydantic and pyqtgraph loaded that is 100+ ms,
     whichever thread triggers it. Freezing what exists after start-up takes those
-    long-lived objects out of every later collection, and a larger generation-0
-    threshold makes collections rarer. Called again when the database is open (more
-    modules are loaded by then).
+    long-lived objects out of every later collection; a larger generation-0 threshold
+    makes collections rarer while each stays a few milliseconds. Called again when the
+    database is open (more modules are loaded by then).
     """
     import gc
 
     # No gc.collect() first: on the GUI thread it would be the very stall we avoid;
     # garbage frozen with the rest is a few kilobytes.
     gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
+    gc.set_threshold(5_000, 10, 10)
 
 
 def build_shell(

@@ -100,10 +100,10 @@ class Sparkline(pg.PlotWidget):
         self.hideAxis("bottom")
         self.setFixedHeight(46)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self._fill = pg.PlotDataItem([], [], pen=None, fillLevel=0)
-        self._curve = pg.PlotDataItem([], [], connect="finite")
-        self._dot = pg.ScatterPlotItem(size=6)
-        self.addItem(self._fill)
+        # Two plain items (no fill under the curve: pyqtgraph builds fill paths in
+        # Python on every paint, which the GUI thread cannot spare during a sync).
+        self._curve = pg.PlotCurveItem([], [], connect="finite", skipFiniteCheck=False)
+        self._dot = pg.ScatterPlotItem(size=6, pxMode=True)
         self.addItem(self._curve)
         self.addItem(self._dot)
         self._color = LIGHT.accent
@@ -117,22 +117,17 @@ class Sparkline(pg.PlotWidget):
         if finite.any():
             lo, hi = float(np.nanmin(y)), float(np.nanmax(y))
             pad = (hi - lo) * 0.15 or max(abs(hi) * 0.1, 1e-3)
-            self._fill.setData(x[finite], y[finite], fillLevel=lo - pad)
             last = int(np.flatnonzero(finite)[-1])
             self._dot.setData([x[last]], [y[last]])
             self.setYRange(lo - pad, hi + pad, padding=0)
             self.setXRange(0, max(len(y) - 1, 1), padding=0.02)
         else:
-            self._fill.setData([], [])
             self._dot.setData([], [])
 
     def set_color(self, color: str, background: str) -> None:
         self._color = color
         self.setBackground(background)
         self._curve.setPen(pg.mkPen(color, width=2))
-        fill = QColor(color)
-        fill.setAlpha(40)
-        self._fill.setBrush(pg.mkBrush(fill))
         self._dot.setBrush(pg.mkBrush(color))
         self._dot.setPen(pg.mkPen(color))
 
@@ -174,6 +169,10 @@ class MetricCard(QFrame):
     def status(self) -> str:
         return self._card.status if self._card is not None else "none"
 
+    @property
+    def card(self) -> Any:
+        return self._card
+
     def set_card(self, card: Any) -> None:
         self._card = card
         self.title.setText(card.title)
@@ -199,6 +198,14 @@ class MetricCard(QFrame):
         t = self._theme
         status = self._card.status if self._card is not None else "none"
         color = t.status_color(status)
+        trend_color = t.muted
+        card = self._card
+        if card is not None and card.good in ("up", "down") and card.trend in ("up", "down"):
+            trend_color = t.green if card.trend == card.good else t.red
+        key = (t.name, status, trend_color)
+        if key == getattr(self, "_style_key", None):
+            return  # setStyleSheet re-polishes the whole card: only when something changed
+        self._style_key = key
         self.setStyleSheet(
             f"QFrame#card {{ background: {t.card}; border: 1px solid {t.border};"
             f" border-left: 4px solid {color}; border-radius: 8px; }}"
@@ -207,10 +214,6 @@ class MetricCard(QFrame):
         self.status_dot.setToolTip(
             {"green": "Good", "yellow": "Watch", "red": "Act"}.get(status, "No data")
         )
-        trend_color = t.muted
-        card = self._card
-        if card is not None and card.good in ("up", "down") and card.trend in ("up", "down"):
-            trend_color = t.green if card.trend == card.good else t.red
         self.trend.setStyleSheet(f"color: {trend_color};")
         self.spark.set_color(t.accent if status == "none" else color, t.card)
 
@@ -249,10 +252,12 @@ class HeatmapChart(pg.PlotWidget):
         self.setXRange(0, 24, padding=0)
         self.setYRange(0, 7, padding=0)
         self._grid = np.zeros((7, 24))
+        self.grid: Any = None  # as last set (tuples), to skip identical updates
         self.setToolTip("")
         self.scene().sigMouseMoved.connect(self._hover)
 
     def set_grid(self, grid: Sequence[Sequence[int]]) -> None:
+        self.grid = grid
         self._grid = np.asarray(grid, dtype=float)
         hi = float(self._grid.max()) if self._grid.size else 0.0
         self.image.setImage(self._grid, levels=(0, max(hi, 1.0)), autoLevels=False)

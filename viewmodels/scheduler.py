@@ -37,6 +37,8 @@ class SchedulerViewModel(QObject):
     sig_job_finished = Signal(str, str)
     """(job name, status) after a job ran."""
     sig_message = Signal(str)
+    sig_idle_tick = Signal()
+    """A tick found no sync due (the shell then makes sure the jobs are known)."""
 
     def __init__(
         self,
@@ -126,6 +128,7 @@ class SchedulerViewModel(QObject):
         if resources and self.sync.sync(resources, trigger="schedule"):
             log.info("scheduled sync of %s", ", ".join(resources))
             return  # the jobs follow when it lands
+        self.sig_idle_tick.emit()
         self.run_due_jobs()
 
     def _on_sync_landed(self, _report: Any, changed: bool) -> None:

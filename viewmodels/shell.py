@@ -138,6 +138,8 @@ class ShellViewModel(QObject):
         self._sync_at_start = True
         self._notified_run: int | None = None
         self._closed = False
+        self._stale: dict[str, bool] = {}
+        self._jobs_found = False
 
         self.sync.sig_sync_landed.connect(self._on_sync_landed)
         self.sync.sig_message.connect(self.sig_message)
@@ -148,6 +150,7 @@ class ShellViewModel(QObject):
         self.interventions.sig_overdue.connect(self._notify_sla_breaches)
         self.scheduler.sig_message.connect(self.sig_message)
         self.scheduler.sig_job_finished.connect(self._on_job_finished)
+        self.scheduler.sig_idle_tick.connect(self.discover_jobs)
         self.settings.sig_saved.connect(self._on_settings_saved)
 
     # ------------------------------------------------------------------ properties
@@ -200,8 +203,20 @@ class ShellViewModel(QObject):
         self.dashboard.load()
         self.interventions.load()
         self.system.load()
-        # The scheduled jobs (scoring, training) are found in another process; the
-        # pages and the first sync do not wait for that.
+        # The scheduled jobs (scoring, training) are found in another process. They
+        # only run after a sync, so with a sync starting now they are looked for when
+        # it lands, not at the same moment (two processes starting at once on a small
+        # machine slow the GUI down).
+        if self._sync_at_start and self.scheduler.scheduler.enabled:
+            self.scheduler.start()
+        else:
+            self.discover_jobs()
+            if self._sync_at_start:
+                self.sync.sync_now()
+
+    def discover_jobs(self) -> None:
+        if self._jobs_found or self.runner.is_running("discover-jobs"):
+            return
         self.runner.submit(
             "discover-jobs",
             lambda _state: self.backend.discover_jobs(),
@@ -212,14 +227,10 @@ class ShellViewModel(QObject):
                 f"Background jobs could not be loaded: {exc}"
             ),
         )
-        if self._sync_at_start:
-            if self.scheduler.scheduler.enabled:
-                self.scheduler.start()
-            else:
-                self.sync.sync_now()
 
     def _on_jobs_found(self, result: tuple[JobRegistry, list[str]]) -> None:
         registry, problems = result
+        self._jobs_found = True
         self.scheduler.set_registry(registry)
         for problem in problems:
             self.sig_message.emit(f"A background job could not be loaded: {problem}")
@@ -235,12 +246,23 @@ class ShellViewModel(QObject):
         self.sync.refresh()
 
     def _load_page(self, name: str) -> None:
+        """A page that became visible reloads if the data changed while it was hidden."""
         if not self._ready:
             return
-        if name == "system":
+        if name == "system" and self._stale.pop("system", True):
             self.system.load()
         elif name == "interventions":
             self.interventions.load()
+        elif name == "dashboard" and self._stale.pop("dashboard", False):
+            self.dashboard.load()
+
+    def _reload(self, name: str) -> None:
+        """Reload now if that page is shown, else when it is next shown: refreshing
+        only what is on screen keeps the GUI thread free after every sync."""
+        if PAGES[self._page] == name:
+            {"dashboard": self.dashboard.load, "system": self.system.load}[name]()
+        else:
+            self._stale[name] = True
 
     def shutdown(self, msecs: int = 15_000) -> bool:
         """Stop timers, cancel and wait for every task, save the inbox."""
@@ -255,15 +277,17 @@ class ShellViewModel(QObject):
     # ------------------------------------------------------------------ reactions
 
     def _on_sync_landed(self, _report: Any, changed: bool) -> None:
+        self.discover_jobs()
         if changed:
-            self.dashboard.load()
+            self._reload("dashboard")
+            # Always: overdue interventions raise SLA-breach notifications.
             self.interventions.load()
-        self.system.load()
+        self._reload("system")
 
     def _on_job_finished(self, _name: str, _status: str) -> None:
         # A scoring or training run writes predictions: what the dashboard shows.
-        self.dashboard.load()
-        self.system.load()
+        self._reload("dashboard")
+        self._reload("system")
 
     def _on_settings_saved(self, settings: Settings) -> None:
         self.notifications.set_settings(_policy_settings(settings))

@@ -64,12 +64,13 @@ def test_window_paints_before_the_database_opens_then_syncs(qtbot, window):
         ),
         timeout=10_000,
     )
-    assert window.dashboard_page.cards["sessions_today"].value.text() != "…"
-    # No predictions yet: clear empty states.
     page = window.dashboard_page
+    # (the page applies a dashboard in small steps, one per turn of the event loop)
+    qtbot.waitUntil(lambda: page.heatmap_stack.currentWidget() is page.heatmap, timeout=5000)
+    assert page.cards["sessions_today"].value.text() != "…"
+    # No predictions yet: clear empty states.
     assert page.critical_stack.currentWidget() is page.critical_empty
     assert page.tiers_stack.currentWidget() is page.tiers_empty
-    assert page.heatmap_stack.currentWidget() is page.heatmap
     # The sync is in the background jobs history, with its result.
     records = window.shell.runner.history.records()
     sync = next(r for r in records if r.name == "sync")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
@@ -57,6 +57,7 @@ class DashboardPage(QWidget):
         super().__init__(parent)
         self.vm = vm
         self._theme: Theme | None = None
+        self._steps: list[Any] = []
 
         self.as_of = QLabel("Loading the marketplace…")
         self.as_of.setObjectName("muted")
@@ -161,14 +162,34 @@ class DashboardPage(QWidget):
             self.as_of.setText("Computing the marketplace metrics…")
 
     def show_dashboard(self, dash: Any) -> None:
+        """Applied in small steps, one per turn of the event loop (each card, then the
+        panels): a card with its pyqtgraph sparkline costs a few milliseconds to update
+        and paint, all of them at once several tens, and timers and input get in
+        between the steps."""
         local = dash.as_of_local
         self.as_of.setText(
             f"Marketplace as of {local:%a %d %b, %H:%M} ({dash.timezone}) · computed in "
             f"{dash.seconds * 1000:.0f} ms from the local database"
         )
-        for card in dash.cards:
-            if card.key in self.cards:
-                self.cards[card.key].set_card(card)
+        steps: list[Any] = [
+            (lambda c=card: self.cards[c.key].set_card(c))
+            for card in dash.cards
+            if card.key in self.cards and self.cards[card.key].card != card
+        ]
+        steps.append(lambda: self._show_panels(dash))
+        restart = not self._steps
+        self._steps = steps  # a newer dashboard replaces what is left of an older one
+        if restart:
+            QTimer.singleShot(0, self, self._next_step)
+
+    def _next_step(self) -> None:
+        if not self._steps:
+            return
+        self._steps.pop(0)()
+        if self._steps:
+            QTimer.singleShot(0, self, self._next_step)
+
+    def _show_panels(self, dash: Any) -> None:
         if dash.tiers is None:
             self.critical_stack.setCurrentWidget(self.critical_empty)
             self.tiers_stack.setCurrentWidget(self.tiers_empty)
@@ -186,7 +207,8 @@ class DashboardPage(QWidget):
             self.tiers.set_counts(dash.tiers)
             self.tiers_stack.setCurrentWidget(self.tiers)
         if dash.has_sessions:
-            self.heatmap.set_grid(dash.heatmap)
+            if self.heatmap.grid != dash.heatmap:
+                self.heatmap.set_grid(dash.heatmap)
             self.heatmap_stack.setCurrentWidget(self.heatmap)
             peak = max(
                 ((d, h) for d in range(7) for h in range(24)),
