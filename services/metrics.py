@@ -724,14 +724,46 @@ def model_registry(models_dir: Path | None) -> list[ModelEntry]:
     return entries if entries else _manifest_entries(models_dir)
 
 
-def _metrics_text(metrics: Any) -> str:
-    if isinstance(metrics, dict):
-        return ", ".join(
-            f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-            for k, v in list(metrics.items())[:4]
-            if not isinstance(v, dict | list)
-        )
-    return str(metrics)
+_HEADLINE = (
+    "auc",
+    "concordance",
+    "brier",
+    "wape",
+    "mae",
+    "mape",
+    "accuracy",
+    "recall",
+    "precision",
+)
+
+
+def _metrics_text(metrics: Any, key: str | None = None) -> str:
+    """Up to four figures, the key metric first, then the headline kinds (AUC,
+    concordance, Brier, WAPE...) before counts."""
+    if not isinstance(metrics, dict):
+        return str(metrics)
+    scalars = [(k, v) for k, v in metrics.items() if not isinstance(v, dict | list)]
+
+    def rank(item: tuple[str, Any]) -> int:
+        k = item[0]
+        if k == key:
+            return 0
+        return 1 if any(h in k for h in _HEADLINE) else 2
+
+    return ", ".join(
+        f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+        for k, v in sorted(scalars, key=rank)[:4]
+    )
+
+
+def _when(text: Any) -> str:
+    try:
+        value = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return str(text or "")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _registry_entries(models_dir: Path) -> list[ModelEntry]:
@@ -763,8 +795,8 @@ def _registry_entries(models_dir: Path) -> list[ModelEntry]:
                 ModelEntry(
                     name=name,
                     version=f"v{v.version}",
-                    trained_at=str(md.get("trained_at") or ""),
-                    metrics=_metrics_text(md.get("metrics") or {}),
+                    trained_at=_when(md.get("trained_at")),
+                    metrics=_metrics_text(md.get("metrics") or {}, md.get("key_metric")),
                     path=str(v.path.relative_to(models_dir)),
                     active=v.version == active,
                     warning=warning,

@@ -9,6 +9,8 @@ the GUI thread; properties are cheap.
 from __future__ import annotations
 
 import logging
+import os
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -85,6 +87,15 @@ def sync_process(request: SyncRequest, progress: Any, cancel: Any) -> Any:
         engine.dispose()
 
 
+def _lower_priority() -> None:
+    os.nice(10)
+
+
+def _drain(stream: Any) -> None:
+    for _line in stream:
+        pass
+
+
 def warm_up() -> None:
     """Import the modules the app's worker threads use, and start multiprocessing's
     resource tracker, while nothing else is going on."""
@@ -108,6 +119,10 @@ class Backend:
     def __init__(self, ctx: AppContext, *, isolate_sync: bool = True) -> None:
         self.ctx = ctx
         self.isolate_sync = isolate_sync
+        self._sandbox_lock = threading.Lock()
+        self._sandbox_proc: Any = None
+        self._sandbox_url: str | None = None
+        self._sandbox_token = ""
         self._open_lock = threading.Lock()
 
     # ------------------------------------------------------------------ cheap facts
@@ -190,9 +205,7 @@ class Backend:
 
         self.engine()  # opened and migrated here, once
         if self.sandbox:
-            state.progress("Starting the sandbox marketplace…")
-            sandbox = self.ctx.start_sandbox()
-            url, token = sandbox.base_url, sandbox.token
+            url, token = self._sandbox_server(state)
         else:
             url = str(self.settings.api_url)
             token = resolve_token(url)
@@ -226,6 +239,76 @@ class Backend:
                 "CredentialError": CredentialError,
             },
         )
+
+    def _sandbox_server(self, state: Any) -> tuple[str, str]:
+        """The built-in sandbox, served by its own process (``tutormax sandbox serve``):
+        building its world and rendering its pages in this process would hold the GIL
+        the GUI thread needs. Same world and clock as the in-process sandbox (seed,
+        scale and anchor from the settings, realtime clock); started once, stopped with
+        the app. ``isolate_sync=False`` keeps the in-process one (tests)."""
+        import secrets
+        import subprocess
+        import sys
+
+        from services.api.rails_time import to_datetime
+
+        if not self.isolate_sync:
+            sandbox = self.ctx.start_sandbox()
+            return sandbox.base_url, sandbox.token
+        with self._sandbox_lock:
+            proc = self._sandbox_proc
+            if proc is not None and proc.poll() is None and self._sandbox_url:
+                return self._sandbox_url, self._sandbox_token
+            state.progress("Starting the sandbox marketplace…")
+            sb = self.settings.sandbox
+            anchor = to_datetime(self.ctx.sandbox_anchor_us())
+            token = secrets.token_urlsafe(24)  # a throwaway for this run's local server
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tutormax_desktop.cli",
+                    "sandbox",
+                    "serve",
+                    "--scale",
+                    sb.scale,
+                    "--seed",
+                    str(sb.seed),
+                    "--anchor",
+                    anchor.isoformat().replace("+00:00", "Z"),
+                    "--token",
+                    token,
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                preexec_fn=_lower_priority if hasattr(os, "nice") else None,
+            )
+            self._sandbox_proc = proc
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if state.cancelled:
+                    break
+                m = re.search(r"serving at (http://\S+)", line)
+                if m:
+                    self._sandbox_url, self._sandbox_token = m.group(1), token
+                    # Keep reading its output so it never blocks on a full pipe.
+                    threading.Thread(
+                        target=_drain, args=(proc.stdout,), name="sandbox-output", daemon=True
+                    ).start()
+                    return self._sandbox_url, token
+            self.stop_sandbox()
+            raise OfflineError("the built-in sandbox did not start")
+
+    def stop_sandbox(self) -> None:
+        proc, self._sandbox_proc = self._sandbox_proc, None
+        self._sandbox_url = None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except Exception:
+                proc.kill()
 
     @staticmethod
     def _check_reachable(client: Any) -> None:
@@ -395,4 +478,5 @@ class Backend:
         return not self.ctx.paths.settings_file.exists()
 
     def close(self) -> None:
+        self.stop_sandbox()
         self.ctx.close()

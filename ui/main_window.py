@@ -372,6 +372,7 @@ class MainWindow(QMainWindow):
         shell.sync.sig_error.connect(lambda m: sb.showMessage(f"Sync problem: {m}", 15000))
         shell.runner.sig_busy_changed.connect(self._on_busy)
         shell.runner.sig_progress.connect(self._on_progress)
+        shell.runner.sig_finished.connect(self._on_task_finished)
         shell.notifications.sig_unread_changed.connect(self._on_unread)
         shell.notifications.sig_open_target.connect(self.open_target)
         theme.sig_theme_changed.connect(self.apply_theme)
@@ -533,6 +534,12 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(value, 5000)
         if name == "sync" and not isinstance(value, float):
             self.progress.setRange(0, 0)
+
+    def _on_task_finished(self, rec: Any) -> None:
+        """A background job's outcome replaces its last progress message."""
+        if rec.name in self.shell.scheduler.registry:
+            text = rec.summary if rec.status == "ok" else f"{rec.status}: {rec.error}"
+            self.statusBar().showMessage(f"{rec.title}: {text}", 10_000)
 
     def _on_connection(self, state: str) -> None:
         self.offline_badge.setVisible(state in ("offline", "auth_failed"))

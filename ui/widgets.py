@@ -32,10 +32,10 @@ pg.setConfigOptions(antialias=True, background=None, foreground=LIGHT.muted)
 
 ARROWS = {"up": "▲", "down": "▼", "flat": "▬", "none": ""}
 TIER_COLORS = {
-    "Platinum": "#64748b",
+    "Platinum": "#0e7490",
     "Gold": "#d97706",
     "Silver": "#94a3b8",
-    "Bronze": "#b45309",
+    "Bronze": "#9a3412",
 }
 RISK_COLORS = {"Critical": "#dc2626", "High": "#ea580c", "Medium": "#ca8a04", "Low": "#16a34a"}
 

@@ -24,7 +24,7 @@ from viewmodels.tasks import SORT_ROLE, TaskRunner
 
 Index = QModelIndex | QPersistentModelIndex
 
-CRITICAL_COLUMNS = ("Risk", "Tutor", "P(churn 30 d)", "Reason", "")
+CRITICAL_COLUMNS = ("Risk", "Tutor", "30-day risk", "Reason", "")
 TUTOR_ID_ROLE = Qt.ItemDataRole.UserRole + 3
 RISK_ROLE = Qt.ItemDataRole.UserRole + 4
 OPEN_ROLE = Qt.ItemDataRole.UserRole + 5

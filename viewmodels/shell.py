@@ -189,6 +189,7 @@ class ShellViewModel(QObject):
             lambda _state: self.backend.open(),
             title="Open the local database",
             trigger="start",
+            summarize=lambda _r: f"ready ({self.backend.database_label})",
             on_success=self._on_ready,
             on_failure=lambda exc, _t: self.sig_startup_failed.emit(
                 f"The local database could not be opened: {exc}"
@@ -222,6 +223,9 @@ class ShellViewModel(QObject):
             lambda _state: self.backend.discover_jobs(),
             title="Find background jobs",
             trigger="start",
+            summarize=lambda r: (
+                f"{len(r[0])} jobs: {', '.join(j.title for j in r[0])}" if len(r[0]) else "none"
+            ),
             on_success=self._on_jobs_found,
             on_failure=lambda exc, _t: self.sig_message.emit(
                 f"Background jobs could not be loaded: {exc}"

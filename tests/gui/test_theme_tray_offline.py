@@ -118,3 +118,20 @@ def test_an_unreachable_api_means_offline_and_the_app_keeps_working(
     window.go_to(7)
     assert window.shell.page_name == "system"
     assert Path(window.shell.backend.data_dir).exists()
+
+
+def test_the_built_in_sandbox_serves_from_its_own_process(qtbot, make_window):
+    settings = Settings()
+    settings.sandbox.scale = "tiny"
+    window = make_window(settings)
+    assert window.sandbox_badge.isVisibleTo(window)
+    wait_ready(qtbot, window)
+    with qtbot.waitSignal(window.shell.sync.sig_sync_landed, timeout=120_000) as landed:
+        window.sync_now()
+    assert landed.args[0].status == "ok"
+    backend = window.shell.backend
+    proc = backend._sandbox_proc
+    assert proc is not None and proc.poll() is None  # served by a child process
+    qtbot.waitUntil(lambda: window.shell.sync.model.value("sessions", "rows") > 0, timeout=10_000)
+    backend.stop_sandbox()
+    assert proc.poll() is not None

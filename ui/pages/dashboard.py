@@ -75,6 +75,8 @@ class DashboardPage(QWidget):
             card = MetricCard(title)
             self.cards[key] = card
             grid.addWidget(card, i // 3, i % 3)
+        for column in range(3):
+            grid.setColumnStretch(column, 1)
 
         # Critical tutors
         self.critical_proxy = QSortFilterProxyModel(self)
@@ -96,7 +98,7 @@ class DashboardPage(QWidget):
         header = self.critical_table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        default_column_widths(self.critical_table, (10, 20, 13, 0, 19))
+        default_column_widths(self.critical_table, (10, 20, 11, 0, 19))
         self.critical_table.clicked.connect(self._on_critical_clicked)
         self.critical_table.setMinimumHeight(220)
         self.critical_empty = EmptyState(*NO_SCORES)
@@ -122,12 +124,19 @@ class DashboardPage(QWidget):
         self.heatmap_note = QLabel("")
         self.heatmap_note.setObjectName("muted")
 
-        middle = QHBoxLayout()
-        middle.setSpacing(12)
-        middle.addWidget(
-            panel("Critical tutors", self.critical_stack, extra=self.critical_count), 5
+        # Critical tutors get the full width (their reasons are sentences); tiers and
+        # the activity heatmap share the row below.
+        lower = QHBoxLayout()
+        lower.setSpacing(12)
+        lower.addWidget(panel("Performance tiers", self.tiers_stack), 1)
+        lower.addWidget(
+            panel(
+                "Activity by weekday and hour",
+                self.heatmap_stack,
+                extra=self.heatmap_note,
+            ),
+            2,
         )
-        middle.addWidget(panel("Performance tiers", self.tiers_stack), 3)
 
         body = QWidget()
         lay = QVBoxLayout(body)
@@ -135,14 +144,8 @@ class DashboardPage(QWidget):
         lay.setSpacing(12)
         lay.addLayout(head)
         lay.addLayout(grid)
-        lay.addLayout(middle)
-        lay.addWidget(
-            panel(
-                "Activity: sessions by weekday and hour",
-                self.heatmap_stack,
-                extra=self.heatmap_note,
-            )
-        )
+        lay.addWidget(panel("Critical tutors", self.critical_stack, extra=self.critical_count))
+        lay.addLayout(lower)
         self.scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)

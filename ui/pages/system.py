@@ -179,7 +179,8 @@ class SystemPage(QWidget):
 
         # --- models
         self.models_table = _table(_proxy(self, vm.models))
-        default_column_widths(self.models_table, (16, 8, 22, 40, 8, 30))
+        self.models_table.setWordWrap(False)
+        default_column_widths(self.models_table, (16, 7, 20, 48, 7, 24))
         self.models_empty = EmptyState("No trained models yet", "")
         self.models_stack = QStackedWidget()
         self.models_stack.addWidget(self.models_empty)
@@ -218,7 +219,10 @@ class SystemPage(QWidget):
         form.addRow("Outbox (writes waiting for the API)", self.outbox)
         form.addRow("Data folder", self.data_dir)
         form.addRow("Log file", self.log_path)
-        form.addRow("", open_logs)
+        logs_row = QHBoxLayout()
+        logs_row.addWidget(open_logs)
+        logs_row.addStretch(1)
+        form.addRow("", logs_row)
         storage_tab = QWidget()
         sl = QVBoxLayout(storage_tab)
         sl.addLayout(form)
