@@ -8,9 +8,11 @@ the GUI thread; properties are cheap.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import sys
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -87,8 +89,17 @@ def sync_process(request: SyncRequest, progress: Any, cancel: Any) -> Any:
         engine.dispose()
 
 
-def _lower_priority() -> None:
+def _sandbox_child_setup() -> None:
+    """In the sandbox server's process, before it runs: lower priority, and on Linux die
+    with the app (a server left behind by a crashed app would serve forever)."""
     os.nice(10)
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _drain(stream: Any) -> None:
@@ -248,7 +259,6 @@ class Backend:
         the app. ``isolate_sync=False`` keeps the in-process one (tests)."""
         import secrets
         import subprocess
-        import sys
 
         from services.api.rails_time import to_datetime
 
@@ -282,7 +292,7 @@ class Backend:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
-                preexec_fn=_lower_priority if hasattr(os, "nice") else None,
+                preexec_fn=_sandbox_child_setup if hasattr(os, "nice") else None,
             )
             self._sandbox_proc = proc
             assert proc.stdout is not None

@@ -136,6 +136,10 @@ class TaskRunner(QObject):
         super().__init__(parent)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max_threads)
+        # Worker threads live as long as the runner: a child process started from one
+        # (the sandbox server) is tied to it on Linux (PR_SET_PDEATHSIG fires when the
+        # *thread* that started it ends), and a few idle threads cost nothing.
+        self._pool.setExpiryTimeout(-1)
         self._active: dict[int, _Active] = {}
         self._by_name: dict[str, int] = {}
         self._next_id = 1
