@@ -263,13 +263,6 @@ def test_demo_sarah_chen_factors_name_her_decline(demo_churn, demo_world):
     assert any(t.startswith("rating down 0.4") and d == RAISES for t, d in texts.items())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Sarah Chen's true P(churn 30 d) of 0.71 comes from six drivers elevated at "
-    "once, a profile no other sandbox tutor has; the population's drop terms are "
-    "transient (they revert), so data-learned effects are weaker than the simulator's "
-    "coefficients and every model tried gives her 0.08-0.18 (see the models report)",
-)
 def test_demo_sarah_chen_reads_critical(demo_churn, demo_world):
     from ml.scores import risk_tier
 

@@ -212,12 +212,6 @@ def test_demo_upcoming_first_sessions_all_score(demo_first, demo_world):
     assert p_mike > np.quantile(p, 0.75)  # among the riskiest quarter of the week
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Mike Ross's true P(poor) of 0.65 comes from his latent quality; what the data "
-    "shows of it (5 ratings averaging 3.8, 2 of 5 first sessions good) is worth about "
-    "0.4 to a model fitted on the sandbox's first sessions (see the models report)",
-)
 def test_demo_mike_ross_reads_high(demo_first, demo_world):
     from ml.first_session import first_session_design
     from ml.scores import risk_tier

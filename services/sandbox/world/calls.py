@@ -1,6 +1,8 @@
-"""Inbound calls: a low baseline that rises as a customer's health falls, plus calls set
-off by bad experiences (an unfilled booking or a reschedule -> scheduling, a poor rating
--> tutor_quality, a technical issue -> technical, leaving -> cancellation_request).
+"""Inbound calls: a low baseline that rises as a customer's health falls, calls of
+customers who are lapsing (more as the lapse deepens: billing, scheduling, tutor quality,
+asking how to cancel; mostly unhappy), plus calls set off by bad experiences (an unfilled
+booking or a reschedule -> scheduling, a poor rating -> tutor_quality, a technical issue
+-> technical, leaving -> cancellation_request).
 
 Calls are what the customer-health model reads (2+ calls in 14 days is its strongest
 signal), so they are generated from causes, never at random alone.
@@ -27,7 +29,16 @@ BASELINE_REASONS = np.array(
     [REASON[r] for r in ("billing", "scheduling", "general_inquiry", "account", "technical")]
 )
 BASELINE_SHARE = (0.35, 0.15, 0.25, 0.15, 0.10)
-BASELINE_RATE = 0.0056  # per customer-day at health 0; exp(-0.8 h) scales it
+BASELINE_RATE = 0.0045  # per customer-day at health 0; exp(-0.8 h) scales it
+# Calls of a lapsing customer (CustomerLapseModel.calls * depth a day): unhappy ones.
+LAPSE_REASONS = np.array(
+    [
+        REASON[r]
+        for r in ("billing", "scheduling", "tutor_quality", "cancellation_request", "account")
+    ]
+)
+LAPSE_SHARE = (0.3, 0.2, 0.2, 0.2, 0.1)
+LAPSE_NEGATIVE = 0.2  # added to the reason's P(negative)
 # Per reason: P(negative), P(positive), median duration in seconds.
 SENTIMENT_NEGATIVE = {
     "billing": 0.35,
@@ -85,23 +96,32 @@ def daily_calls(sim: Simulator, j: int, rng: np.random.Generator) -> None:
     hour = (13 + rng.integers(0, 14, len(who))) % 24
     at = start + hour * US_PER_HOUR + rng.integers(0, US_PER_HOUR, len(who))
     reason = rng.choice(BASELINE_REASONS, len(who), p=BASELINE_SHARE)
+    # Lapsing customers call about what is going wrong, or to ask how to cancel.
+    p_lapse = sim.cfg.customer_lapse.calls * cp.ld[:n]
+    lap = np.flatnonzero(alive & (cp.status[:n] != CHURNED) & (rng.random(n) < p_lapse))
+    lap_hour = (13 + rng.integers(0, 14, len(lap))) % 24
+    lap_at = start + lap_hour * US_PER_HOUR + rng.integers(0, US_PER_HOUR, len(lap))
+    lap_reason = rng.choice(LAPSE_REASONS, len(lap), p=LAPSE_SHARE)
     due = np.flatnonzero(book.at_us[: book.n] < end)
-    cust = np.concatenate([who, book.cust[due]])
-    at = np.concatenate([at, book.at_us[due]])
-    reason = np.concatenate([reason, book.reason[due]])
+    cust = np.concatenate([who, lap, book.cust[due]])
+    at = np.concatenate([at, lap_at, book.at_us[due]])
+    reason = np.concatenate([reason, lap_reason, book.reason[due]])
+    from_lapse = np.concatenate(
+        [np.zeros(len(who), bool), np.ones(len(lap), bool), np.zeros(len(due), bool)]
+    )
     keep = np.ones(book.n, dtype=bool)
     keep[due] = False
     book.keep(keep)
     if len(cust) == 0:
         return
     order = np.argsort(at, kind="stable")
-    cust, at, reason = cust[order], at[order], reason[order]
+    cust, at, reason, from_lapse = cust[order], at[order], reason[order], from_lapse[order]
     k = len(cust)
     names = [CALL_REASONS[r] for r in range(len(CALL_REASONS))]
     neg = np.array([SENTIMENT_NEGATIVE[r] for r in names])[reason]
     pos = np.array([SENTIMENT_POSITIVE[r] for r in names])[reason]
     # Unhappy customers sound unhappier.
-    neg = np.clip(neg + 0.15 * (cp.h[cust] < -0.3), 0, 0.95)
+    neg = np.clip(neg + 0.15 * (cp.h[cust] < -0.3) + LAPSE_NEGATIVE * from_lapse, 0, 0.95)
     u = rng.random(k)
     sentiment = np.select([u < neg, u < neg + pos], [NEGATIVE, POSITIVE], NEUTRAL)
     sentiment = np.where(rng.random(k) < 0.08, -1, sentiment)  # not recorded

@@ -1,13 +1,18 @@
-"""Customers (families/students): latent health, booking velocity, calls, churn hazard.
+"""Customers (families/students): latent health, a lapse process, velocity, calls, churn.
 
 A customer's latent *health* ``h`` sets how often they book (velocity) and how likely
 they are to call support. Experiences move it: a good session nudges it up, a poor
 rating, a tutor no-show, a reschedule or an unfilled booking pushes it down, and it
 relaxes back toward the customer's own base level. The segment (thriving / healthy /
-at-risk) is read off ``h``; "churned" is the status. The daily churn hazard is a logistic
-function of *observable* drivers (calls, velocity drop, poor first sessions, tutor
-switches, idle days, a completed goal): see
-:class:`~services.sandbox.world.config.CustomerHazardModel`.
+at-risk) is read off ``h``; "churned" is the status.
+
+Customers leave through a persistent *lapse*
+(:class:`~services.sandbox.world.config.CustomerLapseModel`): started more often by
+unhealthy customers and right after a bad experience (a poor first session, a tutor
+no-show, their tutor leaving, an unfilled request, a completed goal), it deepens for
+weeks, cutting bookings (velocity falls, idle days grow), bringing unhappy calls and
+sinking health, until the customer churns or recovers. The daily churn hazard grows with
+the lapse (:class:`~services.sandbox.world.config.CustomerHazardModel`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from services.sandbox.world.config import (
     SUBJECT_DEMAND_SHARE,
     TIMEZONES,
     CustomerHazardModel,
+    CustomerLapseModel,
 )
 from services.sandbox.world.emit import NULL
 
@@ -39,8 +45,8 @@ HEALTHY_ABOVE = -0.41
 # Local hours at which students like to meet (weekday after school and evening peaks,
 # weekend mornings), and weekday preferences (Friday is quiet).
 HOURS_WEEKDAY = {
-    7: 0.01,
-    8: 0.01,
+    7: 0.015,
+    8: 0.015,
     9: 0.01,
     10: 0.01,
     11: 0.01,
@@ -57,7 +63,7 @@ HOURS_WEEKDAY = {
     22: 0.02,
 }
 HOURS_WEEKEND = {
-    8: 0.04,
+    8: 0.07,
     9: 0.10,
     10: 0.13,
     11: 0.12,
@@ -149,6 +155,18 @@ class CustomerPool(Table):
             ("shown_goal", np.int8, GOAL_NONE),
             ("shown_channel", np.int64, 0),
             ("shown_deleted_us", np.int64, NULL),
+            # The lapse process (CustomerLapseModel).
+            ("lapse", bool, False),
+            ("lapse_onset", np.int64, -(1 << 30)),
+            ("lrefr", np.int64, -(1 << 30)),
+            ("ld", np.float64, 0.0),
+            ("lu", np.float64, 0.0),
+            ("trig", np.float64, 1.0),
+            (
+                "book_urge",
+                np.float64,
+                0.0,
+            ),  # see demand.daily_requests  # 1 - P(a lapse starts) from today's experiences
         ):
             self.add_column(name, dtype, fill)
         self.add_column("wpref", np.float64, 0.0, width=7)
@@ -182,44 +200,54 @@ class CustomerPool(Table):
         """Move latent health (repeated indexes accumulate)."""
         np.add.at(self.h, np.asarray(idx, dtype=np.int64), amount)
 
-    def drivers(self, j: int) -> dict[str, np.ndarray]:
+    def note(self, idx: np.ndarray, p: float) -> None:
+        """A bad experience today: P(starting to lapse tomorrow) rises by ``p`` (several
+        experiences combine as independent chances)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if len(idx) and p > 0:
+            np.multiply.at(self.trig, idx, 1.0 - p)
+
+    def advance_lapse(
+        self, j: int, rng: np.random.Generator, model: CustomerLapseModel, live: np.ndarray
+    ) -> None:
+        """Day ``j``: lapses start (from health and yesterday's experiences) and end;
+        depth, duration and health move. ``trig`` holds 1 - P(start) from experiences."""
         n = self.n
-        o = self.obs
-        tenure = j - self.signup_day[:n]
-        calls14 = o.window_sum("calls", n, j - 14, j)
-        comp14 = o.window_sum("comp", n, j - 14, j)
-        comp_prev = o.window_sum("comp", n, j - 42, j - 14)
-        observed = (tenure >= 42) & (j >= 56)
-        velocity_drop = np.where(
-            observed & (comp_prev > 0),
-            np.maximum(0.0, 1.0 - (comp14 + 0.5) / (comp_prev / 2.0 + 0.5)),
-            0.0,
+        p_in = 1.0 - (1.0 - model.enter * np.exp(-model.enter_health * self.h[:n])) * np.clip(
+            self.trig[:n], 0.0, 1.0
         )
-        poor_first = o.window_sum("poorfirst", n, j - 30, j) > 0
-        firsts = o.window_sum("firsts", n, j - 30, j)
-        new = tenure <= 30
-        switches = np.maximum(0, firsts - new.astype(np.int32))
-        last = np.maximum(self.last_comp_day[:n], self.signup_day[:n])
-        idle = np.clip(j - last, 0, 45)
-        return {
-            "calls_2plus": (calls14 >= 2).astype(float),
-            "calls_14": calls14.astype(float),
-            "velocity_drop": velocity_drop,
-            "poor_first": poor_first.astype(float),
-            "switches": switches.astype(float),
-            "idle_days": idle.astype(float),
-            "goal_completed": (self.goal[:n] == GOAL_COMPLETED).astype(float),
-        }
+        self.trig[:n] = 1.0
+        u_in, u_out = rng.random(n), rng.random(n)
+        lapsing = self.lapse[:n]
+        enter = live & ~lapsing & (j >= self.lrefr[:n]) & (u_in < p_in)
+        leave = live & lapsing & (u_out < model.recover)
+        self.lapse[:n][enter] = True
+        self.lapse_onset[:n][enter] = j
+        self.lapse[:n][leave] = False
+        self.lrefr[:n][leave] = j + model.refractory_days
+        lapsing = self.lapse[:n]
+        keep = np.exp(-1.0 / model.depth_days)
+        self.ld[:n] = np.where(
+            lapsing, 1.0 - (1.0 - self.ld[:n]) * keep, self.ld[:n] * (1 - model.relax)
+        )
+        self.lu[:n] = np.where(lapsing, self.lu[:n] + 1.0, self.lu[:n] * (1 - model.relax))
+        self.h[:n] -= model.health * self.ld[:n]
 
     def hazard(self, j: int, model: CustomerHazardModel) -> np.ndarray:
-        d = self.drivers(j)
-        logit = model.intercept + sum(getattr(model, k) * v for k, v in d.items())
-        return 1.0 / (1.0 + np.exp(-logit))
+        n = self.n
+        abrupt = 1.0 / (1.0 + np.exp(-model.intercept))
+        logit = (
+            model.lapse_intercept
+            + model.depth * self.ld[:n]
+            + model.duration * np.minimum(self.lu[:n], model.duration_cap) / 30.0
+        )
+        lapse = 1.0 / (1.0 + np.exp(-logit)) - 1.0 / (1.0 + np.exp(-model.lapse_intercept))
+        return 1.0 - (1.0 - abrupt) * (1.0 - lapse)
 
 
 def velocity_per_week(h: np.ndarray, vf: np.ndarray, base: float) -> np.ndarray:
-    """Bookings per week: about 0.9 for thriving, 0.45 healthy, 0.15 at-risk customers."""
-    return np.minimum(base * np.exp(1.1 * (h - 0.3)), 2.5) * vf
+    """Bookings per week: about 0.7 for thriving, 0.35 healthy, 0.17 at-risk customers."""
+    return np.minimum(base * np.exp(0.7 * (h - 0.3)), 2.5) * vf
 
 
 def draw_customers(
@@ -251,6 +279,7 @@ def draw_customers(
         "h": h_base.copy(),
         "h_base": h_base,
         "vf": rng.lognormal(0.0, 0.3, n),
+        "book_urge": rng.random(n),
         "segment0": segment,
         "subj": subj,
         "tz": tz,

@@ -49,6 +49,7 @@ DURATIONS = np.array([60, 30, 90])
 DURATION_SHARE = (0.8, 0.08, 0.12)
 # Creation hours (UTC) follow US waking hours: 12:00 UTC through 04:00 UTC.
 CREATE_HOUR_START, CREATE_HOURS = 12, 16
+BOOKING_NOISE = 0.6  # log-normal sigma of a family's daily booking urge
 
 
 @dataclass(slots=True)
@@ -125,7 +126,11 @@ def draw_requests(
 
 
 def daily_requests(sim: Simulator, j: int, rng: np.random.Generator) -> Requests:
-    """Bookings customers make on day ``j`` at their own pace (Poisson per customer)."""
+    """Bookings customers make on day ``j`` at their own pace.
+
+    Families keep a rhythm: each one's booking "urge" grows by their daily rate (with
+    some day-to-day noise) and a booking spends one unit, so bookings come at fairly
+    regular intervals rather than at random; a long gap means something changed."""
     cp = sim.customers
     day = sim.tl.day_start(j)
     able = np.flatnonzero(cp.bookable(j, day))
@@ -133,8 +138,13 @@ def daily_requests(sim: Simulator, j: int, rng: np.random.Generator) -> Requests
         velocity_per_week(cp.h[able], cp.vf[able], sim.knobs.bookings_per_week)
         / 7.0
         * sim.tl.season[j, cp.subj[able]]
+        * (1.0 - sim.cfg.customer_lapse.bookings * cp.ld[able])
     )
-    count = rng.poisson(rate)
+    urge = cp.book_urge[able] + rate * rng.lognormal(
+        -0.5 * BOOKING_NOISE**2, BOOKING_NOISE, len(able)
+    )
+    count = np.floor(urge).astype(np.int64)
+    cp.book_urge[able] = urge - count
     cust = np.repeat(able, count)
     hour = (CREATE_HOUR_START + rng.integers(0, CREATE_HOURS, len(cust))) % 24
     created = day + hour * US_PER_HOUR + rng.integers(0, US_PER_HOUR, len(cust))
@@ -265,15 +275,22 @@ def match(sim: Simulator, j: int, req: Requests, rng: np.random.Generator) -> De
         status == WITHDRAWN, rng.integers(2 * US_PER_MINUTE, 3 * US_PER_HOUR, n), delay
     )
     delay = np.clip(np.minimum(delay, room), US_PER_SECOND, None)
+    # A tutor answers a request on the day it was made (before anything of the next day,
+    # such as leaving the platform, can happen).
+    day_left = np.maximum(sim.tl.day_start(j + 1) - req.created_us - 5 * US_PER_SECOND, 1)
+    delay = np.where(status == CONFIRMED, np.minimum(delay, day_left), delay)
     return Decisions(status=status, tutor=tutor, hour=hour, decided_us=req.created_us + delay)
 
 
 def _accepts(sim: Simulator, tutor: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Instant-book tutors take every booking; others must accept the request, and a
-    disengaged tutor lets some go (P = 2 * engagement, capped at 1): one way a fading
-    tutor's volume falls even while customers still ask for them."""
+    disengaged tutor lets some go (P = 2 * engagement, capped at 1). A declining tutor
+    (depth ``d``) also turns down ``TutorDeclineModel.decline_requests * d`` of them, with
+    instant booking too (they switch it off or cancel at once): how a decline shows in
+    session volume within days while the hours they published still stand."""
     tp = sim.tutors
     p = np.where(tp.instant[tutor], 1.0, np.clip(ACCEPT_PER_ENGAGEMENT * tp.e[tutor], 0, 1))
+    p = p * (1.0 - sim.cfg.tutor_decline.decline_requests * tp.d[tutor])
     p = np.where(tp.persona[tutor] >= 0, 1.0, p)
     return rng.random(len(tutor)) < p
 

@@ -1,10 +1,12 @@
 """Tutor engagement events: logins, message replies, availability and profile updates.
 
 The latent engagement ``e`` of a tutor on a day drives what ``ml.engagement`` measures:
-a login that day with probability ``e``, and replies whose median time is
+logins on a share ``e`` of days (people have routines: a tutor's login "urge"
+accumulates ``e`` a day, with a little noise, and a login spends one unit, so the share of
+login days over two weeks is ``e`` give or take a day), and replies whose median time is
 ``reply_minutes_for(e)`` (so the reply part of the score is ``e`` too). Replies answer
 customers' messages, so busier tutors reply more often. The app's observed score thus
-tracks the latent one, with sampling noise.
+tracks the latent one closely.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ if TYPE_CHECKING:
     from services.sandbox.world.sim import Simulator
 
 LOGIN, REPLY, PROFILE_UPDATE, AVAILABILITY_UPDATE = range(4)  # contract order
-REPLY_SPREAD = 0.45  # log-normal sigma of reply times around the median
+REPLY_SPREAD = 0.35  # log-normal sigma of reply times around the median
+LOGIN_NOISE = 0.25  # day-to-day noise of the login urge
 AVAILABILITY_UPDATE_SHARE = 0.15
 
 
@@ -45,7 +48,9 @@ def daily_engagement(
     tp = sim.tutors
     act = np.flatnonzero(tp.active(j, hired_before=True))
     e = tp.e[act]
-    login = rng.random(len(act)) < e
+    urge = tp.login_urge[act] + e + LOGIN_NOISE * rng.standard_normal(len(act))
+    login = urge >= 1.0
+    tp.login_urge[act] = np.clip(urge - login, -0.5, 1.0)
     login_at = _local_times(sim, j, act, rng)
     comp7 = tp.obs.window_sum("comp", tp.n, j - 7, j)[act]
     p_reply = 0.04 + sim.knobs.reply_rate * np.minimum(1.0, comp7 / 4.0)

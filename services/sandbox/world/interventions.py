@@ -2,7 +2,7 @@
 
 Managers (before the anchor; after it the app's users decide) pick tutors the way real
 managers do: most picks go to the riskiest tutors (probability proportional to the
-tutor's current hazard to the power 1.5), a share (``random_intervention_share``) at
+tutor's current hazard), a share (``random_intervention_share``) at
 random. The type follows the risk (DOMAIN.md's triggers) for risk-based picks and is
 uniform for random ones, so every type is seen across risk levels. Once an intervention
 is under way (its ``in_progress`` version) and unless cancelled, it multiplies the
@@ -38,7 +38,7 @@ SLA_HOURS = {
     "recognition": 168,
 }
 MIN_DAYS_BETWEEN = 21
-RISK_POWER = 1.5
+RISK_POWER = 1.0
 CANCEL_SHARE = 0.1
 # Type mix by risk tier for risk-based picks (order of INTERVENTION_TYPES).
 TIER_MIX = {
@@ -98,7 +98,7 @@ def daily_interventions(
         return
     k_random = rng.binomial(k, sim.knobs.random_intervention_share)
     k_risk = k - k_random
-    # Managers look at the riskiest first: P(pick) grows faster than the hazard.
+    # Managers look at the riskiest first: P(pick) grows with the hazard.
     h = hazard[pool] ** RISK_POWER
     chosen_risk = top_k_without_replacement(rng, h[None, :], np.array([k_risk]))[0]
     chosen_risk = chosen_risk[chosen_risk >= 0]
@@ -155,7 +155,7 @@ def _emit(
     anchor = sim.anchor_us
     sla = np.array([SLA_HOURS[INTERVENTION_TYPES[t]] for t in kinds]) * US_PER_HOUR
     due = created + sla
-    started = created + (rng.uniform(0.02, 0.6, k) * sla).astype(np.int64)
+    started = created + (rng.uniform(0.05, 0.9, k) * sla).astype(np.int64)
     cancelled = rng.random(k) < CANCEL_SHARE
     cancel_at = created + (rng.uniform(0.1, 1.0, k) * sla).astype(np.int64)
     finished = started + (rng.uniform(0.3, 1.6, k) * sla).astype(np.int64)

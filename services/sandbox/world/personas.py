@@ -12,8 +12,13 @@ Figures at the anchor ``A`` (windows are ``[A - k days, A)``):
 
 - Sarah Chen: 15 completed sessions in the last 30 days vs 25 in the 30 before; mean
   rating 4.1 vs 4.5; 3 reschedules by her in the last 7 days; engagement score 0.32 over
-  the last 14 days vs 0.75 over the 14 before; tenure 120 days; active. Her true 30-day
-  churn probability follows from the hazard model (about 0.7).
+  the last 14 days vs 0.75 over the 14 before; tenure 120 days; active. She is an
+  ordinary member of the decline state (``TutorDeclineModel``): her decline started 17
+  days before the anchor (mostly disengagement, somewhat slow), and her true 30-day
+  churn probability follows from the hazard model (about 0.73). Where DOMAIN.md says
+  nothing, her record looks like a decliner's: a tutor of 10 hours a week and 15
+  students, first sessions that went as first sessions go, fewer logins in her last
+  week than in the one before, her latest ratings no better than her month's.
 - Mike Ross: new (hired 35 days ago), 5 completed sessions, all first sessions, rated
   5, 5, 3, 3, 3 (mean 3.8, 2 of 5 good); engagement 0.55; and an upcoming first session
   in Spanish on the next Saturday at 08:00 his time with a 14-year-old, whose true
@@ -50,12 +55,18 @@ from services.sandbox.world.sessions import (
     p_poor_first,
 )
 from services.sandbox.world.timeline import US_PER_MINUTE
-from services.sandbox.world.tutors import AT_RISK, MAX_BLOCKS, NEW
+from services.sandbox.world.tutors import AT_RISK, MAX_BLOCKS, NEW, NO_ONSET
 
 if TYPE_CHECKING:
     from services.sandbox.world.sim import Simulator
 
 SARAH, MIKE = 0, 1
+# Sarah's decline (an ordinary one, TutorDeclineModel): it started this many days before
+# the anchor, fast, which is what her records show (engagement 0.75 -> 0.32 in two weeks,
+# sessions 25 -> 15, rating 4.5 -> 4.1, reschedules); her true P(churn 30 d) follows.
+SARAH_DECLINE_DAYS = 17
+SARAH_DECLINE_SPEED = 0.5
+SARAH_DECLINE_SYMPTOMS = (0.95, 0.65)  # mostly disengagement, some struggling
 KEYS = ("sarah_chen", "mike_ross")
 
 
@@ -70,9 +81,10 @@ class PersonaTutor:
     resched: float
     hours: float
     e_base: float
-    drift: float
     floor: float
-    onset: int
+    onset: int  # first day of a decline (NO_ONSET: none planned)
+    speed: float  # of that decline (TutorDeclineModel)
+    symptoms: tuple[float, float]  # its (disengagement, struggling) weights
     hired_us: int
     hire_day: int
     tz: int
@@ -165,24 +177,23 @@ class PersonaPlan:
                 resched=0.03,
                 hours=13.0,
                 e_base=0.8,
-                drift=-0.03,
-                floor=0.25,
-                onset=self.a_day - 21,
+                floor=0.2,
+                onset=self.a_day - SARAH_DECLINE_DAYS,
+                speed=SARAH_DECLINE_SPEED,
+                symptoms=SARAH_DECLINE_SYMPTOMS,
                 hired_us=sarah_hired,
                 hire_day=int(tl.day_of(sarah_hired)),
                 tz=chicago,
                 subjects=(alg, geo),
                 rate=45.0,
-                years=6,
+                years=4,
                 instant=True,
                 certs=("state_teaching_license",),
                 manager_slot=0,
                 blocks=(
                     (0, 16, 3, alg),
-                    (1, 16, 3, geo),
-                    (2, 16, 3, alg),
-                    (3, 16, 3, geo),
-                    (5, 10, 3, alg),
+                    (2, 16, 3, geo),
+                    (5, 9, 4, alg),
                 ),
             ),
             PersonaTutor(
@@ -195,9 +206,10 @@ class PersonaPlan:
                 resched=0.05,
                 hours=9.0,
                 e_base=0.55,
-                drift=0.0,
-                floor=0.0,
-                onset=1 << 30,
+                floor=0.18,
+                onset=NO_ONSET,
+                speed=1.0,
+                symptoms=(0.8, 0.8),
                 hired_us=mike_hired,
                 hire_day=int(tl.day_of(mike_hired)),
                 tz=ny,
@@ -210,9 +222,9 @@ class PersonaPlan:
                 blocks=((1, 17, 3, spa), (3, 17, 3, fre), (5, 8, 3, spa)),
             ),
         ]
-        self.n_customers = (8, 6)
+        self.n_customers = (15, 6)
         self.customer_idx: list[list[int]] = [[], []]
-        self.customer_subject: list[list[int]] = [[alg] * 5 + [geo] * 3, [spa] * 6]
+        self.customer_subject: list[list[int]] = [[alg] * 10 + [geo] * 5, [spa] * 6]
         self.rows: list[_Planned] = []
         self._forced: dict[tuple[int, int], set[int]] | None = None
         self._signups: list[PlannedSignup] = []
@@ -393,15 +405,37 @@ class PersonaPlan:
         self._add(spec, s, NO_SHOW_CUSTOMER)
         # Ratings: conditioned on the window means (rated shares as usual: ~90%).
         pre = [r for r in self.rows if r.start_us < b60 and r.outcome == COMPLETED]
+        first_of = {}
+        for r in sorted(self.rows, key=lambda r: r.start_us):
+            first_of.setdefault(r.slot, r)
         for r in pre:
             if self.rng.random() < 0.85:
                 r.rating = int(self.rng.choice([5, 4, 3], p=[0.6, 0.37, 0.03]))
-        for rows, n_rated, probs, lo, hi in (
-            (w1, 23, good, 4.47, 4.53),
-            (w2, 13, {5: 0.3, 4: 0.5, 3: 0.15, 2: 0.05}, 4.07, 4.13),
+            if first_of.get(r.slot) is r and self.rng.random() < 0.9:
+                # A first session goes as first sessions usually go (about 4 in 5 well).
+                r.rating = int(self.rng.choice([5, 4, 3, 2], p=[0.45, 0.35, 0.15, 0.05]))
+        for rows, n_rated, probs, lo, hi, fading in (
+            (w1, 23, good, 4.47, 4.53, False),
+            (w2, 13, {5: 0.3, 4: 0.5, 3: 0.15, 2: 0.05}, 4.07, 4.13, True),
         ):
-            order = self.rng.permutation(len(rows))
             values = self._ratings(n_rated, probs, lo, hi)
+            if fading:
+                # Her latest week goes no better than her month (4.0 or so): a decline
+                # does not reverse in its last days.
+                rated = self.rng.choice(len(rows), n_rated, replace=False).tolist()
+                late = [i for i in rated if rows[i].start_us >= a - 7 * day]
+                pool = np.array(values)
+                best = None
+                for _ in range(300):
+                    pick = self.rng.permutation(n_rated)
+                    gap = abs(pool[pick[: len(late)]].mean() - 4.0) if late else 0.0
+                    if best is None or gap < best[0]:
+                        best = (gap, pick)
+                ordered = [*late, *[i for i in rated if i not in late]]
+                for i, k in zip(ordered, best[1], strict=True):
+                    rows[i].rating = int(pool[k])
+                continue
+            order = self.rng.permutation(len(rows))
             for i, v in zip(order[:n_rated], values, strict=True):
                 rows[i].rating = v
 
@@ -437,21 +471,30 @@ class PersonaPlan:
         a = self.a
         self.engagement_days: dict[tuple[int, int], tuple[int | None, int | None, float]] = {}
         self.engagement_range: dict[int, tuple[int, int]] = {}
+        # (window start, end in days before the anchor, logins, score, reply spread, fading:
+        # fewer logins in the window's last week, as in a decline)
         plans = {
             SARAH: [
-                (28, 14, 11, 0.75, (0.8, 0.95, 1.05, 1.25)),
-                (14, 0, 5, 0.32, (1 / 1.2, 1.0, 1.2)),
+                (28, 14, 11, 0.75, (0.8, 0.95, 1.05, 1.25), False),
+                (14, 0, 5, 0.32, (1 / 1.2, 1.0, 1.2), True),
             ],
-            MIKE: [(14, 0, 7, 0.55, (1 / 1.15, 1.0, 1.15))],
+            MIKE: [(14, 0, 7, 0.55, (1 / 1.15, 1.0, 1.15), False)],
         }
         for persona, windows in plans.items():
             first_day = int(tl.day_of(a - windows[0][0] * US_PER_DAY))
             self.engagement_range[persona] = (first_day, self.a_day)
-            for back_lo, back_hi, logins, score, spread in windows:
+            for back_lo, back_hi, logins, score, spread, fading in windows:
                 lo_day = int(tl.day_of(a - back_lo * US_PER_DAY)) + 1
                 hi_day = int(tl.day_of(a - back_hi * US_PER_DAY)) - 1 if back_hi else self.a_day - 1
                 days = np.arange(lo_day, hi_day + 1)
-                login_days = set(self.rng.choice(days, logins, replace=False).tolist())
+                if fading:  # fewer logins in the last week than in the one before
+                    late = days[days > self.a_day - 8]
+                    early = days[days <= self.a_day - 8]
+                    k = logins // 2
+                    login_days = set(self.rng.choice(late, k, replace=False).tolist())
+                    login_days |= set(self.rng.choice(early, logins - k, replace=False).tolist())
+                else:
+                    login_days = set(self.rng.choice(days, logins, replace=False).tolist())
                 reply_share = (score - 0.6 * logins / 14) / 0.4
                 median = -120.0 * math.log(reply_share)
                 reply_days = self.rng.choice(days, len(spread), replace=False).tolist()

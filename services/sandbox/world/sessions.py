@@ -9,9 +9,11 @@ so a tutor who leaves first cancels what was still scheduled.
 
 Ratings (the true models are in ``config``): a *first* session (first between that
 customer and tutor) is poor (< 4) with probability ``p_poor`` from
-:class:`~services.sandbox.world.config.FirstSessionModel`, kept per session in the
-truth; later sessions are rated around the tutor's quality and current engagement,
-lowered by burnout (too many sessions for their capacity) and technical issues.
+:class:`~services.sandbox.world.config.FirstSessionModel` (tutor quality and engagement,
+subject, hour and weekday in the tutor's time zone, student age), kept per session in
+the truth; later sessions are rated around the tutor's quality and current engagement,
+lowered by a decline, burnout (too many sessions for their capacity) and technical
+issues.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from services.sandbox.world.customers import GOAL_COMPLETED, GOAL_IN_PROGRESS, G
 from services.sandbox.world.demand import CONFIRMED, Decisions, Requests
 from services.sandbox.world.emit import NULL
 from services.sandbox.world.timeline import US_PER_MINUTE
+from services.sandbox.world.tutors import ACTIVE
 
 if TYPE_CHECKING:
     from services.sandbox.world.sim import Simulator
@@ -62,8 +65,9 @@ def p_poor_first(
         + model.engagement * (0.6 - e)
         + np.asarray(model.subject)[subj]
         + model.early_morning * (local_hour < 9)
+        + model.morning * ((local_hour >= 9) & (local_hour < 12))
         + model.late_evening * (local_hour >= 21)
-        + model.weekend_morning * ((local_weekday >= 5) & (local_hour < 12))
+        + model.weekend * (local_weekday >= 5)
         + model.age_child * (age <= 9)
         + model.age_young_teen * ((age >= 13) & (age <= 15))
         + model.age_adult * (age >= 19)
@@ -219,6 +223,7 @@ def book(sim: Simulator, j: int, req: Requests, dec: Decisions, rng: np.random.G
     if len(unfilled):
         c = req.cust[unfilled]
         cp.shock(c, -0.08)
+        cp.note(c, sim.cfg.customer_lapse.after_unfilled)
         call = rng.random(len(c)) < 0.3
         delay = rng.integers(10 * US_PER_MINUTE, US_PER_DAY, call.sum())
         sim.calls.trigger(c[call], dec.decided_us[unfilled][call] + delay, "scheduling")
@@ -267,8 +272,9 @@ def _schedule(
     # New customers (or ones who lost their tutor) stay with the tutor they got.
     lost = cp.cur[c] < 0
     cp.cur[c[lost]] = tutor[lost]
-    # True P(poor) of first sessions, in the customer's local time.
-    local_day, local_hour = tl.local_day_hour(hour, cp.tz[c].astype(np.int64))
+    # True P(poor) of first sessions, at the hour and weekday of the tutor's time zone
+    # (what the app shows with the session: a tutor teaching at 8 am their time).
+    local_day, local_hour = tl.local_day_hour(hour, tp.tz[tutor].astype(np.int64))
     weekday = tl.weekday[np.clip(local_day, 0, tl.n - 1)]
     p_poor = np.full(n, np.nan)
     fi = np.flatnonzero(first)
@@ -304,6 +310,9 @@ def _schedule(
     e = tp.e[tutor]
     p_cancel = CUSTOMER_CANCEL + 0.04 * (cp.h[c] < -0.3)
     p_tutor = tp.resched[tutor] * (1 + 3 * np.maximum(0.0, 0.6 - e))
+    p_tutor = p_tutor + np.minimum(
+        sim.cfg.tutor_decline.reschedule * tp.d[tutor] * tp.v[tutor] * tp.wr[tutor], 0.6
+    )
     p_tutor = np.where((tp.persona[tutor] >= 0) & (created < sim.anchor_us), 0.0, p_tutor)
     u = rng.random(n)
     kind = np.select(
@@ -363,6 +372,40 @@ def advance(sim: Simulator, j: int, rng: np.random.Generator) -> None:
         _start(sim, j, starts, rng)
         done[starts] = True
         sb.keep(~done)
+
+
+def tutor_cancellations(sim: Simulator, j: int, rng: np.random.Generator) -> None:
+    """Day ``j``: a declining tutor calls off sessions already booked (each with probability
+    ``TutorDeclineModel.cancel * d`` a day): one way a decline shows in volume within
+    days, and their students notice (health falls; some start to lapse)."""
+    sb, tp = sim.sessions, sim.tutors
+    n = sb.n
+    if n == 0:
+        return
+    day_start = sim.tl.day_start(j)
+    t = sb.t[:n]
+    p = sim.cfg.tutor_decline.cancel * tp.d[t]
+    at = day_start + rng.integers(0, US_PER_DAY, n)
+    at = np.maximum(at, sb.last_us[:n] + US_PER_SECOND)
+    pick = (
+        (sb.ev_kind[:n] == EV_START)
+        & (sb.ev_us[:n] >= day_start + US_PER_DAY)
+        & (sb.start_us[:n] > at + 3 * US_PER_HOUR)
+        & (sb.plan[:n] < 0)
+        & (tp.status[t] == ACTIVE)
+        & (tp.persona[t] < 0)
+        & (rng.random(n) < p)
+    )
+    idx = np.flatnonzero(pick)
+    if len(idx) == 0:
+        return
+    _cancel(sim, idx, at[idx], by_customer=False)
+    c = sb.c[idx]
+    sim.customers.shock(c, -0.1)
+    sim.customers.note(c, sim.cfg.customer_lapse.after_tutor_no_show)
+    keep = np.ones(n, dtype=bool)
+    keep[idx] = False
+    sb.keep(keep)
 
 
 def cancel_for(sim: Simulator, who: str, idx: np.ndarray, at_us: np.ndarray) -> None:
@@ -450,6 +493,7 @@ def _start(sim: Simulator, j: int, rows: np.ndarray, rng: np.random.Generator) -
     end = start + sb.dur[rows] * US_PER_MINUTE
     e, q = tp.e[t], tp.q[t]
     p_nst = 0.005 + 0.25 * tp.resched[t] + 0.06 * np.maximum(0.0, 0.6 - e)
+    p_nst = p_nst + sim.cfg.tutor_decline.no_show * tp.d[t] * tp.wr[t]
     p_nsc = 0.02 + 0.03 * (cp.h[c] < -0.3)
     u = rng.random(n)
     outcome = np.select(
@@ -472,6 +516,7 @@ def _start(sim: Simulator, j: int, rows: np.ndarray, rng: np.random.Generator) -
         + model.engagement * (e - 0.6)
         - model.burnout * overload
         - model.technical_issue * technical
+        - model.decline * tp.d[t] * tp.wr[t]
     )
     later = np.clip(np.round(mu + model.noise * rng.standard_normal(n)), 1, 5)
     rating = np.where(first, first_rating, later).astype(np.int64)
@@ -553,6 +598,9 @@ def _start(sim: Simulator, j: int, rows: np.ndarray, rng: np.random.Generator) -
     delta = delta - 0.15 * (first & (seen < 4)) - 0.05 * technical
     cp.shock(c[ci], delta[ci])
     cp.shock(c[nst], -0.4)
+    lapse = sim.cfg.customer_lapse
+    cp.note(c[nst], lapse.after_tutor_no_show)
+    cp.note(c[ci[first[ci] & (seen[ci] < 4)]], lapse.after_poor_first)
     cp.shock(c[outcome == NO_SHOW_CUSTOMER], -0.05)
     bad = (comp & (seen <= 3)) | nst
     switch = bad & (rng.random(n) < np.where(nst, 0.5, 0.45)) & (cp.cur[c] == t)
@@ -577,3 +625,4 @@ def _start(sim: Simulator, j: int, rows: np.ndarray, rng: np.random.Generator) -
     cp.goal_target[c[reached & ~achieved]] += 10
     sim.customer_event(c[achieved], g_at[achieved], "goal", GOAL_COMPLETED)
     cp.goal[c[achieved]] = GOAL_COMPLETED
+    cp.note(c[achieved], lapse.after_goal_completed)

@@ -1,14 +1,15 @@
 """The simulator: state of the marketplace and the day loop that moves it forward.
 
-One call of :meth:`Simulator.step` simulates one UTC day, in this order: engagement
-drifts; tutors churn (hazard from observations of earlier days) and are replaced by
-hires; availability is published 14 days ahead; customers relax, churn, pause or resume,
-and new ones sign up; managers intervene (history only); customers book and bookings
-are matched; session events of the day run; calls, logins and replies happen; profile
-changes, deletions and the bulk backfill are written. Every day draws from its own RNG
-streams (``SeedSequence([seed, component, day])``), so a world extended day by day is
-identical to one generated in one go, and changing one component leaves the others'
-draws alone.
+One call of :meth:`Simulator.step` simulates one UTC day, in this order: tutors' declines
+start, deepen or end and engagement follows; tutors churn (hazard from their latent
+state) and are replaced by hires; availability is published 14 days ahead; customers
+relax, their lapses start, deepen or end, they churn, pause or resume, and new ones sign
+up; managers intervene (history only); customers book and bookings are matched;
+declining tutors call off some booked sessions; session events of the day run; calls,
+logins and replies happen; profile changes, deletions and the bulk backfill are
+written. Every day draws from its own RNG streams (``SeedSequence([seed, component,
+day])``), so a world extended day by day is identical to one generated in one go, and
+changing one component leaves the others' draws alone.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from services.sandbox.world.config import (
     SUBJECTS,
     TIMEZONES,
     WARMUP_DAYS,
+    TutorDeclineModel,
     WorldConfig,
 )
 from services.sandbox.world.customers import (
@@ -71,12 +73,17 @@ from services.sandbox.world.personas import PersonaPlan, PersonaTutor
 from services.sandbox.world.timeline import US_PER_MINUTE, Timeline
 from services.sandbox.world.tutors import (
     CHURNED,
+    DECLINING,
     HIRE_MIX,
+    HORIZON_DAYS,
     INACTIVE,
     INITIAL_MIX,
     MAX_BLOCKS,
     MAX_SUBJECTS,
+    NO_ONSET,
+    NORMAL,
     TutorPool,
+    churn_curves,
     draw_certifications,
     draw_tutors,
     hire_time_us,
@@ -106,6 +113,7 @@ COMPONENTS = {
     "bulk": 23,
     "bookings": 24,
     "deletions": 25,
+    "tutor_cancel": 26,
 }
 DAY_KEY_OFFSET = 100_000  # SeedSequence wants non-negative entropy; warm-up days are < 0
 HIRE_CATCH_UP = 0.25  # share of the tutor shortfall hired per day
@@ -115,6 +123,7 @@ PROFILE_UPDATE_RATE = 0.004  # per day, scaled by engagement
 CHANNEL_SHARE = (0.3, 0.22, 0.2, 0.12, 0.08, 0.08)
 CHURNED_SHARE = 0.10  # of all customers at the anchor (segments 30/40/20/10)
 EXPECTED_DAILY_CHURN = 0.0005  # what the customer hazard gives, on average
+INITIAL_LAPSING = 0.015  # share of customers lapsing on day 0 (at health 0)
 
 
 class TextVocab:
@@ -251,7 +260,9 @@ class Simulator:
         arch = rng.choice(len(INITIAL_MIX), n, p=INITIAL_MIX)
         hired = initial_hire_times(rng, tl.origin_us, arch)
         hire_day = tl.day_of(hired).astype(np.int64)
-        cols = draw_tutors(rng, arch, hire_day, hired, knobs, self.manager_ids, tl.anchor_day)
+        cols = draw_tutors(
+            rng, arch, hire_day, hired, knobs, self.manager_ids, self.cfg.tutor_decline
+        )
         certs = draw_certifications(rng, cols["q"])
         self._add_tutors(cols, certs, personas, rng)
 
@@ -264,7 +275,7 @@ class Simulator:
     ) -> np.ndarray:
         """Append tutors (and persona tutors), ids in hiring order; emit their first version."""
         for p in personas:
-            row = _persona_columns(p, self.manager_ids)
+            row = _persona_columns(p, self.manager_ids, self.cfg.tutor_decline)
             for k in cols:
                 cols[k] = np.concatenate([cols[k], row[k]])
             certs = [*certs, p.certs]
@@ -333,6 +344,16 @@ class Simulator:
         cp.goal[idx] = goal
         cp.shown_goal[idx] = goal
         self._assign_tutors(idx[done > 0], rng)
+        # Some are already drifting away on day 0 (about the share the lapse process
+        # keeps), so customer churn runs at its usual rate from the start.
+        lapse = self.cfg.customer_lapse
+        p0 = np.clip(INITIAL_LAPSING * np.exp(-lapse.enter_health * cp.h[idx]), 0, 0.5)
+        lapsing = idx[rng.random(n) < p0]
+        days_in = rng.integers(1, 40, len(lapsing)).astype(np.float64)
+        cp.lapse[lapsing] = True
+        cp.lapse_onset[lapsing] = -days_in.astype(np.int64)
+        cp.lu[lapsing] = days_in
+        cp.ld[lapsing] = 1.0 - np.exp(-days_in / lapse.depth_days)
         # The legacy import: these customers' channel is backfilled in bulk later.
         k = min(knobs.bulk_group_size, n)
         legacy = rng.choice(idx, k, replace=False)
@@ -584,7 +605,10 @@ class Simulator:
         if j == tl.anchor_day + 1:
             personas = tp.persona[: tp.n] >= 0
             tp.ou_sd[: tp.n][personas] = 0.03  # after the anchor, personas are ordinary
-        tp.advance_engagement(j, self.rng("drift", j))
+        frozen = None
+        if self.plan is not None and j <= tl.anchor_day:
+            frozen = tp.persona[: tp.n] >= 0  # the plan sets their state until the anchor
+        tp.advance(j, self.rng("drift", j), self.cfg.tutor_decline, frozen)
         hazard = self._tutor_churn(j, day_start)
         self._hire(j, day_start)
         published = supply.publish_day(self, j, self.rng("publish", j))
@@ -601,6 +625,7 @@ class Simulator:
         req = req.take(np.lexsort((req.cust, req.created_us)))  # creation order
         dec = demand.match(self, j, req, self.rng("match", j))
         sessions.book(self, j, req, dec, self.rng("bookings", j))
+        sessions.tutor_cancellations(self, j, self.rng("tutor_cancel", j))
         sessions.advance(self, j, self.rng("sessions", j))
         calls_mod.daily_calls(self, j, self.rng("calls", j))
         engagement.daily_engagement(self, j, self.rng("engagement", j), published)
@@ -618,7 +643,7 @@ class Simulator:
         n = tp.n
         model = self.cfg.tutor_hazard
         base = tp.base_hazard(j, model)
-        hazard = base * tp.effect_multiplier(j)
+        hazard = np.clip(base * tp.effect_multiplier(j), 0.0, 1.0)
         tp.obs.haz[:n, j] = np.where(tp.active(j), hazard, np.nan)
         if j == self.tl.anchor_day:
             self._record_anchor_truth(j, base)
@@ -642,22 +667,30 @@ class Simulator:
             cp = self.customers
             lost = np.isin(cp.cur[: cp.n], leave)
             cp.cur[: cp.n][lost] = -1
+            cp.note(np.flatnonzero(lost), self.cfg.customer_lapse.after_tutor_left)
         return hazard
 
     def _record_anchor_truth(self, j: int, base: np.ndarray) -> None:
         tp = self.tutors
-        horizon = np.arange(j, j + 90)
+        n = tp.n
+        horizon = np.arange(j, j + HORIZON_DAYS)
         mult = tp.effect_multiplier(horizon)  # (n, 90)
-        survive = np.cumprod(1.0 - np.clip(base[:, None] * mult, 0, 1), axis=1)
+        rows = np.flatnonzero(tp.active(j))
+        curves = churn_curves(
+            tp, j, rows, mult[rows], self.cfg.tutor_hazard, self.cfg.tutor_decline
+        )
         drivers = tp.drivers(j, self.cfg.tutor_hazard)
         self.anchor_truth = {
-            "n": np.array(tp.n),
+            "n": np.array(n),
             "base_hazard": base.copy(),
             "multiplier": mult[:, 0].copy(),
-            **{f"p_churn_{h}d": 1.0 - survive[:, h - 1] for h in (7, 14, 30, 90)},
+            **{f"p_churn_{h}d": _scatter(n, rows, p) for h, p in curves.items()},
             **{f"driver_{k}": v for k, v in drivers.items()},
-            "engagement": tp.e[: tp.n].copy(),
-            "status": tp.status[: tp.n].copy(),
+            "declining": tp.dstate[:n] == DECLINING,
+            "decline_days": np.where(tp.dstate[:n] == DECLINING, j - tp.onset[:n], np.nan),
+            "decline_speed": np.where(tp.dstate[:n] == DECLINING, tp.v[:n], np.nan),
+            "engagement": tp.e[:n].copy(),
+            "status": tp.status[:n].copy(),
             "customer_health": self.customers.h[: self.customers.n].copy(),
         }
 
@@ -672,7 +705,7 @@ class Simulator:
         arch = rng.choice(len(HIRE_MIX), k, p=HIRE_MIX)
         hired = np.sort(hire_time_us(rng, day_start, k))
         cols = draw_tutors(
-            rng, arch, np.full(k, j), hired, self.knobs, self.manager_ids, self.tl.anchor_day
+            rng, arch, np.full(k, j), hired, self.knobs, self.manager_ids, self.cfg.tutor_decline
         )
         certs = draw_certifications(rng, cols["q"])
         idx = self._add_tutors(cols, certs, personas, rng)
@@ -716,10 +749,11 @@ class Simulator:
         cp = self.customers
         n = cp.n
         rng = self.rng("customer_churn", j)
-        hazard = cp.hazard(j, self.cfg.customer_hazard)
         protected = cp.protected(day_start)
         live = (cp.signup_day[:n] < j) & ~protected & (cp.delete_day[:n] < 0)
         active = live & (cp.status[:n] == C_ACTIVE)
+        cp.advance_lapse(j, rng, self.cfg.customer_lapse, active)
+        hazard = cp.hazard(j, self.cfg.customer_hazard)
         u = rng.random(n)
         at = day_start + 13 * US_PER_HOUR + rng.integers(0, 11 * US_PER_HOUR, n)
         churn = active & (u < hazard)
@@ -812,7 +846,15 @@ class Simulator:
         self.bulk_ids = idx + 1
 
 
-def _persona_columns(p: PersonaTutor, manager_ids: np.ndarray) -> dict[str, np.ndarray]:
+def _scatter(n: int, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    out = np.full(n, np.nan)
+    out[rows] = values
+    return out
+
+
+def _persona_columns(
+    p: PersonaTutor, manager_ids: np.ndarray, decline: TutorDeclineModel
+) -> dict[str, np.ndarray]:
     subj = np.full((1, MAX_SUBJECTS), -1, dtype=np.int64)
     subj[0, : len(p.subjects)] = p.subjects
     blocks = {
@@ -832,9 +874,17 @@ def _persona_columns(p: PersonaTutor, manager_ids: np.ndarray) -> dict[str, np.n
         "resched": one(p.resched),
         "hours": one(p.hours),
         "e_base": one(p.e_base),
-        "drift": one(p.drift),
         "floor": one(p.floor),
-        "onset": one(p.onset),
+        "p_enter": one(decline.enter[p.arch]),
+        "p_recover": one(decline.recover[p.arch]),
+        "dstate": one(NORMAL).astype(np.int8),
+        "onset": one(NO_ONSET),
+        "planned_onset": one(p.onset),
+        "v": one(p.speed),
+        "we": one(p.symptoms[0]),
+        "wr": one(p.symptoms[1]),
+        "d": one(0.0),
+        "u": one(0.0),
         "ou_sd": one(0.0),
         "ou": one(0.0),
         "e": one(p.e_base),

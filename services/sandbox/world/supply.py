@@ -2,8 +2,9 @@
 
 Each tutor has a weekly template of blocks (weekday, local start hour, length, subject).
 Every day the simulation publishes, for the day 14 days ahead, the blocks of that
-weekday, each with probability ``1.3 * engagement - 0.15`` (clipped): disengaging tutors offer
-fewer hours, which is how falling engagement becomes falling session volume. A
+weekday, each with probability ``0.75 + 0.15 * engagement`` (clipped): disengaging tutors
+offer a few fewer hours; their volume falls mostly because they turn requests down and
+their students drift away (see ``demand`` and ``sessions``). A
 published block is one ``availability_slots`` record and fills hour cells of a ring
 grid ``[tutor, hour]`` holding the subject offered and whether the hour is booked.
 """
@@ -31,8 +32,9 @@ CLEAR_AHEAD_DAYS = 19
 
 
 def publish_probability(e: np.ndarray) -> np.ndarray:
-    """P(a template block is offered): 0.89 at engagement 0.8, 0.5 at 0.5, 0.11 at 0.2."""
-    return np.clip(1.3 * e - 0.15, 0.05, 1.0)
+    """P(a template block is offered): 0.87 at engagement 0.8, 0.83 at 0.5, 0.78 at 0.2
+    (a fading tutor's calendar goes stale rather than empty)."""
+    return np.clip(0.75 + 0.15 * e, 0.05, 1.0)
 
 
 class SupplyGrid:

@@ -1,7 +1,8 @@
 """Ground truth of a world, for checking models: latent traits and true probabilities.
 
 Everything here is what the app can *not* see through the API: archetypes, latent
-quality and engagement, the true hazards and churn probabilities at the anchor, each
+quality and engagement, the tutors' disengagement process (declining or not, for how
+long, how deep), the true hazards and churn probabilities at the anchor, each
 first session's true P(poor rating), customers' segments, interventions' true effects
 and how they were selected, and the demand multipliers.
 """
@@ -41,6 +42,7 @@ class Truth:
     intervention_effects: dict[str, float]
     intervention_effect_days: int
     engagement_daily: np.ndarray  # (tutor, day) latent engagement
+    decline_depth_daily: np.ndarray  # (tutor, day) latent depth of decline (0 = none)
     hazard_daily: np.ndarray  # (tutor, day) true daily churn hazard (with effects)
     day_starts_us: np.ndarray  # epoch µs of each column's day
     demand_multiplier: pd.DataFrame  # (day start µs) x subject: season x trend
@@ -80,9 +82,14 @@ def build_truth(sim: Simulator) -> Truth:
             "reschedule_propensity": tp.resched[:n],
             "capacity_hours_per_week": tp.hours[:n],
             "engagement_base": tp.e_base[:n],
-            "engagement_drift_per_day": tp.drift[:n],
-            "decline_onset_us": np.where(
-                tp.onset[:n] < (1 << 29), tl.origin_us + tp.onset[:n] * US_PER_DAY, np.nan
+            "engagement_floor": tp.floor[:n],
+            "decline_entry_per_day": tp.p_enter[:n],
+            "decline_recovery_per_day": tp.p_recover[:n],
+            "declining_at_anchor": at_anchor("declining") == 1,
+            "decline_days_at_anchor": at_anchor("decline_days"),
+            "decline_speed_at_anchor": at_anchor("decline_speed"),
+            "last_decline_onset_us": np.where(
+                np.abs(tp.onset[:n]) < (1 << 29), tl.origin_us + tp.onset[:n] * US_PER_DAY, np.nan
             ),
             "engagement_at_anchor": at_anchor("engagement"),
             "hired_at": tp.hired_us[:n],
@@ -152,6 +159,7 @@ def build_truth(sim: Simulator) -> Truth:
         intervention_effects=dict(sim.cfg.intervention_effects),
         intervention_effect_days=sim.cfg.intervention_effect_days,
         engagement_daily=tp.obs.e_hist[:n, :days].copy(),
+        decline_depth_daily=tp.obs.d_hist[:n, :days].copy(),
         hazard_daily=tp.obs.haz[:n, :days].copy(),
         day_starts_us=tl.origin_us + np.arange(days) * US_PER_DAY,
         demand_multiplier=demand,
@@ -160,6 +168,7 @@ def build_truth(sim: Simulator) -> Truth:
         bulk_update_at_us=sim.bulk_at_us,
         bulk_update_customer_ids=sim.bulk_ids,
         models={
+            "tutor_decline": dataclasses.asdict(sim.cfg.tutor_decline),
             "tutor_hazard": dataclasses.asdict(sim.cfg.tutor_hazard),
             "first_session": dataclasses.asdict(sim.cfg.first_session),
             "ratings": dataclasses.asdict(sim.cfg.ratings),
