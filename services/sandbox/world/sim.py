@@ -692,6 +692,13 @@ class Simulator:
             "engagement": tp.e[:n].copy(),
             "status": tp.status[:n].copy(),
             "customer_health": self.customers.h[: self.customers.n].copy(),
+            "customer_lapsing": self.customers.lapse[: self.customers.n].copy(),
+            "customer_lapse_days": np.where(
+                self.customers.lapse[: self.customers.n],
+                j - self.customers.lapse_onset[: self.customers.n],
+                -1,
+            ),
+            "customer_lapse_depth": self.customers.ld[: self.customers.n].copy(),
         }
 
     def _hire(self, j: int, day_start: int) -> None:

@@ -2,7 +2,8 @@
 
 Everything here is what the app can *not* see through the API: archetypes, latent
 quality and engagement, the tutors' disengagement process (declining or not, for how
-long, how deep), the true hazards and churn probabilities at the anchor, each
+long, how deep) and the customers' lapses, the true hazards and churn probabilities at
+the anchor, each
 first session's true P(poor rating), customers' segments, interventions' true effects
 and how they were selected, and the demand multipliers.
 """
@@ -115,6 +116,12 @@ def build_truth(sim: Simulator) -> Truth:
     health_at_anchor = np.full(m, np.nan)
     if health is not None:
         health_at_anchor[: len(health)] = health
+    lapse = {}
+    for key in ("customer_lapsing", "customer_lapse_days", "customer_lapse_depth"):
+        values = np.full(m, np.nan)
+        if key in at:
+            values[: len(at[key])] = at[key]
+        lapse[key] = values
     seg_idx = segment_of(np.nan_to_num(health_at_anchor))
     segment = np.where(churned_by_anchor, "churned", np.array(SEGMENTS, dtype=object)[seg_idx])
     segment = np.where(existed, segment, None)
@@ -125,6 +132,11 @@ def build_truth(sim: Simulator) -> Truth:
             "segment_at_signup": np.array(SEGMENTS, dtype=object)[cp.segment0[:m]],
             "health_at_anchor": health_at_anchor,
             "health_now": cp.h[:m],
+            "lapsing_at_anchor": lapse["customer_lapsing"] == 1,
+            "lapse_days_at_anchor": np.where(
+                lapse["customer_lapsing"] == 1, lapse["customer_lapse_days"], np.nan
+            ),
+            "lapse_depth_at_anchor": lapse["customer_lapse_depth"],
             "status_now": np.array(CUSTOMER_STATUSES, dtype=object)[cp.status[:m]],
             "churned_at": _nullable(c_churned),
             "churned_by_anchor": churned_by_anchor,

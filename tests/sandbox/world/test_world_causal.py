@@ -213,6 +213,18 @@ def test_declines_persist_and_show_in_every_observable(demo_world, demo_frames):
     assert moved[in_decline].mean() > 2.5 * moved[~in_decline].mean()
 
 
+def test_true_churn_curves_match_what_happens_next(demo_world):
+    """The truth's P(churn within 14 days) at the anchor, summed over active tutors, is
+    what the simulated days after the anchor deliver (no manager acts after it)."""
+    t = demo_world.truth.tutors
+    act = t[t.active_at_anchor & t.persona.isna()]
+    days = act.churn_days_after_anchor
+    for h in (7, 14):
+        expected = act[f"p_churn_{h}d"].sum()
+        realized = ((days > 0) & (days <= h)).sum()
+        assert abs(realized - expected) < 3 * np.sqrt(expected) + 2, (h, realized, expected)
+
+
 def test_poor_first_sessions_follow_tutor_quality_and_bad_hours(demo_world, demo_frames):
     s = demo_frames["sessions"].set_index("id")
     fs = demo_world.truth.first_sessions.join(s[["rating"]], how="inner")
@@ -258,10 +270,59 @@ def test_customers_with_two_calls_in_14_days_churn_more(demo_world, demo_frames)
     rate = r.groupby("two").churn.mean()
     assert r.two.sum() > 200
     assert rate[True] > 2.5 * rate[False]
+    assert rate[True] > 0.3  # training-data-summary.md: 2+ calls in 14 days, high risk
     reasons = set(calls.reason_code)
     expected = {"billing", "scheduling", "tutor_quality", "technical", "cancellation_request"}
     assert expected <= reasons
     assert calls.sentiment.isna().mean() < 0.15
+
+
+def test_customers_lapse_before_they_churn(demo_world, demo_frames):
+    """Churn is preceded by a decline over weeks: fewer sessions in the month before
+    leaving than in the one before, and unhappy calls."""
+    cu, s, calls = demo_frames["customers"], demo_frames["sessions"], demo_frames["inbound_calls"]
+    origin = demo_world.origin_us
+    left = cu[cu.churned_at.notna() & (cu.churned_at > origin + 90 * D)]
+    left = left[left.churned_at - left.created_at > 90 * D]
+    stay = cu[(cu.status == "active") & (cu.created_at < ANCHOR_US - 90 * D)]
+    assert len(left) > 50
+    done = s[s.status == "completed"]
+    by_c = {k: g.start_time.to_numpy() for k, g in done.groupby("customer_id")}
+
+    def count(ids, lo, hi):
+        out = []
+        for cid, a, b in zip(ids, lo, hi, strict=True):
+            t = by_c.get(cid, np.zeros(0, dtype=np.int64))
+            out.append(((t >= a) & (t < b)).sum())
+        return np.array(out)
+
+    at_l = left.churned_at.to_numpy().astype(np.int64)
+    at_s = np.full(len(stay), ANCHOR_US)
+    last_l, prev_l = (
+        count(left.id, at_l - 30 * D, at_l),
+        count(left.id, at_l - 60 * D, at_l - 30 * D),
+    )
+    last_s, prev_s = (
+        count(stay.id, at_s - 30 * D, at_s),
+        count(stay.id, at_s - 60 * D, at_s - 30 * D),
+    )
+    assert last_l.sum() / prev_l.sum() < last_s.sum() / prev_s.sum() - 0.15
+    neg = calls[calls.sentiment == "negative"]
+    by_call = {k: g.call_time.to_numpy() for k, g in neg.groupby("customer_id")}
+
+    def called(ids, at):
+        return np.mean(
+            [
+                (
+                    (by_call.get(c, np.zeros(0)) >= a - 30 * D) & (by_call.get(c, np.zeros(0)) < a)
+                ).any()
+                for c, a in zip(ids, at, strict=True)
+            ]
+        )
+
+    assert called(left.id, at_l - D) > 3 * called(stay.id, at_s)
+    truth = demo_world.truth.customers
+    assert truth.lapsing_at_anchor.mean() < 0.08
 
 
 def test_demand_has_daily_weekly_and_yearly_seasonality(demo_frames):
