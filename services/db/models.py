@@ -498,3 +498,64 @@ def resource_table(name: str) -> Table:
         return RESOURCE_TABLES[name]
     except KeyError:
         raise KeyError(f"no local table for API resource {name!r}") from None
+
+
+# --- alerts (issue 5) ----------------------------------------------------------------
+
+
+class Alert(Base):
+    """One alert: a rule that fired for a subject (a tutor, a customer, a session, ...).
+
+    Identity is ``key`` = ``rule:subject_type:subject_id``; history keeps every alert of a
+    key, but only one may be open (active or acknowledged) at a time: ``open_key`` holds
+    the key while the alert is open and NULL once it is closed, and is UNIQUE (NULLs are
+    distinct on SQLite and PostgreSQL alike), so the database itself refuses a second
+    open alert for the same rule and subject. Snoozing is not a state: an open alert with
+    ``snoozed_until`` in the future is hidden from the default queue and notifies nobody.
+
+    ``thresholds`` are the settings that fired it (DOMAIN.md: stored with the data);
+    ``facts`` the numbers behind it. ``tutor_id``/``customer_id``/``manager_id`` and
+    ``subject_name`` are copied in when it fires so the queue filters without joins.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index(None, "state", "severity"),
+        Index(None, "key"),
+        Index(None, "tutor_id"),
+    )
+
+    id: Mapped[PkId]
+    key: Mapped[str] = mapped_column(String(200))
+    open_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    subject_name: Mapped[str | None]
+    tutor_id: Mapped[int | None] = mapped_column(BigInteger)
+    customer_id: Mapped[int | None] = mapped_column(BigInteger)
+    manager_id: Mapped[int | None] = mapped_column(BigInteger)
+    severity: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[int]
+    # active / acknowledged / resolved / dismissed
+    state: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    title: Mapped[str] = mapped_column(Text)
+    next_step: Mapped[LongText]
+    facts: Mapped[dict[str, Any] | None]
+    thresholds: Mapped[dict[str, Any] | None]
+    # The scoring run that last found the condition true.
+    run_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime | None]
+    snoozed_until: Mapped[datetime | None]
+    assignee: Mapped[str | None] = mapped_column(String(128))
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(128))
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(128))
+    # Why it closed: resolved by hand, dismissed, or cleared (the condition no longer held).
+    close_reason: Mapped[str | None] = mapped_column(String(32))
+    # A closed alert of this key does not fire again before this time unless its severity
+    # rises (DOMAIN.md "Alerts": cooldown).
+    cooldown_until: Mapped[datetime | None]
