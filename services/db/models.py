@@ -559,3 +559,69 @@ class Alert(Base):
     # A closed alert of this key does not fire again before this time unless its severity
     # rises (DOMAIN.md "Alerts": cooldown).
     cooldown_until: Mapped[datetime | None]
+
+
+# --- intervention workflow (issue 5) -----------------------------------------------
+
+
+class InterventionTracking(Base):
+    """The local side of an intervention the API does not carry: its SLA clock (the
+    policy used, pauses), the breach, the measured outcome and the risk at creation.
+
+    One row per intervention (same ``local_id``), written by this app; interventions
+    synced down from another desktop have none and fall back to their ``due_at``.
+    """
+
+    __tablename__ = "intervention_tracking"
+
+    local_id: Mapped[int] = mapped_column(
+        BigInteger,
+        ForeignKey("interventions.local_id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    )
+    # The policy that set the SLA (type row of Settings, calendar), kept with the data.
+    policy: Mapped[dict[str, Any] | None]
+    sla_started_at: Mapped[datetime | None]
+    sla_seconds: Mapped[int | None]  # counted time; NULL with a fixed deadline
+    sla_deadline: Mapped[datetime | None]  # "before the session"
+    # [[paused_at, resumed_at or null], ...] as ISO 8601 UTC
+    pauses: Mapped[list[Any] | None] = mapped_column(JSONValue)
+    breached_at: Mapped[datetime | None]
+    auto_created: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Predicted P(churn 30 d) when it was created: the effectiveness estimate matches on it.
+    risk_at_creation: Mapped[float | None]
+    # retained / churned, 30 days after completion, and the manager's note.
+    outcome_result: Mapped[str | None] = mapped_column(String(16))
+    outcome_note: Mapped[LongText]
+    outcome_at: Mapped[datetime | None]
+
+
+class InterventionEscalation(Base):
+    """An SLA breach escalated to the configured contact (audited as well)."""
+
+    __tablename__ = "intervention_escalations"
+
+    id: Mapped[PkId]
+    intervention_local_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("interventions.local_id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    contact: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    due_at: Mapped[datetime | None]
+
+
+class InterventionHoldout(Base):
+    """A tutor the policy would have treated but the random hold-out kept untreated:
+    the control group of an experiment per type (unbiased effectiveness)."""
+
+    __tablename__ = "intervention_holdouts"
+    __table_args__ = (Index(None, "intervention_type", "at"),)
+
+    id: Mapped[PkId]
+    tutor_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    intervention_type: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    risk_at_creation: Mapped[float | None]
+    source_alert_key: Mapped[str | None] = mapped_column(String(200))
