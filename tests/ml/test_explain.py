@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pandas as pd
@@ -138,11 +137,8 @@ def test_vectorised_over_many_rows():
     names = [f"feat_{i}" for i in range(p)]
     contribs = pd.DataFrame(rng.normal(size=(n, p)), columns=names)
     values = pd.DataFrame(rng.integers(0, 20, size=(n, p)).astype(float), columns=names)
-    started = time.perf_counter()
     f = top_factors(contribs, values, {}, k=3)
-    elapsed = time.perf_counter() - started
     assert len(f) == 3 * n
-    assert elapsed < 3.0
     # ranks ordered by magnitude within each row
     first = f[f["rank"] == 1]["contribution"].abs().to_numpy()
     third = f[f["rank"] == 3]["contribution"].abs().to_numpy()

@@ -159,3 +159,119 @@ def test_scoring_and_training_plug_into_the_job_registry():
     assert registry.get("score").runs_on(AFTER_SYNC)
     assert registry.get("score").min_interval == timedelta(minutes=15)
     assert registry.get("train").runs_on(NIGHTLY)
+
+
+def test_the_personas_read_as_the_demo_says_through_the_synced_database(scored):
+    """Sarah Chen Critical, Mike Ross's next first session High: from the models alone."""
+    personas, run_id = scored["world"].personas, scored["result"].run_id
+    with scored["engine"].connect() as conn:
+        sarah = conn.execute(
+            select(TutorPrediction.__table__).where(
+                TutorPrediction.tutor_id == personas["sarah_chen"],
+                TutorPrediction.run_id == run_id,
+            )
+        ).one()
+        mike = conn.execute(
+            select(FirstSessionPrediction.__table__).where(
+                FirstSessionPrediction.session_id == personas["mike_ross_first_session"],
+                FirstSessionPrediction.run_id == run_id,
+            )
+        ).one()
+    assert sarah.risk_tier == "Critical" and sarah.p_churn_30d >= 0.70
+    assert mike.risk_tier == "High" and 0.5 <= mike.p_poor < 0.7
+
+
+def _copy_sqlite(engine, target):
+    import sqlite3
+
+    source = sqlite3.connect(engine.url.database)
+    copy = sqlite3.connect(target)
+    source.backup(copy)
+    source.close()
+    copy.close()
+    return make_engine(f"sqlite:///{target}")
+
+
+def test_awkward_tutors_and_an_unseen_subject_score_cleanly(scored, tmp_path):
+    """No sessions, hired an hour ago, only unrated sessions, a subject never seen in
+    training: defined curves, tiers and readable factors, never a NaN."""
+    from services.db.models import Tutor, TutoringSession
+
+    engine = _copy_sqlite(scored["engine"], tmp_path / "edge.db")
+    as_of = load_frames(engine, ("sessions",)).observed_until.to_pydatetime()
+    hour, day = timedelta(hours=1), timedelta(days=1)
+    with engine.connect() as conn:
+        manager_id = conn.execute(select(Tutor.manager_id).limit(1)).scalar()
+    base = {
+        "status": "active",
+        "manager_id": manager_id,
+        "subjects": ["algebra"],
+        "timezone": "America/New_York",
+        "updated_at": as_of - hour,
+    }
+    tutors = [
+        {**base, "id": 990001, "name": "No Sessions", "hired_at": as_of - 40 * day},
+        {**base, "id": 990002, "name": "Brand New", "hired_at": as_of - hour},
+        {**base, "id": 990003, "name": "Never Rated", "hired_at": as_of - 90 * day},
+        {
+            **base,
+            "id": 990004,
+            "name": "Odd Subject",
+            "hired_at": as_of - 200 * day,
+            "subjects": ["klingon"],
+        },
+    ]
+    sessions = [
+        {"id": 9900100 + k, "tutor_id": 990003, "customer_id": None, "subject": "algebra",
+         "start_time": as_of - (k + 1) * 2 * day, "end_time": as_of - (k + 1) * 2 * day + hour,
+         "status": "completed", "rating": None, "first_session": k == 9,
+         "updated_at": as_of - hour}
+        for k in range(10)
+    ]  # fmt: skip
+    sessions.append(
+        {
+            "id": 9900200,
+            "tutor_id": 990004,
+            "customer_id": None,
+            "subject": "klingon",
+            "start_time": as_of + 2 * day,
+            "end_time": as_of + 2 * day + hour,
+            "status": "scheduled",
+            "rating": None,
+            "first_session": True,
+            "updated_at": as_of - hour,
+        }
+    )
+    with engine.begin() as conn:
+        conn.execute(insert(Tutor), [{"created_at": t["hired_at"], **t} for t in tutors])
+        conn.execute(
+            insert(TutoringSession), [{"created_at": as_of - 3 * day, **s} for s in sessions]
+        )
+    result = score(engine, scored["models"], trigger="test")
+    with engine.connect() as conn:
+        rows = {
+            r.tutor_id: r
+            for r in conn.execute(
+                select(TutorPrediction.__table__).where(
+                    TutorPrediction.run_id == result.run_id, TutorPrediction.tutor_id > 990000
+                )
+            )
+        }
+        first = conn.execute(
+            select(FirstSessionPrediction.__table__).where(
+                FirstSessionPrediction.run_id == result.run_id,
+                FirstSessionPrediction.session_id == 9900200,
+            )
+        ).one()
+    assert set(rows) == {990001, 990002, 990003, 990004}
+    for r in rows.values():
+        curve = [r.p_churn_7d, r.p_churn_14d, r.p_churn_30d, r.p_churn_90d]
+        assert all(p is not None and 0.0 <= p <= 1.0 for p in curve) and curve == sorted(curve)
+        assert r.risk_tier in {"Critical", "High", "Medium", "Low"}
+        assert r.performance_tier in {"Platinum", "Gold", "Silver", "Bronze"}
+        assert r.health_score is not None and 0 <= r.health_score <= 100
+        texts = " ".join(f["text"] for f in r.factors)
+        assert r.factors and "nan" not in texts.lower() and "none" not in texts.lower()
+    assert first.p_poor is not None and 0.0 < first.p_poor < 1.0
+    assert first.risk_tier in {"Critical", "High", "Medium", "Low"}
+    engine.dispose()
