@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from services.intervention_settings import InterventionSettings
+
 SETTINGS_VERSION = 1
 
 
@@ -122,6 +124,7 @@ class Settings(BaseModel):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    interventions: InterventionSettings = Field(default_factory=InterventionSettings)
 
     @field_validator("api_url")
     @classmethod
