@@ -110,6 +110,58 @@ class DashboardSettings(BaseModel):
     daily_session_target: int | None = Field(default=None, ge=1)
 
 
+class AlertSettings(BaseModel):
+    """Thresholds of the alert rules (DOMAIN.md "Alerts"); each alert keeps the ones that
+    fired it. Windows are days before the scoring run's as-of instant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Tutor churn: an alert from P(churn 30 d) >= high; Critical from >= critical.
+    churn_high: float = Field(default=0.50, gt=0, le=1)
+    churn_critical: float = Field(default=0.70, gt=0, le=1)
+    no_sessions_days: int = Field(default=14, ge=1, le=365)
+    no_login_days: int = Field(default=7, ge=1, le=365)
+    # Ratings of the last rating_window_days: average below low_rating, at least
+    # min_ratings of them (one bad rating is not a trend).
+    rating_window_days: int = Field(default=14, ge=1, le=90)
+    low_rating: float = Field(default=3.5, ge=1, le=5)
+    min_ratings: int = Field(default=3, ge=1, le=100)
+    # First sessions rated below 4 (DOMAIN.md: successful = 4 or 5) in the window.
+    poor_first_sessions: int = Field(default=2, ge=1, le=100)
+    first_session_window_days: int = Field(default=14, ge=1, le=90)
+    # First-session success rate over the trailing 30 days, now vs a week ago: a relative
+    # drop above this, with at least min_first_sessions rated in each window.
+    first_session_drop: float = Field(default=0.20, gt=0, le=1)
+    min_first_sessions: int = Field(default=4, ge=1, le=100)
+    # Reschedules by the tutor as a share of their sessions in the window.
+    reschedule_window_days: int = Field(default=14, ge=1, le=90)
+    reschedule_rate: float = Field(default=0.20, gt=0, le=1)
+    min_reschedules: int = Field(default=3, ge=1, le=100)
+    technical_issues: int = Field(default=3, ge=1, le=100)
+    technical_window_days: int = Field(default=14, ge=1, le=90)
+    # Upcoming first sessions this many hours ahead, with P(poor) or the tutor's
+    # P(churn 30 d) at or above first_session_risk.
+    first_session_horizon_hours: int = Field(default=72, ge=1, le=24 * 14)
+    first_session_risk: float = Field(default=0.50, gt=0, le=1)
+    # Customer triggers (DOMAIN.md "Customers").
+    customer_calls: int = Field(default=2, ge=1, le=100)
+    customer_calls_days: int = Field(default=14, ge=1, le=90)
+    customer_poor_first_rating: float = Field(default=3.0, ge=1, le=5)
+    customer_idle_days: int = Field(default=14, ge=1, le=365)
+    customer_idle_min_sessions: int = Field(default=3, ge=1, le=100)
+    customer_lapsed_days: int = Field(default=21, ge=1, le=365)
+    customer_slow_start_days: int = Field(default=7, ge=1, le=90)
+    customer_slow_start_sessions: int = Field(default=3, ge=1, le=100)
+    customer_velocity_drop: float = Field(default=0.50, gt=0, le=1)
+    customer_velocity_min_sessions: int = Field(default=4, ge=1, le=100)
+    # A closed alert does not fire again for this long unless its severity rises.
+    cooldown_hours: int = Field(default=72, ge=0, le=24 * 90)
+    # Per-rule overrides of cooldown_hours, e.g. {"customer_goal_completed": 720}.
+    cooldown_hours_by_rule: dict[str, int] = Field(default_factory=dict)
+    # Rules switched off by name.
+    disabled_rules: list[str] = Field(default_factory=list)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -125,6 +177,7 @@ class Settings(BaseModel):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     interventions: InterventionSettings = Field(default_factory=InterventionSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @field_validator("api_url")
     @classmethod
