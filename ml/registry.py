@@ -4,7 +4,8 @@
     v = registry.save("tutor_churn", model, {"metrics": {...}, "key_metric": "auc_30d",
                                              "training_window": {...}, ...})
     loaded = registry.load_best("tutor_churn")   # LoadResult(model, version, warnings)
-    registry.rollback("tutor_churn", 3)
+    registry.rollback("tutor_churn", 3, by="desktop")   # pin v3
+    registry.release("tutor_churn")                     # back to the best version
 
 Layout: ``<root>/<name>/v0001/`` holds the model's own files (XGBoost UBJSON, JSON: the
 model's ``save(directory)`` writes them, nothing is pickled) and ``metadata.json``:
@@ -20,7 +21,15 @@ Which version the app uses (:meth:`ModelRegistry.load_best`):
    a missing metric on either side does not block);
 2. the newest acceptable version is loaded; if its files are missing, truncated or do
    not match their checksums, the next older acceptable one, and so on;
-3. after :meth:`rollback` the chosen version is pinned until a newer version is saved.
+3. after :meth:`rollback` the chosen version is *pinned*: it is the one loaded, by every
+   process and after a restart (``state.json`` beside the versions), until someone
+   calls :meth:`release`. A version trained later, even a better one, does not end the
+   pin: a roll-back is a person's decision that the newer models are not to be trusted
+   (bad data, a regression the metrics missed), and the nightly retraining would
+   otherwise undo it within a day without anyone noticing. It is not silent either:
+   while a newer version waits behind a pin, ``load_best`` says so in its warnings
+   ("pinned to v2 ...; v4 is newer and not used while pinned"), the trainer repeats it
+   in its result, and the app's model list marks the waiting versions.
 
 Everything skipped is said in ``LoadResult.warnings`` (plain sentences the app shows),
 not only logged.
@@ -198,20 +207,47 @@ class ModelRegistry:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        self._write_state(name, {})  # a new version ends any pin
+        # A pin survives a new version (see the module doc): load_best says it waits.
         return ModelVersion(name, version, final, json.loads((final / METADATA_FILE).read_text()))
 
-    def rollback(self, name: str, version: int) -> ModelVersion:
-        """Pin ``version``: :meth:`load_best` returns it until a newer one is saved."""
+    def rollback(
+        self, name: str, version: int, *, by: str | None = None, reason: str = ""
+    ) -> ModelVersion:
+        """Pin ``version``: :meth:`load_best` returns it until :meth:`release`."""
         found = {v.version: v for v in self.versions(name)}
         if version not in found:
             raise RegistryError(f"{name} has no version {version}")
-        problem = self._verify(found[version])
+        # With loaders={} (listing, administration: no model library imported) the files
+        # and checksums are verified, not whether this process could load the kind.
+        problem = self._verify(found[version], check_kind=self._loaders != {})
         if problem:
             raise RegistryError(f"{name} v{version} cannot be used: {problem}")
-        self._write_state(name, {"pinned": version,
-                                 "pinned_at": datetime.now(UTC).isoformat()})  # fmt: skip
+        self._write_state(
+            name,
+            {
+                "pinned": version,
+                "pinned_at": datetime.now(UTC).isoformat(),
+                "pinned_by": by,
+                "reason": reason,
+            },
+        )
         return found[version]
+
+    def release(self, name: str) -> int | None:
+        """End a pin (the best version is used again); returns the version that was
+        pinned, or None when there was none."""
+        pinned = self.pin(name)
+        self._write_state(name, {})
+        return None if pinned is None else int(pinned["pinned"])
+
+    def restore_pin(self, name: str, pin: dict | None) -> None:
+        """Put back a pin as :meth:`pin` returned it (None: no pin), to undo a change."""
+        self._write_state(name, dict(pin) if pin else {})
+
+    def pin(self, name: str) -> dict | None:
+        """The pin of ``name`` (``pinned``, ``pinned_at``, ``pinned_by``, ``reason``)."""
+        state = self._state(name)
+        return state if state.get("pinned") is not None else None
 
     def _write_state(self, name: str, state: dict) -> None:
         path = self._dir(name) / STATE_FILE
@@ -254,7 +290,7 @@ class ModelRegistry:
                                         f"metadata unreadable ({type(exc).__name__})"))  # fmt: skip
         return sorted(out, key=lambda v: v.version)
 
-    def _verify(self, v: ModelVersion) -> str | None:
+    def _verify(self, v: ModelVersion, *, check_kind: bool = True) -> str | None:
         """None when every file is present and matches its checksum, else why not."""
         if v.metadata is None:
             return v.problem or "metadata unreadable"
@@ -267,7 +303,7 @@ class ModelRegistry:
                 return f"file {fname} is missing"
             if _sha256(path) != digest:
                 return f"file {fname} is corrupt (checksum mismatch)"
-        if v.metadata.get("kind") not in self.loaders:
+        if check_kind and v.metadata.get("kind") not in self.loaders:
             return f"unknown model kind {v.metadata.get('kind')!r}"
         return None
 
@@ -322,12 +358,22 @@ class ModelRegistry:
         candidates, notes = self.acceptable(name)
         warnings.extend(notes)
         order = list(reversed(candidates))
-        pinned = self._state(name).get("pinned")
+        pin = self.pin(name)
+        pinned = None if pin is None else pin.get("pinned")
         if pinned is not None:
             pv = [v for v in all_versions if v.version == pinned]
             if pv:
                 order = pv + [v for v in order if v.version < pinned]
-                warnings.append(f"{name} rolled back to v{pinned}")
+                since = str(pin.get("pinned_at") or "")[:16].replace("T", " ")
+                warnings.append(f"{name} rolled back to v{pinned} (pinned since {since})")
+                newer = [v.version for v in all_versions if v.version > pinned]
+                if newer:
+                    listed = ", ".join(f"v{n}" for n in newer)
+                    warnings.append(
+                        f"{name} {listed} {'is' if len(newer) == 1 else 'are'} newer than "
+                        f"the pinned v{pinned} and not used while it is pinned "
+                        "(release the pin to use the best version)"
+                    )
         for v in all_versions:
             if v.metadata is None:
                 warnings.append(f"{name} v{v.version}: {v.problem}; skipped")

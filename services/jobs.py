@@ -107,6 +107,11 @@ class JobSpec:
     # "module:qualname" of fn, for a spec known only by name in this process
     # (discovered in another one); None: taken from fn.
     target: str | None = None
+    # Trains the models other jobs use (retraining): with no trained model yet the
+    # scheduler runs it first, as the catch-up of the nightly run that never happened.
+    trains_models: bool = False
+    # Uses trained models (scoring): it waits, rather than fails, while none exists.
+    needs_models: bool = False
 
     @property
     def target_ref(self) -> str:
@@ -132,6 +137,8 @@ class JobRegistry:
         min_interval_minutes: float = 0,
         description: str = "",
         isolated: bool = True,
+        trains_models: bool = False,
+        needs_models: bool = False,
     ) -> JobSpec:
         if not name or not name.replace("_", "").replace("-", "").isalnum():
             raise ValueError(f"job name must be a short identifier, not {name!r}")
@@ -154,6 +161,8 @@ class JobRegistry:
             min_interval=timedelta(minutes=min_interval_minutes),
             description=description,
             isolated=isolated,
+            trains_models=trains_models,
+            needs_models=needs_models,
         )
         self._jobs[name] = spec
         return spec
@@ -401,6 +410,8 @@ def discover_jobs_isolated(
             description=job["description"],
             isolated=True,
             target=job["target"],
+            trains_models=job.get("trains_models", False),
+            needs_models=job.get("needs_models", False),
         )
     if in_process:
         _, more = discover_jobs(registry, in_process)
@@ -429,6 +440,8 @@ def _discover_process(providers: list[str], progress, cancel) -> tuple[list[dict
                     "description": spec.description,
                     "isolated": spec.isolated,
                     "target": spec.target_ref,
+                    "trains_models": spec.trains_models,
+                    "needs_models": spec.needs_models,
                 }
             )
     return out, problems

@@ -704,6 +704,8 @@ class ModelEntry:
     path: str
     active: bool
     warning: str = ""
+    pinned: bool = False  # rolled back to (ml.registry): used until the pin is released
+    usable: bool = True  # files intact: it can be rolled back to
 
 
 _MANIFEST_NAMES = ("manifest.json", "meta.json", "metadata.json", "model.json", "registry.json")
@@ -780,7 +782,8 @@ def _registry_entries(models_dir: Path) -> list[ModelEntry]:
             continue
         acceptable, _notes = registry.acceptable(name)
         ok_ids = {v.version for v in acceptable}
-        pinned = registry._state(name).get("pinned")
+        pin = registry.pin(name)
+        pinned = None if pin is None else pin.get("pinned")
         order = [v for v in versions if v.version == pinned] + list(reversed(acceptable))
         problems = {v.version: _check_files(v) for v in versions}
         active = next((v.version for v in order if problems[v.version] is None), None)
@@ -791,6 +794,8 @@ def _registry_entries(models_dir: Path) -> list[ModelEntry]:
                 warning = "held-out metric worse than the version before: not used"
             if v.version == pinned:
                 warning = (warning + "; " if warning else "") + "pinned (rolled back)"
+            elif pinned is not None and v.version > pinned and not problems[v.version]:
+                warning = f"newer than the pinned v{pinned}: not used while it is pinned"
             entries.append(
                 ModelEntry(
                     name=name,
@@ -800,6 +805,8 @@ def _registry_entries(models_dir: Path) -> list[ModelEntry]:
                     path=str(v.path.relative_to(models_dir)),
                     active=v.version == active,
                     warning=warning,
+                    pinned=v.version == pinned,
+                    usable=problems[v.version] is None,
                 )
             )
     return entries

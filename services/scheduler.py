@@ -13,6 +13,12 @@ as an argument, so tests move time by hand (daylight-saving changes included).
 - ``NIGHTLY`` jobs run at ``nightly_at`` local time; ``DAILY`` jobs once per local day.
   A run missed while the app was closed is caught up at the next start, once (not once
   per missed night).
+- First run: while no trained model exists (``models_missing``, told by the caller, who
+  looks at the model registry), a job that ``trains_models`` is due as soon as there is
+  synced data (the catch-up of the nightly run that never happened), and is retried
+  after each later data change if it failed (too little history yet); jobs that
+  ``needs_models`` wait instead of failing. A manager opening the app for the first time
+  thus gets predictions after the first sync: sync, train, score.
 
 The state (last attempts, the latest data change, a short run history) is a small JSON
 file in the app's data folder, written atomically.
@@ -247,6 +253,13 @@ class Scheduler:
         self.nightly_at = nightly_at
         self.tz = tz or system_zone()
         self.enabled = enabled
+        # Set by the caller from the model registry (a file check, kept out of here).
+        self.models_missing = False
+        self.state = load_state(state_path)
+
+    def use_state_file(self, state_path: Path | None) -> None:
+        """Switch to another state file (another data source's schedule)."""
+        self.state_path = state_path
         self.state = load_state(state_path)
 
     # ------------------------------------------------------------------ queries
@@ -263,11 +276,23 @@ class Scheduler:
         for job in self.registry:
             if job.name in running:
                 continue
-            found = self._due(job.name, job.triggers, job.min_interval, now)
+            found = self._first_run(job, now) if self.models_missing else None
+            if found is None and not (self.models_missing and job.needs_models):
+                found = self._due(job.name, job.triggers, job.min_interval, now)
             if found is not None:
                 due.append(found)
         order = {NIGHTLY: 0, DAILY: 1, AFTER_SYNC: 2}
         return sorted(due, key=lambda d: order.get(d.trigger, 3))
+
+    def _first_run(self, job: Any, now: datetime) -> DueJob | None:
+        """With no trained model: train once there is data, again after new data."""
+        changed = self.state.data_changed_at
+        if not job.trains_models or changed is None:
+            return None
+        last = self.state.any_attempt(job.name)
+        if last is not None and last >= changed:
+            return None  # tried on this data already (it failed): wait for more data
+        return DueJob(job.name, NIGHTLY, "no trained model yet: catching up the nightly run")
 
     def _due(
         self, name: str, triggers: frozenset[str], min_interval: timedelta, now: datetime

@@ -361,6 +361,7 @@ def register_jobs(registry: Any) -> None:
         triggers={AFTER_SYNC},
         min_interval_minutes=15,
         description="churn curves, tiers and scores for every tutor, customer and first session",
+        needs_models=True,
     )
 
 

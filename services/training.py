@@ -111,9 +111,14 @@ def train_models(
             },
         )
         result.versions[name] = version.version
-    # What the app will actually use: a worse new version is kept but not loaded.
+    # What the app will actually use: a worse new version is kept but not loaded, and a
+    # roll-back stays pinned (ml.registry): both are said, never silent.
     for name in models:
-        result.warnings += [w for w in registry.load_best(name).warnings if "worse" in w]
+        result.warnings += [
+            w
+            for w in registry.load_best(name).warnings
+            if "worse" in w or "pinned" in w or "rolled back" in w
+        ]
     result.seconds["total_with_io"] = round(time.perf_counter() - started, 2)
     log.info("trained %s in %.1fs", ", ".join(models), result.seconds["total_with_io"])
     return result
@@ -132,6 +137,7 @@ def register_jobs(registry: Any) -> None:
         title="Retraining",
         triggers={NIGHTLY},
         description="every model on the local data; a worse model is kept but not used",
+        trains_models=True,
     )
 
 
@@ -140,4 +146,6 @@ def train_job(ctx: Any) -> dict[str, Any]:
         ctx.engine, Path(ctx.models_dir), progress=ctx.progress, cancel=ctx.cancel_event
     )
     versions = ", ".join(f"{k} v{v}" for k, v in result.versions.items())
-    return {"summary": f"trained {versions}", "warnings": result.warnings}
+    pinned = [w for w in result.warnings if "rolled back" in w]
+    note = f"; kept by your roll-back: {'; '.join(pinned)}" if pinned else ""
+    return {"summary": f"trained {versions}{note}", "warnings": result.warnings}

@@ -134,6 +134,7 @@ class Backend:
         self._sandbox_proc: Any = None
         self._sandbox_url: str | None = None
         self._sandbox_token = ""
+        self._sandbox_key = ""
         self._open_lock = threading.Lock()
 
     # ------------------------------------------------------------------ cheap facts
@@ -162,7 +163,17 @@ class Backend:
 
     @property
     def models_dir(self) -> Path:
-        return self.ctx.paths.models_dir
+        """This data source's model registry (models learn one marketplace)."""
+        return self.ctx.models_dir
+
+    @property
+    def source_dir(self) -> Path:
+        """This data source's folder: its database, models and schedule."""
+        return self.ctx.source_dir
+
+    @property
+    def source_key(self) -> str:
+        return self.ctx.source_key
 
     @property
     def log_file(self) -> Path:
@@ -267,8 +278,12 @@ class Backend:
             return sandbox.base_url, sandbox.token
         with self._sandbox_lock:
             proc = self._sandbox_proc
+            if proc is not None and self._sandbox_key != self.source_key:
+                self.stop_sandbox()  # another scale or seed in Settings: another world
+                proc = None
             if proc is not None and proc.poll() is None and self._sandbox_url:
                 return self._sandbox_url, self._sandbox_token
+            self._sandbox_key = self.source_key
             state.progress("Starting the sandbox marketplace…")
             sb = self.settings.sandbox
             anchor = to_datetime(self.ctx.sandbox_anchor_us())
@@ -374,6 +389,22 @@ class Backend:
         status["models_dir"] = str(self.models_dir)
         return status
 
+    def models_missing(self) -> bool:
+        """No trained model yet in this source's registry (file reads only)."""
+        from services.models_admin import missing_models
+
+        return bool(missing_models(self.models_dir))
+
+    def rollback_model(self, name: str, version: int) -> str:
+        from services.models_admin import rollback_model
+
+        return rollback_model(self.engine(), self.models_dir, name, version, actor=ACTOR).message
+
+    def release_model_pin(self, name: str) -> str:
+        from services.models_admin import release_pin
+
+        return release_pin(self.engine(), self.models_dir, name, actor=ACTOR).message
+
     def rejects(self) -> list[Any]:
         from services.metrics import list_rejects
 
@@ -416,7 +447,7 @@ class Backend:
 
         return JobContext(
             engine=self.engine(),
-            data_dir=self.data_dir,
+            data_dir=self.source_dir,
             models_dir=self.models_dir,
             trigger=trigger,
             cancel_event=state.cancel_event,
@@ -429,7 +460,7 @@ class Backend:
 
         return JobEnvironment(
             database_url=self.ctx.database_url,
-            data_dir=str(self.data_dir),
+            data_dir=str(self.source_dir),  # what a job keeps belongs to this source
             models_dir=str(self.models_dir),
             trigger=trigger,
         )

@@ -348,14 +348,14 @@ def _train(ctx: Any, args: argparse.Namespace) -> int:
     from services.training import TrainingError, train_models
 
     try:
-        result = train_models(ctx.engine(args.database), ctx.paths.models_dir, progress=_progress)
+        result = train_models(ctx.engine(args.database), ctx.models_dir, progress=_progress)
     except TrainingError as exc:
         print(f"tutormax: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.json:
         print(json.dumps(_plain(result.__dict__), indent=2))
         return EXIT_OK
-    print(f"trained on data up to {result.observed_until}; models in {ctx.paths.models_dir}")
+    print(f"trained on data up to {result.observed_until}; models in {ctx.models_dir}")
     for name, version in result.versions.items():
         print(f"\n{name} v{version} ({result.seconds.get(name, 0):.1f}s) held-out figures:")
         for line in _figure_lines(name, result.figures.get(name, {})):
@@ -404,9 +404,7 @@ def _score(ctx: Any, args: argparse.Namespace) -> int:
     from services.scoring import ScoringError, score
 
     try:
-        result = score(
-            ctx.engine(args.database), ctx.paths.models_dir, trigger="cli", progress=_progress
-        )
+        result = score(ctx.engine(args.database), ctx.models_dir, trigger="cli", progress=_progress)
     except ScoringError as exc:
         print(f"tutormax: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -6,10 +6,14 @@ desktop's F5 use the same settings, the same database and the same API.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from services.api.rails_time import from_datetime, to_datetime
 from services.settings import Settings, load_settings, save_settings
@@ -41,11 +45,46 @@ class AppContext:
         paths = app_paths().ensure()
         return cls(paths, load_settings(paths.settings_file))
 
+    # ---------------------------------------------------------------- data source
+
+    @property
+    def source_key(self) -> str:
+        """A folder name per data source: each has its own database, models and schedule.
+
+        The built-in sandbox is keyed by scale and seed (another world is another
+        source: its ids mean other tutors); a company API by host and a hash of its URL.
+        Switching sources in Settings thus never mixes two marketplaces in one database,
+        and switching back finds the first one's data as it was.
+        """
+        return source_key(self.settings)
+
+    @property
+    def source_dir(self) -> Path:
+        return self.paths.data_dir / "sources" / self.source_key
+
+    @property
+    def models_dir(self) -> Path:
+        return self.source_dir / "models"
+
     # ---------------------------------------------------------------- database
 
     @property
     def database_url(self) -> str:
-        return self.settings.database_url or self.paths.default_database_url()
+        """The configured database (a team's PostgreSQL serves whatever source it was
+        set up for), else this data source's SQLite file."""
+        if self.settings.database_url:
+            return self.settings.database_url
+        return f"sqlite:///{self.source_dir / 'tutormax.db'}"
+
+    def ensure_source_dir(self) -> Path:
+        """Create this source's folders (owner-only, like the data folder)."""
+        import contextlib
+
+        for d in (self.source_dir, self.models_dir):
+            d.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):
+                d.chmod(0o700)
+        return self.source_dir
 
     def engine(self, url: str | None = None) -> Engine:
         """The database, migrated to the current schema (the app migrates on start)."""
@@ -54,6 +93,8 @@ class AppContext:
             self._engine.dispose()
             self._engine = None
         if self._engine is None:
+            if url is None and not self.settings.database_url:
+                self.ensure_source_dir()
             self._engine = open_database(wanted)
         return self._engine
 
@@ -119,6 +160,15 @@ def open_database(url: str) -> Engine:
     engine = make_engine(url)
     migrate(engine)
     return engine
+
+
+def source_key(settings: Settings) -> str:
+    if settings.api_url is None:
+        return f"sandbox-{settings.sandbox.scale}-{settings.sandbox.seed}"
+    parts = urlsplit(settings.api_url)
+    host = re.sub(r"[^A-Za-z0-9.-]+", "-", f"{parts.hostname or 'api'}-{parts.port or ''}")
+    digest = hashlib.sha256(settings.api_url.encode()).hexdigest()[:8]
+    return f"api-{host.strip('-')}-{digest}"
 
 
 def describe_anchor(anchor_us: int) -> str:

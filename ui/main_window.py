@@ -367,6 +367,7 @@ class MainWindow(QMainWindow):
         shell.sig_message.connect(lambda m: sb.showMessage(m, 8000))
         shell.sig_error.connect(self._on_error)
         shell.sig_startup_failed.connect(self._on_startup_failed)
+        shell.sig_source_changed.connect(self._on_source_changed)
         shell.sync.sig_age_text_changed.connect(self.age.setText)
         shell.sync.sig_connection_changed.connect(self._on_connection)
         shell.sync.sig_error.connect(lambda m: sb.showMessage(f"Sync problem: {m}", 15000))
@@ -557,6 +558,11 @@ class MainWindow(QMainWindow):
 
     def _on_error(self, title: str, message: str) -> None:
         self.statusBar().showMessage(f"{title}: {message}", 15000)
+
+    def _on_source_changed(self, label: str, sandbox: bool) -> None:
+        self.sandbox_badge.setVisible(sandbox)
+        self.sandbox_badge.setToolTip(f"Data source: {label}")
+        self.system_page.set_source_label(label)
 
     def _on_startup_failed(self, message: str) -> None:
         QMessageBox.critical(self, "TutorMax Desktop", message)

@@ -10,6 +10,11 @@ Each tick:
 
 Jobs come from ``services.jobs`` (the registry is filled off the GUI thread at start by
 ``discover_jobs``), so scoring and training plug in without touching this module.
+
+``models_missing`` (a look at the model registry, done on the task runner with each
+check and after each job) tells the scheduler whether any trained model exists: on a
+first run the retraining job then runs right after the first sync, and scoring after
+it, instead of scoring failing for want of a model.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class SchedulerViewModel(QObject):
         due_resources: Callable[[], list[str]],
         job_context: Callable[[TaskState, str], Any],
         job_environment: Callable[[str], Any] | None = None,
+        models_missing: Callable[[], bool] | None = None,
         interval_ms: int = 60_000,
         clock: Callable[[], datetime] | None = None,
         parent: QObject | None = None,
@@ -60,11 +66,13 @@ class SchedulerViewModel(QObject):
         self._due_resources = due_resources
         self._job_context = job_context
         self._job_environment = job_environment
+        self._models_missing = models_missing
         self._clock = clock or (lambda: datetime.now(UTC))
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.tick)
         self._runs: dict[str, JobRun] = {}
+        self._models_after: dict[str, bool | None] = {}
         self._history_loaded = False
         sync.sig_sync_landed.connect(self._on_sync_landed)
 
@@ -118,11 +126,30 @@ class SchedulerViewModel(QObject):
             return
         self.runner.submit(
             CHECK_TASK,
-            lambda _s: self._due_resources(),
-            on_success=self._start_due_sync,
+            lambda _s: (self._due_resources(), self._probe_models()),
+            on_success=self._on_checked,
             on_failure=lambda exc, _t: log.warning("schedule check failed: %s", exc),
             record=False,
         )
+
+    def _probe_models(self) -> bool | None:
+        """On a worker: does the registry lack a trained model? None: not known."""
+        if self._models_missing is None:
+            return None
+        try:
+            return bool(self._models_missing())
+        except Exception as exc:  # a broken models folder must not stop the schedule
+            log.warning("could not look at the model registry: %s", exc)
+            return None
+
+    def _set_models_missing(self, missing: bool | None) -> None:
+        if missing is not None:
+            self.scheduler.models_missing = missing
+
+    def _on_checked(self, result: tuple[list[str], bool | None]) -> None:
+        resources, missing = result
+        self._set_models_missing(missing)
+        self._start_due_sync(resources)
 
     def _start_due_sync(self, resources: list[str]) -> None:
         if resources and self.sync.sync(resources, trigger="schedule"):
@@ -163,15 +190,20 @@ class SchedulerViewModel(QObject):
         environment = self._job_environment
 
         def work(state: TaskState) -> Any:
-            if spec.isolated and environment is not None:
-                # Its own process: a CPU-bound job never holds this process's GIL.
-                return run_isolated(
-                    spec,
-                    environment(trigger),
-                    cancel_event=state.cancel_event,
-                    on_progress=state.progress,
-                )
-            return spec.fn(context(state, trigger))
+            try:
+                if spec.isolated and environment is not None:
+                    # Its own process: a CPU-bound job never holds this process's GIL.
+                    return run_isolated(
+                        spec,
+                        environment(trigger),
+                        cancel_event=state.cancel_event,
+                        on_progress=state.progress,
+                    )
+                return spec.fn(context(state, trigger))
+            finally:
+                if spec.trains_models:
+                    # Read by _on_job_finished, on the GUI thread, after this returns.
+                    self._models_after[name] = self._probe_models()
 
         rec = self.runner.submit(
             name,
@@ -189,6 +221,7 @@ class SchedulerViewModel(QObject):
         return True
 
     def _on_job_finished(self, rec: TaskRecord) -> None:
+        self._set_models_missing(self._models_after.pop(rec.name, None))
         run = self._runs.pop(rec.name, None)
         if run is not None:
             self.scheduler.record_finish(

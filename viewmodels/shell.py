@@ -7,6 +7,10 @@ up missed jobs).
 
 After a sync lands, only what it can have changed is reloaded: the dashboard and the
 interventions when data changed, the System page always.
+
+Each data source (the built-in sandbox, a company API) has its own database, models and
+schedule (``backend.source_key``): when Settings switch the source, the schedule state
+follows, every page reloads from the other database, and that source is synced.
 """
 
 from __future__ import annotations
@@ -76,6 +80,8 @@ class ShellViewModel(QObject):
     sig_error = Signal(str, str)
     """(title, message) for a dialog."""
     sig_settings_changed = Signal(object)
+    sig_source_changed = Signal(str, bool)
+    """(source label, is the sandbox) after Settings switched the data source."""
 
     def __init__(
         self,
@@ -100,7 +106,14 @@ class ShellViewModel(QObject):
         self.dashboard = DashboardViewModel(
             self.runner, backend.dashboard, backend.create_intervention, self
         )
-        self.system = SystemViewModel(self.runner, backend.system_snapshot, backend.rejects, self)
+        self.system = SystemViewModel(
+            self.runner,
+            backend.system_snapshot,
+            backend.rejects,
+            self,
+            rollback=backend.rollback_model,
+            release=backend.release_model_pin,
+        )
         self.interventions = InterventionsViewModel(self.runner, backend.interventions, self)
         settings: Settings = backend.settings
         self.notifications = NotificationCenter(
@@ -109,9 +122,10 @@ class ShellViewModel(QObject):
             self,
             summary_interval_ms=summary_interval_ms,
         )
+        self._source_key = backend.source_key
         scheduler = Scheduler(
             JobRegistry(),
-            Path(backend.data_dir) / "schedule.json",
+            Path(backend.source_dir) / "schedule.json",
             nightly_at=parse_hhmm(settings.schedule.nightly_at),
             tz=backend.timezone(),
             enabled=settings.schedule.enabled,
@@ -123,6 +137,7 @@ class ShellViewModel(QObject):
             due_resources=backend.due_resources,
             job_context=backend.job_context,
             job_environment=backend.job_environment,
+            models_missing=backend.models_missing,
             interval_ms=scheduler_interval_ms,
             parent=self,
         )
@@ -152,6 +167,9 @@ class ShellViewModel(QObject):
         self.scheduler.sig_job_finished.connect(self._on_job_finished)
         self.scheduler.sig_idle_tick.connect(self.discover_jobs)
         self.settings.sig_saved.connect(self._on_settings_saved)
+        self.system.sig_message.connect(self.sig_message)
+        self.system.sig_models_changed.connect(self._rescore)
+        self.system.sig_error.connect(lambda m: self.sig_error.emit("Models", m))
 
     # ------------------------------------------------------------------ properties
 
@@ -288,6 +306,11 @@ class ShellViewModel(QObject):
             self.interventions.load()
         self._reload("system")
 
+    def _rescore(self) -> None:
+        """After a roll-back or a release: score again with the version now in use."""
+        if "score" in self.scheduler.registry:
+            self.scheduler.run_now("score")
+
     def _on_job_finished(self, _name: str, _status: str) -> None:
         # A scoring or training run writes predictions: what the dashboard shows.
         self._reload("dashboard")
@@ -300,7 +323,24 @@ class ShellViewModel(QObject):
         sched.tz = self.backend.timezone()
         sched.enabled = settings.schedule.enabled
         self.sig_settings_changed.emit(settings)
-        self.sig_message.emit("Settings saved")
+        if self.backend.source_key != self._source_key:
+            self._switch_source()
+        else:
+            self.sig_message.emit("Settings saved")
+
+    def _switch_source(self) -> None:
+        """Another data source: its own schedule, database and models from now on."""
+        self._source_key = self.backend.source_key
+        sched = self.scheduler.scheduler
+        sched.use_state_file(Path(self.backend.source_dir) / "schedule.json")
+        sched.models_missing = False  # looked at again by the next check
+        self._notified_run = None
+        self._stale = {"dashboard": True, "system": True}
+        self.sig_source_changed.emit(self.backend.source_label, bool(self.backend.sandbox))
+        self.sig_message.emit(f"Data source: {self.backend.source_label}")
+        if self._ready:
+            self.refresh_all()
+            self.sync.sync_now()
 
     # ------------------------------------------------------------------ notifications
 

@@ -26,6 +26,7 @@ REASON_ROLE = Qt.ItemDataRole.UserRole + 11
 RESOURCE_ROLE = Qt.ItemDataRole.UserRole + 12
 
 MODEL_COLUMNS = ("Model", "Version", "Trained at", "Held-out metrics", "Active", "File")
+ENTRY_ROLE = Qt.ItemDataRole.UserRole + 13
 
 
 class RejectsModel(QAbstractTableModel):
@@ -110,12 +111,17 @@ class ModelRegistryModel(QAbstractTableModel):
         if not index.isValid():
             return None
         m = self._rows[index.row()]
+        if role == ENTRY_ROLE:
+            return m
+        status = "active" if m.active else ""
+        if getattr(m, "pinned", False):
+            status = "pinned" if m.active else "pinned (unusable)"
         values = (
             m.name,
             m.version,
             m.trained_at,
             m.warning or m.metrics,
-            "active" if m.active else "",
+            status,
             m.path,
         )
         if role in (Qt.ItemDataRole.DisplayRole, SORT_ROLE):
@@ -146,6 +152,10 @@ class SystemViewModel(QObject):
     sig_snapshot = Signal(object)
     """The ``sync_status`` dict plus ``database_size``, ``models``, ``models_dir``."""
     sig_error = Signal(str)
+    sig_message = Signal(str)
+    """One line for the status bar (a roll-back done, a pin released)."""
+    sig_models_changed = Signal()
+    """A pin was set or released: the predictions should be made again."""
 
     def __init__(
         self,
@@ -153,11 +163,16 @@ class SystemViewModel(QObject):
         snapshot: Callable[[], dict[str, Any]],
         rejects: Callable[[], list[Any]],
         parent: QObject | None = None,
+        *,
+        rollback: Callable[[str, int], str] | None = None,
+        release: Callable[[str], str] | None = None,
     ) -> None:
         super().__init__(parent)
         self.runner = runner
         self._snapshot_fn = snapshot
         self._rejects_fn = rejects
+        self._rollback_fn = rollback
+        self._release_fn = release
         self.rejects = RejectsModel(self)
         self.rejects_proxy = RejectsFilterProxy(self)
         self.rejects_proxy.setSourceModel(self.rejects)
@@ -189,3 +204,50 @@ class SystemViewModel(QObject):
 
     def set_filter(self, text: str) -> None:
         self.rejects_proxy.setFilterFixedString(text)
+
+    # ------------------------------------------------------------------ model registry
+
+    @staticmethod
+    def can_roll_back(entry: Any) -> bool:
+        """A version other than the one in use, whose files are intact."""
+        return entry is not None and entry.usable and not entry.active
+
+    @staticmethod
+    def is_pinned(entries: list[Any], name: str) -> bool:
+        return any(e.name == name and e.pinned for e in entries)
+
+    def model_entries(self) -> list[Any]:
+        return list(self.models._rows)
+
+    @Slot(str, int)
+    def rollback(self, name: str, version: int) -> bool:
+        """Pin ``name`` at ``version`` (audited; survives restarts) on the task runner."""
+        if self._rollback_fn is None:
+            return False
+        fn = self._rollback_fn
+        return self._model_task(f"Roll back {name} to v{version}", lambda: fn(name, version))
+
+    @Slot(str)
+    def release(self, name: str) -> bool:
+        """End the pin of ``name``: the best version is used again."""
+        if self._release_fn is None:
+            return False
+        fn = self._release_fn
+        return self._model_task(f"Use the best {name} version", lambda: fn(name))
+
+    def _model_task(self, title: str, work: Callable[[], str]) -> bool:
+        rec = self.runner.submit(
+            "model-pin",
+            lambda _s: work(),
+            title=title,
+            trigger="manual",
+            summarize=str,
+            on_success=self._on_pin_changed,
+            on_failure=lambda exc, _t: self.sig_error.emit(str(exc)),
+        )
+        return rec is not None
+
+    def _on_pin_changed(self, message: str) -> None:
+        self.sig_message.emit(message)
+        self.sig_models_changed.emit()
+        self.load()

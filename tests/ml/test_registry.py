@@ -127,16 +127,24 @@ def test_unreadable_metadata_is_skipped_with_a_warning(reg):
     assert reg.save("m", TinyModel(3.0), _meta(0.9)).version == 3  # numbering goes on
 
 
-def test_rollback_pins_until_a_new_version(reg):
+def test_rollback_pins_across_new_versions_and_says_so_until_released(reg, tmp_path):
     reg.save("m", TinyModel(1.0), _meta(0.80))
     reg.save("m", TinyModel(2.0), _meta(0.85))
-    reg.rollback("m", 1)
+    reg.rollback("m", 1, by="desktop", reason="v2 flags every tutor")
     got = reg.load_best("m")
     assert got.version.version == 1 and "rolled back to v1" in got.warnings[0]
     with pytest.raises(RegistryError, match="no version 9"):
         reg.rollback("m", 9)
-    reg.save("m", TinyModel(3.0), _meta(0.86))
-    assert reg.load_best("m").version.version == 3
+    # A later, better version (the nightly retraining) does not end the pin silently.
+    reg.save("m", TinyModel(3.0), _meta(0.90))
+    again = ModelRegistry(reg.root, loaders=reg.loaders)  # another process, a restart
+    got = again.load_best("m")
+    assert got.version.version == 1
+    assert any("v2, v3 are newer than the pinned v1" in w for w in got.warnings)
+    assert again.pin("m")["pinned_by"] == "desktop"
+    assert again.release("m") == 1 and again.pin("m") is None
+    assert again.load_best("m").version.version == 3
+    assert again.release("m") is None
 
 
 def test_bad_names_and_models(reg):

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
@@ -28,7 +29,7 @@ from PySide6.QtWidgets import (
 from ui.widgets import EmptyState, default_column_widths
 from viewmodels.scheduler import SchedulerViewModel
 from viewmodels.sync_status import SyncViewModel
-from viewmodels.system import RAW_ROLE, REASON_ROLE, RESOURCE_ROLE, SystemViewModel
+from viewmodels.system import ENTRY_ROLE, RAW_ROLE, REASON_ROLE, RESOURCE_ROLE, SystemViewModel
 from viewmodels.tasks import SORT_ROLE, TaskRunner
 
 
@@ -98,10 +99,10 @@ class SystemPage(QWidget):
         self.last_run = QLabel("")
         self.last_run.setObjectName("muted")
         self.last_run.setWordWrap(True)
-        source = QLabel(f"Source: {source_label}")
-        source.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.source = QLabel(f"Source: {source_label}")
+        self.source.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         row = QHBoxLayout()
-        row.addWidget(source, 1)
+        row.addWidget(self.source, 1)
         row.addWidget(self.sync_button)
         row.addWidget(self.cancel_button)
         sync_tab = QWidget()
@@ -187,15 +188,31 @@ class SystemPage(QWidget):
         self.models_stack.addWidget(self.models_table)
         self.retrain_button = QPushButton("Retrain now")
         self.retrain_button.clicked.connect(lambda: scheduler.run_now("train"))
-        self.rollback_button = QPushButton("Roll back…")
+        self.rollback_button = QPushButton("Roll back to this version…")
         self.rollback_button.setEnabled(False)
-        self.rollback_button.setToolTip("Rolling back comes with the model registry (models issue)")
+        self.rollback_button.setToolTip("Select an older version of a model first")
+        self.rollback_button.clicked.connect(self._roll_back_selected)
+        self.release_button = QPushButton("Use the best version")
+        self.release_button.setEnabled(False)
+        self.release_button.setToolTip(
+            "End the roll-back of the selected model: the newest version that is not worse "
+            "is used again"
+        )
+        self.release_button.clicked.connect(self._release_selected)
+        self.models_table.selectionModel().selectionChanged.connect(self._update_model_buttons)
+        # Asked before pinning a version; replaced by tests.
+        self.confirm = self._ask
         mr = QHBoxLayout()
-        self.models_note = QLabel("Read-only view of the model registry.")
+        self.models_note = QLabel(
+            "Scoring uses the active version of each model. A roll-back pins a version until "
+            "you release it, also when newer versions are trained."
+        )
         self.models_note.setObjectName("muted")
+        self.models_note.setWordWrap(True)
         mr.addWidget(self.models_note, 1)
         mr.addWidget(self.retrain_button)
         mr.addWidget(self.rollback_button)
+        mr.addWidget(self.release_button)
         models_tab = QWidget()
         ml = QVBoxLayout(models_tab)
         ml.addLayout(mr)
@@ -240,6 +257,9 @@ class SystemPage(QWidget):
 
     # ------------------------------------------------------------------ updates
 
+    def set_source_label(self, label: str) -> None:
+        self.source.setText(f"Source: {label}")
+
     def _on_sync_busy(self, busy: bool) -> None:
         self.sync_button.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
@@ -264,6 +284,7 @@ class SystemPage(QWidget):
         self.tabs.setTabText(1, f"Rejects ({n_rejects:,})" if n_rejects else "Rejects")
         models = snap.get("models") or []
         self.models_stack.setCurrentIndex(1 if models else 0)
+        self._update_model_buttons()
         self.models_empty.set_text(
             "No trained models yet",
             'Models are trained nightly at the scheduled time, or with "Retrain now" '
@@ -296,6 +317,57 @@ class SystemPage(QWidget):
                 f"models land (after each sync that changed data; nightly at {nightly}). "
                 "Syncs already run on their cadences."
             )
+
+    # ------------------------------------------------------------------ model registry
+
+    def selected_model(self) -> Any:
+        rows = self.models_table.selectionModel().selectedRows()
+        return rows[0].data(ENTRY_ROLE) if rows else None
+
+    def select_model(self, name: str, version: str) -> bool:
+        """Select the row of ``name`` ``version`` (e.g. "v1"); False if absent."""
+        model = self.models_table.model()
+        for row in range(model.rowCount()):
+            entry = model.index(row, 0).data(ENTRY_ROLE)
+            if entry is not None and entry.name == name and entry.version == version:
+                self.models_table.selectRow(row)
+                return True
+        return False
+
+    def _update_model_buttons(self, *_: Any) -> None:
+        entry = self.selected_model()
+        can = self.vm.can_roll_back(entry)
+        self.rollback_button.setEnabled(can)
+        self.rollback_button.setToolTip(
+            f"Use {entry.name} {entry.version} from now on, until you release it"
+            if can
+            else "Select a version other than the active one (with intact files)"
+        )
+        pinned = entry is not None and self.vm.is_pinned(self.vm.model_entries(), entry.name)
+        self.release_button.setEnabled(pinned)
+
+    def _ask(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(self, title, text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _roll_back_selected(self) -> None:
+        entry = self.selected_model()
+        if not self.vm.can_roll_back(entry):
+            return
+        version = int(str(entry.version).lstrip("v"))
+        if self.confirm(
+            "Roll back a model",
+            f"Use {entry.name} {entry.version} (trained {entry.trained_at}) for every "
+            "scoring run from now on?\n\nIt stays in use after a restart and when newer "
+            'versions are trained, until you choose "Use the best version". The next '
+            "scoring run uses it.",
+        ):
+            self.vm.rollback(entry.name, version)
+
+    def _release_selected(self) -> None:
+        entry = self.selected_model()
+        if entry is not None:
+            self.vm.release(entry.name)
 
     def _run_selected_job(self) -> None:
         name = self.job_choice.currentData()
