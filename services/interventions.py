@@ -8,13 +8,15 @@ record. Every change is also written to the audit log with who and when.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from services.api.contract import INTERVENTION_STATUSES, INTERVENTION_TYPES
-from services.db.models import AuditEntry, Intervention, OutboxItem
+from services.db.models import AuditEntry, Intervention, InterventionTracking, OutboxItem
+from services.intervention_policy import TRANSITIONS
 
 # What a PATCH may change (RAILS_API.md).
 UPDATABLE = ("status", "outcome", "notes")
@@ -40,8 +42,13 @@ def create_intervention(
     source_alert_key: str | None = None,
     notes: str | None = None,
     actor: str,
+    tracking: Mapping[str, Any] | None = None,
 ) -> int:
-    """Save a new intervention locally and queue its POST; returns the local id."""
+    """Save a new intervention locally and queue its POST; returns the local id.
+
+    ``tracking``: the local workflow row (SLA policy, risk at creation, ...), written in
+    the same transaction so an intervention never exists without its SLA clock.
+    """
     problems = {}
     if intervention_type not in INTERVENTION_TYPES:
         problems["intervention_type"] = f"must be one of {', '.join(INTERVENTION_TYPES)}"
@@ -96,6 +103,8 @@ def create_intervention(
                 created_at=now,
             )
         )
+        if tracking is not None:
+            conn.execute(insert(InterventionTracking).values(local_id=local_id, **tracking))
         _audit(conn, actor, "intervention.create", local_id, payload)
     return int(local_id)
 
@@ -110,10 +119,18 @@ def update_intervention(engine: Engine, local_id: int, *, actor: str, **changes:
     now = _now()
     with engine.begin() as conn:
         row = conn.execute(
-            select(Intervention.local_id).where(Intervention.local_id == local_id)
+            select(Intervention.local_id, Intervention.status).where(
+                Intervention.local_id == local_id
+            )
         ).first()
         if row is None:
             raise InterventionInputError(f"no intervention {local_id}")
+        new = changes.get("status")
+        if new is not None and new != row.status and new not in TRANSITIONS.get(row.status, ()):
+            allowed = ", ".join(sorted(TRANSITIONS.get(row.status, ()))) or "nothing (it is final)"
+            raise InterventionInputError(
+                f"status: cannot move from {row.status} to {new}; allowed: {allowed}"
+            )
         conn.execute(
             update(Intervention)
             .where(Intervention.local_id == local_id)
