@@ -106,14 +106,29 @@ def _fired_alerts(conn: Connection, since: datetime | None) -> dict[int, list[An
 
 
 def plan(
-    conn: Connection, *, since: datetime | None = None, now: datetime | None = None
+    conn: Connection,
+    *,
+    fired_alerts: Iterable[Any] | None = None,
+    since: datetime | None = None,
+    now: datetime | None = None,
 ) -> list[Planned]:
-    """What the triggers call for now (before de-duplication and hold-outs)."""
+    """What the triggers call for now (before de-duplication and hold-outs).
+
+    ``fired_alerts``: the alerts an evaluation just opened or escalated
+    (``EvaluationResult.fired``: anything with tutor_id, rule, key); without them, the
+    open alerts created since ``since`` (all open ones when ``since`` is None).
+    """
     now = now or datetime.now(UTC)
     latest, previous = _runs(conn)
     current = _predictions(conn, latest)
     before = _predictions(conn, previous)
-    fired = _fired_alerts(conn, since)
+    if fired_alerts is not None:
+        fired: dict[int, list[Any]] = {}
+        for a in fired_alerts:
+            if a.tutor_id is not None:
+                fired.setdefault(int(a.tutor_id), []).append(a)
+    else:
+        fired = _fired_alerts(conn, since)
     alerts_in_use = bool(conn.execute(select(func.count()).select_from(Alert)).scalar_one())
     planned: list[Planned] = []
     for tutor_id, pred in current.items():
@@ -204,6 +219,7 @@ def auto_create(
     engine: Engine,
     settings: InterventionSettings | None = None,
     *,
+    fired_alerts: Iterable[Any] | None = None,
     since: datetime | None = None,
     now: datetime | None = None,
     rng: random.Random | None = None,
@@ -214,7 +230,7 @@ def auto_create(
     rng = rng or random.Random()
     report = AutoReport()
     with engine.connect() as conn:
-        planned = plan(conn, since=since, now=now)
+        planned = plan(conn, fired_alerts=fired_alerts, since=since, now=now)
     done: set[tuple[int, str]] = set()
     for p in planned:
         pair = (p.tutor_id, p.intervention_type)
@@ -289,6 +305,18 @@ def _num(value: Any) -> float | None:
     return f if f == f else None
 
 
-def created_summary(ids: Iterable[int]) -> str:
-    n = len(list(ids))
-    return f"{n} intervention{'s' if n != 1 else ''} created"
+def after_scoring(
+    engine: Engine,
+    settings: InterventionSettings | None = None,
+    *,
+    fired_alerts: Iterable[Any] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The interventions' part of a scoring run: auto-create from what fired, then look
+    for SLA breaches (escalated once). A failure here must not lose the scoring run, so
+    the caller logs and goes on."""
+    from services.intervention_workflow import check_breaches
+
+    report = auto_create(engine, settings, fired_alerts=fired_alerts, now=now)
+    breaches = check_breaches(engine, settings=settings, now=now)
+    return {**report.as_dict(), "breaches": len(breaches)}

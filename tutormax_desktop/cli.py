@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     fs.add_argument("--database")
     fs.add_argument("--json", action="store_true")
 
+    from tutormax_desktop import cli_interventions
+
+    cli_interventions.add_parser(sub)
+
     rj = sub.add_parser("rejects", help="API records that failed validation")
     rj.add_argument("--database")
     rj.add_argument("--resource")
@@ -131,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _tutor_show(ctx, args)
         if args.command == "first-sessions":
             return _first_sessions(ctx, args)
+        if args.command == "interventions":
+            from tutormax_desktop import cli_interventions
+
+            return cli_interventions.run(ctx, args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

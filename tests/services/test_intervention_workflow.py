@@ -344,3 +344,38 @@ def test_a_conflict_is_settled_by_keeping_mine_or_taking_theirs(db):
     assert statuses == ["pending", "superseded"]
     with pytest.raises(InterventionInputError, match="no conflict"):
         resolve_conflict(db, local_id, "mine", actor="me")
+
+
+def test_fired_alerts_from_an_evaluation_drive_auto_creation(db):
+    from types import SimpleNamespace
+
+    _scoring_run(db, {1: ("Critical", 0.72), 2: ("Medium", 0.3)})
+    _alert(db, 99, "no_login", "Low")  # the engine is in use
+    fired = [SimpleNamespace(tutor_id=1, rule="churn_risk", key="churn_risk:tutor:1",
+                             severity="Critical", facts={})]  # fmt: skip
+    report = auto_create(db, fired_alerts=fired, now=NOW)
+    with db.connect() as conn:
+        got = set(conn.execute(select(Intervention.tutor_id, Intervention.intervention_type)))
+    assert got == {(1, "manager_coaching")} and len(report.created) == 1
+
+
+def test_interventions_list_on_the_command_line(db, capsys):
+    import json
+
+    from tutormax_desktop import cli
+
+    late = open_intervention(
+        db, tutor_id=2, intervention_type="retention_interview", reason="r", actor="me",
+        now=datetime.now(UTC) - timedelta(hours=30),
+    )  # fmt: skip
+    open_intervention(db, tutor_id=1, intervention_type="manager_coaching", reason="r", actor="me")
+    url = db.url.render_as_string(hide_password=False)
+    assert cli.main(["interventions", "list", "--json", "--database", url]) == 0
+    rows = json.loads(capsys.readouterr().out)["interventions"]
+    assert rows[0]["local_id"] == late  # overdue first
+    assert rows[0]["sla"] == "overdue" and rows[0]["assignee"] == "Lee Wong"
+    assert rows[1]["type"] == "manager_coaching" and rows[1]["tutor"] == "Sarah Chen"
+    assert rows[1]["assignee"] == "Dana Park" and rows[1]["due_at"].endswith("Z")
+    assert cli.main(["interventions", "list", "--database", url]) == 0
+    text = capsys.readouterr().out
+    assert "2 interventions, 1 overdue" in text and "late" in text
