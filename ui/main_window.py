@@ -532,6 +532,9 @@ class MainWindow(QMainWindow):
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(value * 1000))
         elif isinstance(value, str):
+            registry = self.shell.scheduler.registry
+            if name in registry:  # "Retraining: training tutor churn"
+                value = f"{registry.get(name).title}: {value}"
             self.statusBar().showMessage(value, 5000)
         if name == "sync" and not isinstance(value, float):
             self.progress.setRange(0, 0)

@@ -1,9 +1,10 @@
 """Run the real app window on an X display: start, sync, score, walk every page.
 
 Started by test_real_window.py as its own process (a Qt process picks its platform once).
-The window starts as the app does: the database opens on the task runner, the
-scheduler's first tick syncs everything due, the (stand-in) scoring job registered
-through ``services.jobs`` runs after that sync, the dashboard refreshes. Then every page
+The window starts as the app does on a first run: the database opens on the task runner,
+the scheduler's first tick syncs everything due, and since no model exists yet the
+retraining job (services.training, in its own process) runs right after that sync, then
+scoring (services.scoring); the dashboard refreshes with the predictions. Then every page
 is shown and the screen saved, one PNG per page, plus the System tabs and the dark
 theme. A JSON summary goes to stdout.
 """
@@ -20,7 +21,6 @@ from pathlib import Path
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
-import services.jobs
 from services.settings import Settings
 from tutormax_desktop.context import AppContext
 from tutormax_desktop.gui import build_shell
@@ -55,8 +55,6 @@ def main() -> int:
     if app.platformName() != "xcb":
         print(f"expected the xcb platform, got {app.platformName()}", file=sys.stderr)
         return 3
-    # The stand-in scoring job plugs in like services.scoring will.
-    services.jobs.JOB_PROVIDERS = ("tests.e2e.fake_scoring",)
     ctx = AppContext(app_paths().ensure(), Settings(api_url=args.api_url))
     shell = build_shell(ctx)
     window = shell.window
@@ -65,20 +63,31 @@ def main() -> int:
     window.show()
     vm.start(sync_at_start=True)
     summary: dict[str, object] = {"tray": bool(shell.tray and shell.tray.available)}
-    ok = wait_until(lambda: vm.sync.last_synced is not None and not vm.sync.busy, 90)
+    ok = wait_until(lambda: vm.sync.last_synced is not None and not vm.sync.busy, 300)
     summary["synced"] = ok
     summary["sync_seconds"] = round(time.perf_counter() - started, 2)
-    scored = wait_until(
-        lambda: any(r.name == "score" and r.status == "ok" for r in vm.runner.history.records()),
-        60,
-    )
+
+    def finished(name: str) -> bool:
+        return any(r.name == name and r.status != "running" for r in vm.runner.history.records())
+
+    def succeeded(name: str) -> bool:
+        return any(r.name == name and r.status == "ok" for r in vm.runner.history.records())
+
+    wait_until(lambda: finished("train"), 900)
+    summary["trained"] = succeeded("train")
+    summary["train_seconds"] = round(time.perf_counter() - started, 2)
+    scored = wait_until(lambda: succeeded("score"), 300) if summary["trained"] else False
     summary["scored"] = scored
     shown = wait_until(
         lambda: vm.dashboard.dashboard is not None and vm.dashboard.dashboard.tiers is not None,
         30,
     )
     summary["dashboard_with_scores"] = shown
-    wait_until(lambda: not vm.runner.busy, 30)
+    wait_until(lambda: not vm.runner.busy, 120)
+    vm.system.load()
+    wait_until(lambda: vm.system.models.rowCount() > 0, 30)
+    summary["models"] = sorted({e.name for e in vm.system.model_entries() if e.active})
+    summary["schedule"] = [[r.name, r.trigger] for r in vm.scheduler.scheduler.history()]
     wait(800)
 
     shots = []

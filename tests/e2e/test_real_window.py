@@ -1,5 +1,6 @@
-"""End to end: the real window under Xvfb syncs from the sandbox, runs a job, and every
-page is screenshotted into artifacts/screenshots/ (look at them)."""
+"""End to end: the real window under Xvfb, on a first run against the demo sandbox, syncs,
+trains (no model exists yet), scores, and every page is screenshotted into
+artifacts/screenshots/ (look at them)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,29 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QImage
 
+from tests.fixtures.sandbox_process import start_sandbox_process, stop
 from viewmodels.shell import PAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
 
 
+TOKEN = "e2e-sandbox-token"
+
+
+@pytest.fixture(scope="module")
+def demo_server():
+    proc, url = start_sandbox_process("demo", TOKEN)
+    try:
+        yield url
+    finally:
+        stop(proc)
+
+
 @pytest.mark.xvfb
-def test_real_window_walks_every_page_and_is_screenshotted(xvfb_display, sandbox_server):
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_real_window_walks_every_page_and_is_screenshotted(xvfb_display, demo_server):
     SHOTS.mkdir(parents=True, exist_ok=True)
     for old in SHOTS.glob("[0-9][0-9]_*.png"):
         old.unlink()
@@ -27,7 +43,7 @@ def test_real_window_walks_every_page_and_is_screenshotted(xvfb_display, sandbox
         os.environ,
         DISPLAY=xvfb_display,
         QT_QPA_PLATFORM="xcb",
-        TUTORMAX_API_TOKEN=sandbox_server.token,
+        TUTORMAX_API_TOKEN=TOKEN,
         PYTHONPATH=str(ROOT),
     )
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)  # no tray here: the in-app inbox path
@@ -36,7 +52,7 @@ def test_real_window_walks_every_page_and_is_screenshotted(xvfb_display, sandbox
             sys.executable,
             str(Path(__file__).with_name("drive_window.py")),
             "--api-url",
-            sandbox_server.base_url,
+            demo_server,
             "--out-dir",
             str(SHOTS),
         ],
@@ -44,15 +60,25 @@ def test_real_window_walks_every_page_and_is_screenshotted(xvfb_display, sandbox
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=1200,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert summary["synced"] and summary["scored"] and summary["dashboard_with_scores"]
-    assert summary["rows"] > 0
-    # The scoring job ran through the job registry after the sync that brought data.
-    titles = [j[0] for j in summary["jobs"]]
-    assert "Scoring (test stand-in)" in titles
+    assert summary["synced"] and summary["trained"], summary
+    assert summary["scored"] and summary["dashboard_with_scores"], summary
+    assert summary["rows"] > 40_000  # demo scale
+    # The real jobs, through the job registry, in the first-run order: no model existed,
+    # so the nightly retraining was caught up right after the sync, then scoring.
+    jobs = [(title, status) for title, status, _summary in summary["jobs"]]
+    assert ("Retraining", "ok") in jobs and ("Scoring", "ok") in jobs, jobs
+    assert summary["schedule"][:2] == [["train", "nightly"], ["score", "after_sync"]]
+    # The model registry lists the four new models, each active.
+    assert sorted(summary["models"]) == [
+        "customer_churn",
+        "first_session",
+        "sessions_forecast",
+        "tutor_churn",
+    ]
     # No tray under bare Xvfb: said once, in the inbox.
     assert summary["tray"] is False and summary["unread"] >= 1
     shots = [Path(p) for p in summary["screenshots"]]

@@ -37,8 +37,10 @@ def _nothing(ctx: JobContext) -> None:
 
 def _registry() -> JobRegistry:
     reg = JobRegistry()
-    reg.register("score", _nothing, triggers={AFTER_SYNC}, min_interval_minutes=15)
-    reg.register("train", _nothing, triggers={NIGHTLY})
+    reg.register(
+        "score", _nothing, triggers={AFTER_SYNC}, min_interval_minutes=15, needs_models=True
+    )
+    reg.register("train", _nothing, triggers={NIGHTLY}, trains_models=True)
     reg.register("forecast", _nothing, triggers={DAILY})
     return reg
 
@@ -261,12 +263,15 @@ def test_a_failed_scoring_is_retried_and_nightly_runs_come_first(tmp_path):
 def test_jobs_are_discovered_in_another_process():
     from services.jobs import discover_jobs_isolated
 
-    registry, problems = discover_jobs_isolated(["tests.e2e.fake_scoring", "no.such.module"])
+    registry, problems = discover_jobs_isolated(["tests.unit.job_provider", "no.such.module"])
     assert problems == []
     spec = registry.get("score")
-    assert spec.isolated and spec.target == "tests.e2e.fake_scoring:score_job"
+    assert spec.isolated and spec.target == "tests.unit.job_provider:score_job"
     assert spec.triggers == {AFTER_SYNC, "manual"}
     assert spec.min_interval == timedelta(minutes=15)
+    # What the scheduler needs for a first run travels across the process boundary.
+    assert spec.needs_models and not spec.trains_models
+    assert registry.get("train").trains_models and not registry.get("train").needs_models
 
 
 def test_the_app_process_never_imports_the_model_libraries():
@@ -287,3 +292,44 @@ def test_the_app_process_never_imports_the_model_libraries():
     names, xgb, scoring = out.stdout.strip().rsplit(" ", 2)
     assert (xgb, scoring) == ("False", "False")
     assert "score" in names and "train" in names  # the models issue's jobs
+
+
+def test_the_real_jobs_say_which_trains_and_which_needs_models():
+    from services.models_admin import MODEL_NAMES
+    from services.scoring import MODELS
+    from services.training import KEY_METRICS
+
+    registry, problems = discover_jobs(providers=("services.training", "services.scoring"))
+    assert problems == []
+    assert registry.get("train").trains_models and registry.get("score").needs_models
+    # The registry check of a first run looks for the models scoring loads.
+    assert tuple(MODELS) == MODEL_NAMES == tuple(KEY_METRICS)
+
+
+def test_first_run_trains_after_the_first_sync_and_scoring_waits_for_a_model():
+    sched = Scheduler(_registry(), None, nightly_at=time(2), tz=UTC)
+    sched.models_missing = True
+    t0 = datetime(2026, 11, 20, 1, 55, tzinfo=UTC)  # before tonight's 02:00
+    # No data yet: nothing to train on; scoring would fail, so it is not due.
+    assert "score" not in [d.name for d in sched.due_jobs(t0)]
+    sched.state.last_attempt["train"] = {NIGHTLY: t0 - timedelta(hours=1)}  # ran (failed)
+    sched.record_sync(changed=True, at=t0)
+    due = sched.due_jobs(t0)
+    # The first sync brought data: training comes first, as the nightly catch-up.
+    assert due[0].name == "train" and due[0].trigger == NIGHTLY
+    assert "no trained model yet" in due[0].reason
+    assert "score" not in [d.name for d in due]
+    run = sched.record_start("train", NIGHTLY, t0)
+    sched.record_finish(run, status="failed", summary="too little history", at=t0)
+    # A failed training waits for new data rather than retrying every tick ...
+    assert "train" not in [d.name for d in sched.due_jobs(t0 + timedelta(minutes=1))]
+    sched.record_sync(changed=True, at=t0 + timedelta(minutes=2))
+    # ... and tries again when the data changed.
+    assert sched.due_jobs(t0 + timedelta(minutes=3))[0].name == "train"
+    run = sched.record_start("train", NIGHTLY, t0 + timedelta(minutes=3))
+    sched.record_finish(run, status="ok", summary="trained", at=t0 + timedelta(minutes=4))
+    sched.models_missing = False  # the caller looked at the registry again
+    due = [d.name for d in sched.due_jobs(t0 + timedelta(minutes=4))]
+    assert "score" in due and "train" not in due  # tonight's 02:00 is not due yet
+    # With models, training is the plain nightly job again.
+    assert sched.due_jobs(t0 + timedelta(minutes=6))[0].name == "train"
