@@ -5,6 +5,15 @@ first record instead of making a second. A PATCH carries the lock_version the us
 edit was based on; a 409 keeps the user's change and stores the server's record beside
 it for the user to settle. A server that is down stops the drain (the rest wait for the
 next tick, with backoff per row); a 401 stops it and is raised.
+
+Several drainers may share one database (two desktops and the headless worker on a
+team's PostgreSQL): each item is *claimed* before it is sent, by one conditional UPDATE
+that moves it from ``pending`` to ``sending`` with a lease (``next_attempt_at``). Only
+the drainer whose UPDATE matched sends it, so no item goes out twice; a drainer that
+dies mid-send leaves a lease that expires after :data:`CLAIM_LEASE`, and the next
+drainer resends with the same idempotency key (the server answers with the first
+record). Items of one intervention go in order: one that another drainer holds, or
+that waits for its backoff, holds back the later ones.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
 from services.api import errors
 from services.api.client import RailsApiClient
@@ -23,6 +32,12 @@ from services.api.rails_time import TimestampError, parse_us, to_datetime
 from services.db.models import Intervention, OutboxItem
 
 log = logging.getLogger(__name__)
+
+# Statuses of an item not yet through: waiting, or claimed by a drainer.
+OPEN_STATUSES = ("pending", "sending")
+# How long a claim holds. A send is one request with a few retries (well under a
+# minute); the margin covers clocks of machines sharing the database drifting apart.
+CLAIM_LEASE = timedelta(minutes=15)
 
 
 @dataclass(slots=True)
@@ -49,20 +64,21 @@ def _now() -> datetime:
 
 def drain_outbox(engine: Engine, client: RailsApiClient, *, limit: int = 200) -> DrainReport:
     report = DrainReport()
-    now = _now()
     with engine.connect() as conn:
         items = conn.execute(
             select(OutboxItem.__table__)
-            .where(
-                OutboxItem.status == "pending",
-                or_(OutboxItem.next_attempt_at.is_(None), OutboxItem.next_attempt_at <= now),
-            )
+            .where(OutboxItem.status.in_(OPEN_STATUSES))
             .order_by(OutboxItem.id)
             .limit(limit)
         ).all()
     blocked: set[int] = set()  # interventions whose earlier item did not go through
     for item in items:
         if item.intervention_local_id in blocked:
+            continue
+        if not _claim(engine, item.id, _now()):
+            # Another drainer holds it, it was finished meanwhile, or it waits for its
+            # backoff: either way the intervention's later items wait behind it.
+            blocked.add(item.intervention_local_id)
             continue
         try:
             ok = _send(engine, client, item, report)
@@ -71,15 +87,54 @@ def drain_outbox(engine: Engine, client: RailsApiClient, *, limit: int = 200) ->
             report.deferred += 1
             log.info("outbox: API unavailable, stopping the drain: %s", exc)
             break
+        except BaseException:
+            _release(engine, item)  # e.g. a 401: the item is untouched for next time
+            raise
         if not ok:
             blocked.add(item.intervention_local_id)
     with engine.connect() as conn:
         report.remaining = int(
             conn.execute(
-                select(func.count()).select_from(OutboxItem).where(OutboxItem.status == "pending")
+                select(func.count())
+                .select_from(OutboxItem)
+                .where(OutboxItem.status.in_(OPEN_STATUSES))
             ).scalar_one()
         )
     return report
+
+
+def _claim(engine: Engine, item_id: int, now: datetime) -> bool:
+    """Take the item for this drainer; False when it is not ours to send now.
+
+    One UPDATE whose WHERE is the whole test, so two drainers can never both match: on
+    PostgreSQL the second waits for the first's row lock and re-checks the WHERE on the
+    committed row; on SQLite writers are serialized.
+    """
+    due = or_(OutboxItem.next_attempt_at.is_(None), OutboxItem.next_attempt_at <= now)
+    with engine.begin() as conn:
+        claimed = conn.execute(
+            update(OutboxItem)
+            .where(
+                OutboxItem.id == item_id,
+                or_(
+                    and_(OutboxItem.status == "pending", due),
+                    # a drainer that died mid-send: its lease ran out
+                    and_(OutboxItem.status == "sending", OutboxItem.next_attempt_at <= now),
+                ),
+            )
+            .values(status="sending", next_attempt_at=now + CLAIM_LEASE)
+        )
+    return claimed.rowcount == 1
+
+
+def _release(engine: Engine, item: Any) -> None:
+    """Give a claimed item back as it was (not sent, nothing learned)."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id == item.id, OutboxItem.status == "sending")
+            .values(status="pending", next_attempt_at=item.next_attempt_at)
+        )
 
 
 def _send(engine: Engine, client: RailsApiClient, item: Any, report: DrainReport) -> bool:
@@ -99,6 +154,7 @@ def _send(engine: Engine, client: RailsApiClient, item: Any, report: DrainReport
             _status, record = client.create_intervention(item.payload, item.idempotency_key)
         elif item.kind == "intervention.update":
             if local.id is None:
+                _release(engine, item)
                 return False  # its create has not reached the server yet
             payload = dict(item.payload, lock_version=local.lock_version)
             record = client.update_intervention(local.id, payload)
@@ -139,7 +195,7 @@ def _apply_server_record(conn: Connection, local_id: int, record: dict, item_id:
         .select_from(OutboxItem)
         .where(
             OutboxItem.intervention_local_id == local_id,
-            OutboxItem.status == "pending",
+            OutboxItem.status.in_(OPEN_STATUSES),
             OutboxItem.id != item_id,
         )
     ).scalar_one()
@@ -158,6 +214,7 @@ def _finish_in(conn: Connection, item_id: int, status: str, error: str | None) -
         "status": status,
         "last_error": error,
         "attempts": OutboxItem.attempts + 1,
+        "next_attempt_at": None,  # finished: no lease, no backoff
     }
     if status == "sent":
         values["sent_at"] = _now()
@@ -171,5 +228,10 @@ def _defer(engine: Engine, item: Any, error: str) -> None:
         conn.execute(
             update(OutboxItem)
             .where(OutboxItem.id == item.id)
-            .values(attempts=attempts, last_error=error, next_attempt_at=_now() + delay)
+            .values(
+                status="pending",
+                attempts=attempts,
+                last_error=error,
+                next_attempt_at=_now() + delay,
+            )
         )
