@@ -78,6 +78,9 @@ class JobContext:
     trigger: str = MANUAL
     cancel_event: threading.Event = field(default_factory=threading.Event)
     on_progress: Callable[[object], None] | None = None
+    # The user's services.settings.Settings (thresholds a job stores with what it writes);
+    # None: the defaults.
+    settings: Any = None
 
     @property
     def cancelled(self) -> bool:
@@ -203,6 +206,8 @@ class JobEnvironment:
     data_dir: str | None
     models_dir: str | None
     trigger: str = MANUAL
+    # services.settings.Settings as JSON (picklable, and parsed with the same validation).
+    settings_json: str | None = None
 
 
 class JobFailed(RuntimeError):
@@ -240,10 +245,19 @@ def _job_process(payload: tuple[str, JobEnvironment], progress, cancel) -> Any: 
             trigger=env.trigger,
             cancel_event=cancel,  # a multiprocessing Event: is_set()/wait() as threading's
             on_progress=progress,
+            settings=_settings(env.settings_json),
         )
         return fn(ctx)
     finally:
         engine.dispose()
+
+
+def _settings(raw: str | None) -> Any:
+    if raw is None:
+        return None
+    from services.settings import Settings
+
+    return Settings.model_validate_json(raw)
 
 
 def run_in_subprocess(

@@ -101,6 +101,11 @@ class CriticalTutor:
     reason: str
     manager_id: int | None
     open_intervention: bool
+    # Set when the row comes from an open Critical alert (services.alerts): its identity
+    # (notifications de-duplicate on it), id and whether someone acknowledged it already.
+    alert_key: str | None = None
+    alert_id: int | None = None
+    alert_state: str | None = None
 
 
 @dataclass(frozen=True)
@@ -621,6 +626,11 @@ def _predictions(
                     )
                 )
             }
+    from_alerts = _critical_alerts(engine, limit, open_for_ids=open_for)
+    if from_alerts:
+        # The alert engine has run: the panel shows its open Critical alerts (they carry
+        # the rule's facts and next step, cooldowns and acknowledgements).
+        return tiers, from_alerts, _run_info(run)
     critical = tuple(
         CriticalTutor(
             tutor_id=int(r.tutor_id),
@@ -633,16 +643,99 @@ def _predictions(
         )
         for r in rows
     )
-    info = None
-    if run is not None:
-        info = {
-            "id": run.id,
-            "finished_at": run.finished_at,
-            "as_of": run.as_of,
-            "status": run.status,
-            "models": run.models,
+    return tiers, critical, _run_info(run)
+
+
+def _run_info(run: Any) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "id": run.id,
+        "finished_at": run.finished_at,
+        "as_of": run.as_of,
+        "status": run.status,
+        "models": run.models,
+    }
+
+
+def _critical_alerts(
+    engine: Engine, limit: int, *, open_for_ids: set[int]
+) -> tuple[CriticalTutor, ...]:
+    """Open, unsnoozed Critical alerts about tutors, one row per tutor (its most urgent
+    alert), most urgent first; empty when there are none."""
+    from services.db.models import Alert
+
+    a = Alert.__table__.c
+    now = datetime.now(UTC)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                a.id,
+                a.key,
+                a.state,
+                a.tutor_id,
+                a.subject_name,
+                a.manager_id,
+                a.title,
+                a.facts,
+                a.priority,
+            )
+            .where(
+                a.open_key.is_not(None),
+                a.severity == "Critical",
+                a.tutor_id.is_not(None),
+                (a.snoozed_until.is_(None)) | (a.snoozed_until <= now),
+            )
+            .order_by(a.priority.desc(), a.id.desc())
+        ).all()
+        if not rows:
+            return ()
+        p = TutorPrediction.__table__.c
+        run_id = conn.execute(select(func.max(p.run_id))).scalar()
+        tutor_ids = list({int(r.tutor_id) for r in rows})[: max(limit, 1) * 4]
+        risk = {
+            int(t): v
+            for t, v in conn.execute(
+                select(p.tutor_id, p.p_churn_30d).where(
+                    p.run_id == run_id, p.tutor_id.in_(tutor_ids)
+                )
+            )
         }
-    return tiers, critical, info
+        i = Intervention.__table__.c
+        open_for = set(open_for_ids) | {
+            int(r[0])
+            for r in conn.execute(
+                select(i.tutor_id).where(
+                    i.tutor_id.in_(tutor_ids),
+                    i.status.in_(("open", "in_progress")),
+                    i.deleted_at.is_(None),
+                )
+            )
+        }
+    seen: set[int] = set()
+    out = []
+    for r in rows:
+        tid = int(r.tutor_id)
+        if tid in seen:
+            continue
+        seen.add(tid)
+        out.append(
+            CriticalTutor(
+                tutor_id=tid,
+                name=r.subject_name or f"Tutor {tid}",
+                risk_tier="Critical",
+                p_churn_30d=risk.get(tid),
+                reason=r.title,
+                manager_id=r.manager_id,
+                open_intervention=tid in open_for,
+                alert_key=r.key,
+                alert_id=int(r.id),
+                alert_state=r.state,
+            )
+        )
+        if len(out) >= limit:
+            break
+    return tuple(out)
 
 
 def _reason(factors: Any) -> str:

@@ -64,6 +64,15 @@ class ScoringResult:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     as_of: str = ""
+    # The alert evaluation after the run: counts, and the new/escalated alerts in short
+    # (services.alerts.EvaluationResult.as_report()); empty if it did not run.
+    alerts: dict[str, Any] = field(default_factory=dict)
+    # The evaluation itself (its .fired alerts feed the intervention policy); not JSON.
+    alert_evaluation: Any = field(default=None, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (what ``tutormax score --json`` prints)."""
+        return {k: v for k, v in self.__dict__.items() if k != "alert_evaluation"}
 
 
 def load_models(models_dir: Path) -> tuple[dict[str, Any], dict[str, int], list[str]]:
@@ -94,8 +103,11 @@ def score(
     cancel: threading.Event | None = None,
     frames: MarketFrames | None = None,
     now: datetime | None = None,
+    settings: Any = None,
 ) -> ScoringResult:
-    """Score everything at the data's ``observed_until`` and write it as one run."""
+    """Score everything at the data's ``observed_until`` and write it as one run, then
+    evaluate the alert rules on it (``settings``: services.settings.Settings, for the
+    alert thresholds; None: the defaults)."""
     say = progress or (lambda _msg: None)
     cancel = cancel or threading.Event()
     started = time.perf_counter()
@@ -138,12 +150,42 @@ def score(
             .where(ScoringRun.id == run_id)
             .values(status="ok", finished_at=datetime.now(UTC), counts=counts)
         )
+    step("evaluating the alert rules")
+    evaluation = _evaluate_alerts(engine, run_id, settings, now, warnings)
     pruned = prune_history(engine, now=now)
     if pruned:
         log.info("pruned %d old scoring runs", pruned)
     seconds = time.perf_counter() - started
     log.info("scoring run %d: %s in %.1fs", run_id, counts, seconds)
-    return ScoringResult(run_id, counts, versions, warnings, seconds, as_of.isoformat())
+    return ScoringResult(
+        run_id,
+        counts,
+        versions,
+        warnings,
+        seconds,
+        as_of.isoformat(),
+        alerts=evaluation.as_report() if evaluation is not None else {},
+        alert_evaluation=evaluation,
+    )
+
+
+def _evaluate_alerts(
+    engine: Engine, run_id: int, settings: Any, now: datetime | None, warnings: list[str]
+) -> Any:
+    """The alert rules on the new run. The predictions are committed already: a failure
+    here is a warning of the run (the next run evaluates again), not a lost run."""
+    from services.alerts import evaluate_alerts
+
+    try:
+        evaluation = evaluate_alerts(
+            engine, getattr(settings, "alerts", None), run_id=run_id, now=now
+        )
+    except Exception as exc:
+        log.exception("alert evaluation failed on run %d", run_id)
+        warnings.append(f"alert rules not evaluated: {type(exc).__name__}: {exc}")
+        return None
+    warnings += [f"alert rule {name} failed: {err}" for name, err in evaluation.errors.items()]
+    return evaluation
 
 
 # ---------------------------------------------------------------------- writing
@@ -372,10 +414,19 @@ def score_job(ctx: Any) -> dict[str, Any]:
         trigger=ctx.trigger,
         progress=ctx.progress,
         cancel=ctx.cancel_event,
+        settings=getattr(ctx, "settings", None),
     )
     c = result.counts
     summary = (
         f"{c.get('tutors', 0):,} tutors, {c.get('customers', 0):,} customers, "
         f"{c.get('first_sessions', 0):,} first sessions scored"
     )
-    return {"summary": summary, "run_id": result.run_id, "warnings": result.warnings}
+    if result.alerts:
+        summary += f"; {result.alerts['summary']}"
+    return {
+        "summary": summary,
+        "run_id": result.run_id,
+        "warnings": result.warnings,
+        # Counts and the new Critical alerts (for the tray), JSON-ready.
+        "alerts": result.alerts,
+    }

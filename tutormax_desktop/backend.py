@@ -452,6 +452,7 @@ class Backend:
             trigger=trigger,
             cancel_event=state.cancel_event,
             on_progress=state.progress,
+            settings=self.ctx.settings,
         )
 
     def job_environment(self, trigger: str) -> Any:
@@ -463,6 +464,7 @@ class Backend:
             data_dir=str(self.source_dir),  # what a job keeps belongs to this source
             models_dir=str(self.models_dir),
             trigger=trigger,
+            settings_json=self.ctx.settings.model_dump_json(),
         )
 
     def discover_jobs(self) -> tuple[Any, list[str]]:

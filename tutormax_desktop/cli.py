@@ -8,6 +8,7 @@
     tutormax score  [--database URL] [--json]
     tutormax tutor show <id or name> [--json]
     tutormax first-sessions [--days 7] [--json]
+    tutormax alerts list [--state S ...] [--severity S ...] [--rule R ...] [--json]
 
 Exit codes: 0 done, 1 partly failed, 2 bad usage or configuration, 3 the API refused
 the token, 130 interrupted.
@@ -99,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_interventions.add_parser(sub)
 
+    from tutormax_desktop import cli_alerts
+
+    cli_alerts.add_parser(sub)
+
     rj = sub.add_parser("rejects", help="API records that failed validation")
     rj.add_argument("--database")
     rj.add_argument("--resource")
@@ -139,6 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tutormax_desktop import cli_interventions
 
             return cli_interventions.run(ctx, args)
+        if args.command == "alerts":
+            from tutormax_desktop import cli_alerts
+
+            return cli_alerts.run(ctx, args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -412,16 +421,24 @@ def _score(ctx: Any, args: argparse.Namespace) -> int:
     from services.scoring import ScoringError, score
 
     try:
-        result = score(ctx.engine(args.database), ctx.models_dir, trigger="cli", progress=_progress)
+        result = score(
+            ctx.engine(args.database),
+            ctx.models_dir,
+            trigger="cli",
+            progress=_progress,
+            settings=ctx.settings,
+        )
     except ScoringError as exc:
         print(f"tutormax: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.json:
-        print(json.dumps(_plain(result.__dict__), indent=2))
+        print(json.dumps(_plain(result.as_dict()), indent=2))
         return EXIT_OK
     counts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in result.counts.items())
     print(f"scoring run #{result.run_id} as of {result.as_of}: {counts} in {result.seconds:.1f}s")
     print("models: " + ", ".join(f"{k} v{v}" for k, v in result.models.items()))
+    if result.alerts:
+        print(f"alerts: {result.alerts['summary']}")
     for w in result.warnings:
         print(f"warning: {w}")
     return EXIT_OK

@@ -357,7 +357,13 @@ class ShellViewModel(QObject):
         if run is None or run.get("id") == self._notified_run:
             return
         self._notified_run = run.get("id")
-        critical = [c for c in dash.critical if c.risk_tier == "Critical"]
+        # Rows from the alert engine carry their alert's identity: the policy then
+        # de-duplicates on it, and an acknowledged alert does not ping again.
+        critical = [
+            c
+            for c in dash.critical
+            if c.risk_tier == "Critical" and getattr(c, "alert_state", None) != "acknowledged"
+        ]
         for c in critical[:NOTIFY_CAP]:
             risk = (
                 ""
@@ -366,10 +372,14 @@ class ShellViewModel(QObject):
             )
             self.notify(
                 critical_alert_event(
-                    alert_key=f"churn_critical:tutor:{c.tutor_id}",
+                    alert_key=c.alert_key or f"churn_critical:tutor:{c.tutor_id}",
                     subject=c.name,
                     reason="; ".join(x for x in (risk, c.reason) if x),
-                    target=f"dashboard/tutor/{c.tutor_id}",
+                    target=(
+                        f"alerts/{c.alert_id}"
+                        if c.alert_id is not None
+                        else f"dashboard/tutor/{c.tutor_id}"
+                    ),
                 )
             )
         if len(critical) > NOTIFY_CAP:

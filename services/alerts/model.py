@@ -128,6 +128,35 @@ class EvaluationResult:
             "open": self.open_total,
         }
 
+    def as_report(self, *, critical_limit: int = 200) -> dict[str, Any]:
+        """JSON-ready: counts, per-rule counts, errors, and the Critical alerts that are
+        new or escalated (what the tray announces), capped at ``critical_limit``."""
+        critical = [a for a in self.fired if a.severity == "Critical"]
+        return {
+            "run_id": self.run_id,
+            "as_of": self.as_of,
+            **self.counts(),
+            "by_rule": dict(self.by_rule),
+            "errors": dict(self.errors),
+            "summary": self.summary(),
+            "seconds": round(self.seconds, 3),
+            "critical": [
+                {
+                    "alert_id": a.alert_id,
+                    "key": a.key,
+                    "rule": a.rule,
+                    "subject_name": a.subject_name,
+                    "tutor_id": a.tutor_id,
+                    "title": a.title,
+                    "next_step": a.next_step,
+                    "priority": a.priority,
+                    "change": a.change,
+                }
+                for a in critical[:critical_limit]
+            ],
+            "critical_total": len(critical),
+        }
+
     def summary(self) -> str:
         c = self.counts()
         critical = sum(1 for a in self.fired if a.severity == "Critical")

@@ -1,0 +1,112 @@
+"""The alert rules on the demo sandbox, end to end: synced, trained, scored by the real
+models; the evaluation runs inside scoring (what ``tutormax score`` and the scheduled
+job do)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from services.api.rails_time import parse_us
+from services.db.engine import make_engine
+from services.db.migrate import migrate
+from services.db.models import Alert, AuditEntry
+from services.metrics import _critical_alerts
+from services.sandbox.clock import SandboxClock
+from services.sandbox.world import WorldConfig, build_world
+from services.scoring import score
+from services.training import train_models
+from tests.sync.helpers import make_sync
+from tutormax_desktop import cli
+
+ANCHOR = parse_us("2026-11-20T12:00:00Z")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, sandbox_server_factory_module):  # type: ignore[no-untyped-def]
+    world = build_world(WorldConfig(scale="demo", seed=42, anchor_us=ANCHOR))
+    handle = sandbox_server_factory_module(world=world, clock=SandboxClock.fixed(ANCHOR))
+    folder = tmp_path_factory.mktemp("alerts-demo")
+    engine = make_engine(f"sqlite:///{folder / 'tutormax.db'}")
+    migrate(engine)
+    assert make_sync(engine, handle).sync().status == "ok"
+    models_dir = folder / "models"
+    train_models(engine, models_dir)
+    first = score(engine, models_dir, trigger="test")
+    second = score(engine, models_dir, trigger="test")
+    yield {"engine": engine, "world": world, "first": first, "second": second}
+    engine.dispose()
+
+
+def test_sarah_chen_gets_a_critical_churn_alert_from_the_real_models(demo) -> None:  # type: ignore[no-untyped-def]
+    sarah = demo["world"].personas["sarah_chen"]
+    fired = {(a.rule, a.tutor_id): a for a in demo["first"].alert_evaluation.fired}
+    alert = fired[("churn_risk", sarah)]
+    assert alert.severity == "Critical" and alert.subject_name == "Sarah Chen"
+    assert alert.facts["p_churn_30d"] >= 0.70
+    assert alert.priority >= 80
+    assert alert.next_step and alert.manager_id is not None
+    # The report that `tutormax score --json` prints and the tray reads.
+    report = demo["first"].alerts
+    assert report["new"] == len(demo["first"].alert_evaluation.new) > 0
+    assert any(c["key"] == alert.key for c in report["critical"])
+
+
+def test_a_second_run_on_the_same_data_opens_nothing_new(demo) -> None:  # type: ignore[no-untyped-def]
+    second = demo["second"].alerts
+    assert second["new"] == 0 and second["escalated"] == 0 and second["cleared"] == 0
+    assert second["open"] == demo["first"].alerts["open"]
+    engine = demo["engine"]
+    with engine.connect() as conn:
+        keys = conn.execute(
+            select(Alert.key, func.count()).where(Alert.open_key.is_not(None)).group_by(Alert.key)
+        ).all()
+        opened = conn.execute(
+            select(func.count()).where(AuditEntry.action == "alert.open")
+        ).scalar_one()
+    assert keys and all(n == 1 for _, n in keys)
+    assert opened == len(keys)
+
+
+def test_several_rules_fire_on_the_demo_world(demo) -> None:  # type: ignore[no-untyped-def]
+    by_rule = demo["first"].alerts["by_rule"]
+    assert demo["first"].alerts["errors"] == {}
+    firing = {rule for rule, n in by_rule.items() if n}
+    assert {"churn_risk", "first_session_risk"} <= firing
+    assert any(rule.startswith("customer_") for rule in firing)
+
+
+def test_mike_ross_first_session_alert(demo) -> None:  # type: ignore[no-untyped-def]
+    session = demo["world"].personas["mike_ross_first_session"]
+    engine = demo["engine"]
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(Alert.severity, Alert.facts).where(
+                Alert.rule == "first_session_risk", Alert.subject_id == str(session)
+            )
+        ).first()
+    assert row is not None and row.severity == "High"
+    assert row.facts["p_poor"] >= 0.5
+
+
+def test_the_dashboard_panel_reads_critical_alerts(demo) -> None:  # type: ignore[no-untyped-def]
+    sarah = demo["world"].personas["sarah_chen"]
+    rows = _critical_alerts(demo["engine"], 50, open_for_ids=set())
+    assert rows and all(r.alert_key and r.risk_tier == "Critical" for r in rows)
+    assert sarah in {r.tutor_id for r in rows}
+    assert len({r.tutor_id for r in rows}) == len(rows)  # one row per tutor
+
+
+def test_cli_alerts_list(demo, capsys) -> None:  # type: ignore[no-untyped-def]
+    db = str(demo["engine"].url)
+    assert cli.main(["alerts", "list", "--json", "--severity", "critical", "--database", db]) == 0
+    out = json.loads(capsys.readouterr().out)["alerts"]
+    assert out and {a["severity"] for a in out} == {"Critical"}
+    assert "Sarah Chen" in {a["subject_name"] for a in out}
+    assert cli.main(["alerts", "list", "--database", db, "--limit", "3"]) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[0].endswith(")") and len(text.splitlines()) == 4
+    assert cli.main(["alerts", "list", "--state", "open", "--database", db]) == 2
+    assert "unknown state open" in capsys.readouterr().err
