@@ -272,6 +272,7 @@ class Backend:
         import subprocess
 
         from services.api.rails_time import to_datetime
+        from tutormax_desktop.launcher import cli_command
 
         if not self.isolate_sync:
             sandbox = self.ctx.start_sandbox()
@@ -288,11 +289,10 @@ class Backend:
             sb = self.settings.sandbox
             anchor = to_datetime(self.ctx.sandbox_anchor_us())
             token = secrets.token_urlsafe(24)  # a throwaway for this run's local server
+            # cli_command: `python -m tutormax_desktop.cli`, or in a PyInstaller bundle
+            # its own executable with a hidden flag (a bundle has no `python -m`).
             proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "tutormax_desktop.cli",
+                cli_command(
                     "sandbox",
                     "serve",
                     "--scale",
@@ -303,7 +303,7 @@ class Backend:
                     anchor.isoformat().replace("+00:00", "Z"),
                     "--token",
                     token,
-                ],
+                ),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,

@@ -52,6 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-sync", action="store_true", help="do not sync or run jobs at start")
     p.add_argument("-v", "--verbose", action="store_true")
+    # tutormax_desktop/self_test.py: a packaged app checks itself, offscreen.
+    test = p.add_argument_group("self-test (offscreen; for installers, CI and support)")
+    test.add_argument(
+        "--self-test",
+        action="store_true",
+        help="migrate a fresh database, sync the sandbox, train, score, render every page; "
+        "exit 0 if all works",
+    )
+    test.add_argument("--self-test-dir", help="folder for its files (kept); default a temp one")
+    test.add_argument("--keep", action="store_true", help="keep the temp folder after a pass")
+    test.add_argument("--self-test-scale", choices=("tiny", "demo"), default="demo")
+    test.add_argument(
+        "--self-test-steps", help="comma-separated subset of qt,database,sync,jobs,pages"
+    )
     return p
 
 
@@ -80,6 +94,16 @@ class Shell:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.self_test:
+        from tutormax_desktop.self_test import STEPS, run_self_test
+
+        return run_self_test(
+            folder=args.self_test_dir,
+            keep=args.keep,
+            scale=args.self_test_scale,
+            steps=args.self_test_steps.split(",") if args.self_test_steps else STEPS,
+            verbose=args.verbose,
+        )
     if not has_display():
         print(NO_DISPLAY_MESSAGE, file=sys.stderr)
         return EXIT_NO_DISPLAY
