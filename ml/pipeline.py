@@ -56,7 +56,11 @@ TUTOR_HEADLINES = (
     "rating_avg_prev_30d", "first_session_success_rate", "first_sessions_rated",
     "tutor_reschedules_7d", "engagement_score_14d", "engagement_score_prev_14d",
     "days_since_last_session", "tenure_days", "utilization_14d", "hours_offered_next_14d",
+    "rating_avg_all", "ratings_30d", "tutor_reschedule_rate_90d", "no_show_rate_90d",
 )  # fmt: skip
+# The weighted parts of the performance score, kept with the headlines so a profile and
+# the tutor's report show exactly the points that made the tier.
+PERFORMANCE_PARTS = ("perf_rating", "perf_first_session", "perf_reliability", "perf_engagement")
 CUSTOMER_HEADLINES = (
     "sessions_30d", "sessions_prev_30d", "velocity_change_30d", "calls_14d",
     "days_since_last_session", "first_session_rating", "tutor_consistency_90d",
@@ -229,7 +233,9 @@ def score_all(frames: MarketFrames, models: dict, *, days: int = 7) -> dict[str,
     tutors["sessions_next_week"] = models["sessions_forecast"].predict(X)
     tutors = tutors.join(tutor_noshow_risk(X, curve["p30"]).drop(columns=["no_churn_prediction"]))
     out["tutors"], out["tutor_factors"] = tutors, factors
-    out["tutor_metrics"] = X.reindex(columns=list(TUTOR_HEADLINES))
+    out["tutor_metrics"] = X.reindex(columns=list(TUTOR_HEADLINES)).join(
+        tutors.reindex(columns=list(PERFORMANCE_PARTS))
+    )
 
     cb = customer_features.CustomerFeatureBuilder(frames)
     C = cb.at(now)

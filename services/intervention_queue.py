@@ -79,8 +79,13 @@ def _iso(at: datetime | None) -> str | None:
 
 
 def list_queue(
-    engine: Engine, *, now: datetime | None = None, limit: int = 20000
+    engine: Engine,
+    *,
+    now: datetime | None = None,
+    limit: int = 20000,
+    tutor_id: int | None = None,
 ) -> list[QueueRow]:
+    """The queue, overdue first; ``tutor_id``: only that tutor's (the tutor profile)."""
     now = now or datetime.now(UTC)
     i, t, tr, m = (
         Intervention.__table__.c,
@@ -135,6 +140,8 @@ def list_queue(
         .order_by(i.local_id.desc())
         .limit(limit)
     )
+    if tutor_id is not None:
+        query = query.where(i.tutor_id == tutor_id)
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     out = [_row(r, now) for r in rows]
