@@ -625,3 +625,47 @@ class InterventionHoldout(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     risk_at_creation: Mapped[float | None]
     source_alert_key: Mapped[str | None] = mapped_column(String(200))
+
+
+# --- demand forecasts (issue 7) -----------------------------------------------------
+
+
+class ForecastRun(Base):
+    """One daily forecast: every subject and the total, with the model that made it and
+    its backtest figures, so past forecasts can be scored when their hours arrive."""
+
+    __tablename__ = "forecast_runs"
+
+    id: Mapped[PkId]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    trigger: Mapped[str | None] = mapped_column(String(32))
+    # First forecast hour (the data's observed_until, floored to the hour).
+    as_of: Mapped[datetime]
+    horizon_hours: Mapped[int]
+    model_version: Mapped[str] = mapped_column(String(64))
+    config: Mapped[dict[str, Any] | None]
+    backtest: Mapped[dict[str, Any] | None]  # {series: {wape, daily_mape, mase, ...}}
+    slots: Mapped[dict[str, Any] | None]  # {"shortage": [...], "surplus": [...]}
+    errors: Mapped[dict[str, Any] | None]
+    seconds: Mapped[float | None]
+
+
+class ForecastPoint(Base):
+    """One forecast hour of one series (a subject or ``total``) with the supply then."""
+
+    __tablename__ = "forecast_points"
+    __table_args__ = (
+        UniqueConstraint("run_id", "series", "hour"),
+        Index(None, "series", "hour"),
+    )
+
+    id: Mapped[PkId]
+    run_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("forecast_runs.id", ondelete="CASCADE"), index=True
+    )
+    series: Mapped[str] = mapped_column(String(64))
+    hour: Mapped[datetime]
+    mean: Mapped[float]
+    lower: Mapped[float]
+    upper: Mapped[float]
+    supply: Mapped[float | None]
