@@ -8,6 +8,7 @@
     tutormax score  [--database URL] [--json]
     tutormax tutor show <id or name> [--json]
     tutormax first-sessions [--days 7] [--json]
+    tutormax worker [--database URL] [--api-url URL] [--models-dir DIR] [--tick S]
     tutormax alerts list [--state S ...] [--severity S ...] [--rule R ...] [--json]
 
 Exit codes: 0 done, 1 partly failed, 2 bad usage or configuration, 3 the API refused
@@ -104,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_alerts.add_parser(sub)
 
+    from tutormax_desktop import cli_worker
+
+    cli_worker.add_parser(sub)
+
     rj = sub.add_parser("rejects", help="API records that failed validation")
     rj.add_argument("--database")
     rj.add_argument("--resource")
@@ -144,6 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tutormax_desktop import cli_interventions
 
             return cli_interventions.run(ctx, args)
+        if args.command == "worker":
+            from tutormax_desktop import cli_worker
+
+            return cli_worker.run(ctx, args)
         if args.command == "alerts":
             from tutormax_desktop import cli_alerts
 
