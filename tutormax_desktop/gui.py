@@ -154,7 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get(STARTUP_PROBE_ENV):
             _install_startup_probe(shell, os.environ[STARTUP_PROBE_ENV])
         shell.window.show()
-        shell.window.shell.start(sync_at_start=not args.no_sync)
+        after_first_paint(
+            shell.window, lambda: shell.window.shell.start(sync_at_start=not args.no_sync)
+        )
         code = app.exec()
         shell.shutdown()
         return int(code)
@@ -164,6 +166,40 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 STARTUP_PROBE_ENV = "TUTORMAX_STARTUP_PROBE"
+
+
+def after_first_paint(window: Any, fn: Any, fallback_ms: int = 1500) -> None:
+    """Call ``fn`` once the window has painted for the first time (or after
+    ``fallback_ms`` if it never does, e.g. started minimized).
+
+    The database opens on a worker thread, but opening it imports SQLAlchemy, the
+    models and Alembic (about half a second of Python): running that while the GUI
+    thread paints the first frame makes both fight over the GIL, and the first frame
+    takes twice as long. After it, the imports run while the GUI thread is idle.
+    """
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    class FirstPaint(QObject):
+        def __init__(self) -> None:
+            super().__init__(window)
+            self.done = False
+
+        def eventFilter(self, obj: Any, event: Any) -> bool:
+            if not self.done and event.type() == QEvent.Type.Paint:
+                # After this paint returns and the frame is out.
+                QTimer.singleShot(0, self.fire)
+            return False
+
+        def fire(self) -> None:
+            if self.done:
+                return
+            self.done = True
+            window.removeEventFilter(self)
+            fn()
+
+    waiter = FirstPaint()
+    window.installEventFilter(waiter)
+    QTimer.singleShot(fallback_ms, waiter.fire)
 
 
 def _install_startup_probe(shell: Shell, mode: str) -> None:

@@ -220,7 +220,7 @@ class ShellViewModel(QObject):
         self.sync.start()
         self.notifications.start()
         self.dashboard.load()
-        self.interventions.load()
+        self._load_interventions()
         self.system.load()
         # The scheduled jobs (scoring, training) are found in another process. They
         # only run after a sync, so with a sync starting now they are looked for when
@@ -263,7 +263,7 @@ class ShellViewModel(QObject):
         if not self._ready:
             return
         self.dashboard.load()
-        self.interventions.load()
+        self._load_interventions()
         self.system.load()
         self.sync.refresh()
 
@@ -277,6 +277,30 @@ class ShellViewModel(QObject):
             self.interventions.load()
         elif name == "dashboard" and self._stale.pop("dashboard", False):
             self.dashboard.load()
+
+    def _load_interventions(self) -> None:
+        """The Interventions page's table when it is shown; otherwise only the SLA check
+        (on a worker), which the notifications need: filling a table of thousands of
+        interventions on the GUI thread while nobody looks at it would stall it."""
+        if PAGES[self._page] == "interventions":
+            self.interventions.load()
+            return
+        from viewmodels.interventions import prepare_rows
+
+        interventions = self.backend.interventions
+
+        def overdue(_state: Any) -> list[Any]:
+            prepared = prepare_rows(interventions(), datetime.now(UTC))
+            return [p.row for p in prepared if p.sla == "overdue"]
+
+        self.runner.submit(
+            "sla-check",
+            overdue,
+            on_success=self._notify_sla_breaches,
+            on_failure=lambda exc, _t: log.warning("SLA check failed: %s", exc),
+            record=False,
+            coalesce=True,
+        )
 
     def _reload(self, name: str) -> None:
         """Reload now if that page is shown, else when it is next shown: refreshing
@@ -302,8 +326,8 @@ class ShellViewModel(QObject):
         self.discover_jobs()
         if changed:
             self._reload("dashboard")
-            # Always: overdue interventions raise SLA-breach notifications.
-            self.interventions.load()
+        # Always: overdue interventions raise SLA-breach notifications.
+        self._load_interventions()
         self._reload("system")
 
     def _rescore(self) -> None:

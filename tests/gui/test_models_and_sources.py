@@ -22,6 +22,7 @@ from services.jobs import AFTER_SYNC, JobRegistry
 from services.metrics import model_registry
 from services.settings import SandboxSettings, Settings
 from tests.gui.conftest import wait_ready
+from viewmodels.shell import PAGES
 
 
 class TinyModel:
@@ -188,3 +189,47 @@ def test_each_data_source_has_its_own_database_and_switching_back_shows_the_firs
     assert names[0].startswith("api-127.0.0.1-") and names[1] == "sandbox-tiny-42"
     for name in names:
         assert (sources / name / "tutormax.db").exists()
+
+
+def test_sla_breaches_are_announced_without_filling_the_hidden_interventions_table(
+    qtbot, make_window, sandbox_server
+):
+    """Thousands of interventions at full scale: the table fills when its page is shown,
+    the SLA check (for notifications) runs on a worker whatever page is shown."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from services.db.models import Intervention
+
+    window = make_window(Settings(api_url=sandbox_server.base_url), start=False)
+    engine = window.shell.backend.engine()
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(Intervention),
+            [
+                {
+                    "tutor_id": 1,
+                    "intervention_type": "manager_coaching",
+                    "status": "open",
+                    "priority": 50,
+                    "due_at": now - timedelta(hours=2 + i),
+                    "reason": "test",
+                    "idempotency_key": f"sla-test-{i}",
+                }
+                for i in range(3)
+            ],
+        )
+    window.shell.start(sync_at_start=False)
+    wait_ready(qtbot, window)
+    center = window.shell.notifications
+    qtbot.waitUntil(
+        lambda: sum("SLA breached" in n.event.title for n in center.items()) == 3, timeout=10_000
+    )
+    assert window.shell.interventions.model.rowCount() == 0  # not shown: not filled
+    window.go_to(PAGES.index("interventions"))
+    qtbot.waitUntil(lambda: window.shell.interventions.model.rowCount() == 3, timeout=10_000)
+    # Shown again by the page's own load: announced once (de-duplicated).
+    qtbot.wait(200)
+    assert sum("SLA breached" in n.event.title for n in center.items()) == 3
