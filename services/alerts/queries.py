@@ -6,10 +6,10 @@ Plain dicts of JSON-ready values, shared by ``tutormax alerts list`` and the Ale
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 
 from services.alerts.model import SEVERITIES, SEVERITY_RANK, STATES
 from services.db.models import Alert, AuditEntry, Manager, ScoringRun, TutorPrediction
@@ -77,6 +77,19 @@ def list_alerts(
     out = [_row(r) for r in rows]
     out.sort(key=lambda a: (-SEVERITY_RANK.get(a["severity"], 0), -a["priority"], -a["id"]))
     return out[:limit] if limit else out
+
+
+def queue_rows(engine: Engine, *, closed_within: timedelta = timedelta(days=30)) -> list[Any]:
+    """The Alerts page's rows: every open alert and those closed within ``closed_within``,
+    with the manager's name (raw rows: the view model prepares them off the GUI thread)."""
+    since = datetime.now(UTC) - closed_within
+    q = (
+        select(*QUEUE_COLUMNS, Alert.closed_at, Manager.name.label("manager_name"))
+        .join(Manager, Manager.id == Alert.manager_id, isouter=True)
+        .where(or_(Alert.open_key.is_not(None), Alert.closed_at >= since))
+    )
+    with engine.connect() as conn:
+        return list(conn.execute(q).all())
 
 
 def _row(r: Any) -> dict[str, Any]:
