@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test e2e bench lint fmt clean
+.PHONY: run test e2e bench lint fmt clean package package-test
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,15 @@ e2e: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# Installers (build/README.md): the one-folder bundle in dist/tutormax-desktop/ and this
+# platform's archive or installer in dist/. Not part of `make test` (minutes of CPU).
+package: $(STAMP)
+	$(BIN)/python build/package.py
+
+# Builds if a source changed, then runs the bundle's own --self-test (offscreen).
+package-test: $(STAMP)
+	$(BIN)/python build/package.py --if-needed --self-test
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,56 @@
+; Inno Setup script of TutorMax Desktop (Windows installer). build/package.py runs it on
+; Windows after PyInstaller, when Inno Setup 6 (ISCC.exe) is installed:
+;
+;   ISCC /DAppVersion=0.1.0 /DSourceDir=dist\tutormax-desktop /Odist build\windows\tutormax-desktop.iss
+;
+; A per-user install (no admin rights: managers install it themselves) into
+; %LOCALAPPDATA%\Programs\TutorMax Desktop, with Start-menu entries for the app and for
+; the self-test, and `tutormax.exe` (the same executable, run as the headless CLI).
+; Settings, database and logs live in %LOCALAPPDATA%\TutorMax\TutorMax Desktop and are
+; kept by an uninstall or an upgrade; the API token stays in Credential Manager.
+
+#ifndef AppVersion
+  #define AppVersion "0.0.0"
+#endif
+#ifndef SourceDir
+  #define SourceDir "..\..\dist\tutormax-desktop"
+#endif
+
+[Setup]
+; Never change AppId: upgrades find the installed version by it.
+AppId={{6C0F3A52-9E7B-4C1D-A4E2-7B2D5F1C9A30}
+AppName=TutorMax Desktop
+AppVersion={#AppVersion}
+AppPublisher=TutorMax
+DefaultDirName={autopf}\TutorMax Desktop
+DefaultGroupName=TutorMax Desktop
+PrivilegesRequired=lowest
+PrivilegesRequiredOverridesAllowed=dialog
+ArchitecturesAllowed=x64compatible
+ArchitecturesInstallIn64BitMode=x64compatible
+OutputBaseFilename=tutormax-desktop-{#AppVersion}-windows-x64-setup
+Compression=lzma2/max
+SolidCompression=yes
+WizardStyle=modern
+UninstallDisplayIcon={app}\tutormax-desktop.exe
+CloseApplications=yes
+
+[Files]
+Source: "{#SourceDir}\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
+; The CLI name: launcher.py runs the headless CLI when the executable is named tutormax.
+Source: "{#SourceDir}\tutormax-desktop.exe"; DestDir: "{app}"; DestName: "tutormax.exe"; Flags: ignoreversion
+
+[InstallDelete]
+; An upgrade replaces the whole bundle: no stale library of the previous version stays.
+Type: filesandordirs; Name: "{app}\_internal"
+
+[Icons]
+Name: "{group}\TutorMax Desktop"; Filename: "{app}\tutormax-desktop.exe"
+Name: "{group}\TutorMax Desktop self-test"; Filename: "{app}\tutormax-desktop.exe"; Parameters: "--self-test --keep"
+Name: "{autodesktop}\TutorMax Desktop"; Filename: "{app}\tutormax-desktop.exe"; Tasks: desktopicon
+
+[Tasks]
+Name: "desktopicon"; Description: "{cm:CreateDesktopIcon}"; GroupDescription: "{cm:AdditionalIcons}"; Flags: unchecked
+
+[Run]
+Filename: "{app}\tutormax-desktop.exe"; Description: "{cm:LaunchProgram,TutorMax Desktop}"; Flags: nowait postinstall skipifsilent
