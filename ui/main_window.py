@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.pages.alerts import AlertsPage
 from ui.pages.dashboard import DashboardPage
 from ui.pages.simple import InterventionsPage, PlaceholderPage
 from ui.pages.system import SystemPage
@@ -300,6 +301,7 @@ class MainWindow(QMainWindow):
         # --- pages
         self.dashboard_page = DashboardPage(shell.dashboard)
         self.interventions_page = InterventionsPage(shell.interventions)
+        self.alerts_page = AlertsPage(shell.alerts, store=ui_settings)
         self.system_page = SystemPage(
             shell.system,
             shell.sync,
@@ -316,6 +318,8 @@ class MainWindow(QMainWindow):
                 page: QWidget = self.dashboard_page
             elif name == "interventions":
                 page = self.interventions_page
+            elif name == "alerts":
+                page = self.alerts_page
             elif name == "system":
                 page = self.system_page
             else:
@@ -482,6 +486,9 @@ class MainWindow(QMainWindow):
             self.show_inbox()
         elif page in PAGES:
             self.go_to(PAGES.index(page))
+            rest = target.split("/", 1)[1] if "/" in target else ""
+            if page == "alerts" and rest.isdigit():
+                self.alerts_page.show_alert(int(rest))
 
     def bring_to_front(self) -> None:
         if self.isMinimized():

@@ -32,6 +32,7 @@ from services.notifications import (
 )
 from services.scheduler import Scheduler, parse_hhmm
 from services.settings import Settings
+from viewmodels.alerts import AlertsViewModel
 from viewmodels.dashboard import DashboardViewModel
 from viewmodels.interventions import InterventionsViewModel
 from viewmodels.notifications import NotificationCenter
@@ -115,6 +116,15 @@ class ShellViewModel(QObject):
             release=backend.release_model_pin,
         )
         self.interventions = InterventionsViewModel(self.runner, backend.interventions, self)
+        from services.alerts import current_user
+
+        self.alerts = AlertsViewModel(
+            self.runner,
+            backend.engine,
+            user=current_user(),
+            settings=lambda: backend.settings,
+            parent=self,
+        )
         settings: Settings = backend.settings
         self.notifications = NotificationCenter(
             Path(backend.data_dir) / "inbox.json",
@@ -163,6 +173,10 @@ class ShellViewModel(QObject):
         self.dashboard.sig_loaded.connect(self._notify_critical)
         self.dashboard.sig_intervention_created.connect(lambda *_: self.interventions.load())
         self.interventions.sig_overdue.connect(self._notify_sla_breaches)
+        # An alert action changes what the dashboard's Critical panel shows.
+        self.alerts.sig_changed.connect(lambda: self._reload("dashboard"))
+        self.alerts.sig_message.connect(self.sig_message)
+        self.alerts.sig_intervention_created.connect(lambda *_: self.interventions.load())
         self.scheduler.sig_message.connect(self.sig_message)
         self.scheduler.sig_job_finished.connect(self._on_job_finished)
         self.scheduler.sig_idle_tick.connect(self.discover_jobs)
@@ -275,6 +289,8 @@ class ShellViewModel(QObject):
             self.system.load()
         elif name == "interventions":
             self.interventions.load()
+        elif name == "alerts" and (self._stale.pop("alerts", False) or not self.alerts.loaded):
+            self.alerts.load()
         elif name == "dashboard" and self._stale.pop("dashboard", False):
             self.dashboard.load()
 
@@ -306,7 +322,11 @@ class ShellViewModel(QObject):
         """Reload now if that page is shown, else when it is next shown: refreshing
         only what is on screen keeps the GUI thread free after every sync."""
         if PAGES[self._page] == name:
-            {"dashboard": self.dashboard.load, "system": self.system.load}[name]()
+            {
+                "dashboard": self.dashboard.load,
+                "system": self.system.load,
+                "alerts": self.alerts.load,
+            }[name]()
         else:
             self._stale[name] = True
 
@@ -338,6 +358,7 @@ class ShellViewModel(QObject):
     def _on_job_finished(self, _name: str, _status: str) -> None:
         # A scoring or training run writes predictions: what the dashboard shows.
         self._reload("dashboard")
+        self._reload("alerts")  # scoring evaluates the alert rules
         self._reload("system")
 
     def _on_settings_saved(self, settings: Settings) -> None:
