@@ -14,6 +14,7 @@ import pytest
 pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.sandbox",
+    "tests.fixtures.scored_demo",
     "tests.fixtures.session_bus",
 ]
 

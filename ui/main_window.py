@@ -49,6 +49,7 @@ from ui.pages.alerts import AlertsPage
 from ui.pages.dashboard import DashboardPage
 from ui.pages.simple import InterventionsPage, PlaceholderPage
 from ui.pages.system import SystemPage
+from ui.pages.tutors import TutorsPage
 from ui.theme import Theme, ThemeManager, icon
 from viewmodels.notifications import (
     BODY_ROLE,
@@ -302,6 +303,7 @@ class MainWindow(QMainWindow):
         self.dashboard_page = DashboardPage(shell.dashboard)
         self.interventions_page = InterventionsPage(shell.interventions)
         self.alerts_page = AlertsPage(shell.alerts, store=ui_settings)
+        self.tutors_page = TutorsPage(shell.tutors, shell.tutor_profile)
         self.system_page = SystemPage(
             shell.system,
             shell.sync,
@@ -320,6 +322,8 @@ class MainWindow(QMainWindow):
                 page = self.interventions_page
             elif name == "alerts":
                 page = self.alerts_page
+            elif name == "tutors":
+                page = self.tutors_page
             elif name == "system":
                 page = self.system_page
             else:
@@ -484,11 +488,18 @@ class MainWindow(QMainWindow):
         page = target.split("/", 1)[0]
         if page == "inbox":
             self.show_inbox()
+        elif page == "tutors" and target.split("/")[-1].isdigit():
+            self.open_tutor(int(target.split("/")[-1]))
         elif page in PAGES:
             self.go_to(PAGES.index(page))
             rest = target.split("/", 1)[1] if "/" in target else ""
             if page == "alerts" and rest.isdigit():
                 self.alerts_page.show_alert(int(rest))
+
+    def open_tutor(self, tutor_id: int) -> None:
+        """Show the Tutors page with ``tutor_id``'s profile (for any page or link)."""
+        self.go_to(PAGES.index("tutors"))
+        self.tutors_page.open_tutor(tutor_id)
 
     def bring_to_front(self) -> None:
         if self.isMinimized():
@@ -591,6 +602,8 @@ class MainWindow(QMainWindow):
         return {
             "critical": self.dashboard_page.critical_table,
             "interventions": self.interventions_page.table,
+            "tutors": self.tutors_page.table,
+            "first_sessions": self.tutors_page.sessions_table,
             "sync": self.system_page.sync_table,
             "rejects": self.system_page.rejects_table,
             "jobs": self.system_page.jobs_table,

@@ -41,6 +41,7 @@ from viewmodels.settings import SettingsViewModel
 from viewmodels.sync_status import SyncViewModel
 from viewmodels.system import SystemViewModel
 from viewmodels.tasks import TaskRunner
+from viewmodels.tutors import build_tutor_view_models
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,7 @@ class ShellViewModel(QObject):
             settings=lambda: backend.settings,
             parent=self,
         )
+        self.tutors, self.tutor_profile = build_tutor_view_models(self.runner, backend, self)
         settings: Settings = backend.settings
         self.notifications = NotificationCenter(
             Path(backend.data_dir) / "inbox.json",
@@ -172,6 +174,12 @@ class ShellViewModel(QObject):
         self.dashboard.sig_error.connect(lambda m: self.sig_error.emit("Dashboard", m))
         self.dashboard.sig_loaded.connect(self._notify_critical)
         self.dashboard.sig_intervention_created.connect(lambda *_: self.interventions.load())
+        self.tutors.sig_intervention_created.connect(lambda *_: self.interventions.load())
+        self.tutors.sig_message.connect(self.sig_message)
+        self.tutors.sig_error.connect(lambda m: self.sig_error.emit("Tutors", m))
+        self.tutor_profile.sig_intervention_created.connect(lambda *_: self.interventions.load())
+        self.tutor_profile.sig_message.connect(self.sig_message)
+        self.tutor_profile.sig_error.connect(lambda m: self.sig_error.emit("Tutor profile", m))
         self.interventions.sig_overdue.connect(self._notify_sla_breaches)
         # An alert action changes what the dashboard's Critical panel shows.
         self.alerts.sig_changed.connect(lambda: self._reload("dashboard"))
@@ -293,6 +301,8 @@ class ShellViewModel(QObject):
             self.alerts.load()
         elif name == "dashboard" and self._stale.pop("dashboard", False):
             self.dashboard.load()
+        elif name == "tutors":
+            self.tutors.load()
 
     def _load_interventions(self) -> None:
         """The Interventions page's table when it is shown; otherwise only the SLA check

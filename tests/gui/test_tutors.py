@@ -1,0 +1,425 @@
+"""The Tutors page on real predictions: the list model (sort, filter, search, export),
+the trend since last week, the profile loaded off the GUI thread into every tab, the
+first-session queue and "Send prep email", the tutor's PDF report, and profiles of
+tutors with no data yet.
+
+One scored demo database per module (tests/fixtures/scored_demo.py): synced, trained,
+scored at four weekly past dates and now.
+"""
+
+from __future__ import annotations
+
+import csv
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from sqlalchemy import func, insert, select
+
+from services.db.models import (
+    Intervention,
+    OutboxItem,
+    ScoringRun,
+    Tutor,
+    TutorPrediction,
+)
+from services.first_session_queue import first_session_queue, send_prep_email
+from services.intervention_workflow import open_intervention
+from services.interventions import InterventionInputError
+from services.tutor_plan import tier_breakdown
+from services.tutor_report import report_html
+from services.tutors import TutorNotFoundError, list_tutors, trend_since, tutor_bundle
+from viewmodels.report_pdf import build_document, render_report_image
+from viewmodels.tasks import TaskRunner
+from viewmodels.tutor_profile import TutorProfileViewModel
+from viewmodels.tutors import (
+    COL_TREND,
+    TUTOR_COLUMNS,
+    TUTOR_ID_ROLE,
+    FirstSessionsModel,
+    TutorsViewModel,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "artifacts" / "screenshots"
+
+
+@pytest.fixture
+def runner(qtbot):
+    r = TaskRunner()
+    yield r
+    assert r.shutdown(15_000)
+
+
+@pytest.fixture(scope="module")
+def ids(scored_demo):
+    personas = scored_demo["world"].personas
+    engine = scored_demo["engine"]
+    with engine.connect() as conn:
+        mike = conn.execute(select(Tutor.id).where(Tutor.name == "Mike Ross")).scalar()
+    return {"sarah": personas["sarah_chen"], "mike": mike, "mike_session": personas[
+        "mike_ross_first_session"]}  # fmt: skip
+
+
+def _as_of(engine) -> datetime:
+    with engine.connect() as conn:
+        return conn.execute(select(func.max(ScoringRun.as_of))).scalar()
+
+
+def _list_vm(runner, engine, *, now=None) -> TutorsViewModel:
+    return TutorsViewModel(
+        runner,
+        load_list=lambda: list_tutors(engine),
+        load_sessions=lambda: first_session_queue(engine),
+        send_prep=lambda sid: send_prep_email(engine, sid, actor="test", now=now),
+        timezone=lambda: UTC,
+    )
+
+
+def _column(model, col: int, role=Qt.ItemDataRole.DisplayRole) -> list:
+    return [model.index(r, col).data(role) for r in range(model.rowCount())]
+
+
+# ---------------------------------------------------------------------- the list
+
+
+def test_tutor_list_sorts_filters_searches_and_exports(qtbot, runner, scored_demo, ids, tmp_path):
+    engine = scored_demo["engine"]
+    vm = _list_vm(runner, engine)
+    with qtbot.waitSignal(vm.sig_loaded, timeout=30_000):
+        vm.load()
+    model = vm.tutors
+    with engine.connect() as conn:
+        latest = conn.execute(select(func.max(ScoringRun.id))).scalar()
+        scored = conn.execute(
+            select(func.count())
+            .select_from(TutorPrediction)
+            .where(TutorPrediction.run_id == latest)
+        ).scalar()
+    # Active only by default: exactly the tutors the newest run scored.
+    assert model.rowCount() == scored > 300
+    # Default order: riskiest first.
+    p30 = [vm.tutor_list.rows[0]]  # noqa: F841 (the list itself is unordered)
+    risks = [model.index(r, 6).data(Qt.UserRole + 1) for r in range(model.rowCount())]
+    assert risks == sorted(risks, reverse=True)
+    model.sort(0, Qt.SortOrder.AscendingOrder)
+    names = _column(model, 0)
+    assert names == sorted(names, key=str.lower)
+
+    vm.set_filters(tier="Gold")
+    golds = [r for r in vm.tutor_list.rows if r.performance_tier == "Gold" and r.status == "active"]
+    assert model.rowCount() == len(golds) > 0
+    assert set(_column(model, 2)) == {"Gold"}
+
+    vm.set_filters(tier="", risk="Critical")
+    assert set(_column(model, 5)) == {"CRITICAL"}
+    vm.set_search("  SARAH chen ")
+    assert _column(model, 0) == ["Sarah Chen"]
+    assert model.index(0, 0).data(TUTOR_ID_ROLE) == ids["sarah"]
+
+    vm.set_filters(risk="", text="", subject="spanish")
+    assert model.rowCount() > 0
+    assert all("spanish" in t for t in _column(model, 1))
+    manager = vm.tutor_list.rows[0].manager
+    vm.set_filters(subject="", manager=manager)
+    assert set(_column(model, 12)) == {manager}
+
+    vm.set_filters(manager="", active_only=False)
+    assert model.rowCount() == len(vm.tutor_list.rows) > scored  # churned tutors too
+
+    vm.set_filters(active_only=True)
+    model.sort(6, Qt.SortOrder.DescendingOrder)
+    out = tmp_path / "tutors.csv"
+    with qtbot.waitSignal(vm.sig_message, timeout=10_000) as msg:
+        assert vm.export_csv(str(out))
+    assert "Exported" in msg.args[0]
+    with out.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    assert tuple(rows[0]) == TUTOR_COLUMNS
+    assert len(rows) - 1 == model.rowCount()
+    assert [r[0] for r in rows[1:6]] == _column(model, 0)[:5]  # the view's order
+
+
+def test_trend_is_the_change_since_the_run_a_week_earlier(scored_demo, ids):
+    t0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    history = [(t0 - timedelta(days=d), 0.1 * i) for i, d in enumerate((21, 14, 7, 6, 1))]
+    # The newest point at least a week (less 12 h of slack) before: 7 days ago (0.2).
+    assert trend_since(history, t0, 0.9) == pytest.approx(0.9 - 0.2)
+    assert trend_since(history[3:], t0, 0.9) is None  # nothing a week old
+    assert trend_since(history, t0, None) is None
+    # A run 6 days 13 hours earlier counts as last week's; 6 days 11 hours does not.
+    assert trend_since([(t0 - timedelta(days=6, hours=13), 0.5)], t0, 0.6) == pytest.approx(0.1)
+    assert trend_since([(t0 - timedelta(days=6, hours=11), 0.5)], t0, 0.6) is None
+
+    engine = scored_demo["engine"]
+    listing = list_tutors(engine)
+    assert listing.previous_as_of == listing.as_of - timedelta(days=7)
+    sarah = next(r for r in listing.rows if r.tutor_id == ids["sarah"])
+    with engine.connect() as conn:
+        by_as_of = dict(
+            conn.execute(
+                select(TutorPrediction.as_of, TutorPrediction.p_churn_30d).where(
+                    TutorPrediction.tutor_id == ids["sarah"]
+                )
+            ).all()
+        )
+    expected = by_as_of[listing.as_of] - by_as_of[listing.previous_as_of]
+    assert sarah.trend_30d == pytest.approx(expected)
+    assert sarah.trend_30d > 0.1  # her decline: risk rose sharply within the week
+
+
+# ---------------------------------------------------------------------- the profile
+
+
+def test_profile_loads_off_the_gui_thread_and_fills_every_tab(qtbot, runner, scored_demo, ids):
+    from ui.pages.tutors import TutorProfileView
+
+    engine = scored_demo["engine"]
+    threads: list[threading.Thread] = []
+
+    def load(tid: int):
+        threads.append(threading.current_thread())
+        return tutor_bundle(engine, tid)
+
+    created: list[int] = []
+
+    def create(tid: int, kind: str, reason: str) -> int:
+        local = open_intervention(
+            engine, tutor_id=tid, intervention_type=kind, reason=reason, actor="test"
+        )
+        created.append(local)
+        return local
+
+    vm = TutorProfileViewModel(runner, load_bundle=load, create_intervention=create)
+    view = TutorProfileView(vm)
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(vm.sig_loaded, timeout=20_000):
+        vm.load(ids["sarah"])
+    assert threads and threads[0] is not threading.main_thread()
+    b = vm.bundle
+    assert b.tutor["name"] == "Sarah Chen" and b.tutor["tenure_days"] == 120
+    assert b.prediction["risk_tier"] == "Critical"
+    curve = [b.prediction["churn"][h] for h in ("7d", "14d", "30d", "90d")]
+    assert curve == sorted(curve)
+    assert b.curve_change["30d"] > 0  # rising since last week
+    # Header
+    assert view.name.text() == "Sarah Chen"
+    assert "CRITICAL RISK" in view.badges.text()
+    assert f"{curve[2] * 100:.0f} %" in view.curve.text()
+    # Performance: 26 weekly points per chart, five scoring runs of risk history.
+    for key in ("sessions", "avg_rating", "first_session_success", "reschedules", "logins"):
+        x, y = vm.series(key)
+        assert len(x) == len(y) == 26
+    x, y = vm.risk_history()
+    assert len(y) == 5 and y[-1] == pytest.approx(curve[2]) and y[-1] > y[0]
+    assert "Engagement" in view.tier_table.text() and "Goals" in view.tier_table.text()
+    # Flags: her alerts, with the model's factors in words.
+    assert b.alerts and "Flags (" in view.tabs.tabText(1)
+    assert "engagement 0.32 (was 0.75)" in view.flags.text()
+    # Sessions
+    assert vm.recent.rowCount() == len(b.recent_sessions) > 0
+    # Interventions: create one through the view model; the profile reloads with it.
+    assert vm.interventions.rowCount() == 0
+    with qtbot.waitSignal(vm.sig_loaded, timeout=20_000):
+        assert vm.create_intervention("manager_coaching", "Critical churn risk")
+    assert created and vm.interventions.rowCount() == 1
+    row = vm.interventions.rows()[0]
+    assert row[0] == "manager coaching" and row[1] == "open"
+    assert row[2] == b.tutor["manager"] and row[3].startswith("on track")
+    assert view.tabs.tabText(2) == "Interventions (1)"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    view.resize(1200, 900)
+    view.grab().save(str(SHOTS / "tutor_profile_offscreen_sarah.png"))
+
+
+def test_mike_ross_upcoming_first_session_is_on_his_profile(qtbot, runner, scored_demo, ids):
+    engine = scored_demo["engine"]
+    vm = TutorProfileViewModel(runner, load_bundle=lambda tid: tutor_bundle(engine, tid))
+    with qtbot.waitSignal(vm.sig_loaded, timeout=20_000):
+        vm.load(ids["mike"])
+    s = next(u for u in vm.bundle.upcoming_sessions if u["session_id"] == ids["mike_session"])
+    assert s["first_session"] and s["student_age"] == 14 and s["subject"] == "spanish"
+    assert s["risk_tier"] == "High" and 0.5 <= s["p_poor"] < 0.7
+    assert s["noshow_risk"] is not None
+    rows = vm.upcoming.rows()
+    assert any(r[4] == "yes" and r[5].endswith("High") for r in rows)
+
+
+def test_a_tutor_with_no_sessions_and_no_predictions_opens_with_no_data_text(
+    qtbot,
+    runner,
+    scored_demo,
+):
+    from ui.pages.tutors import TutorProfileView
+
+    engine = scored_demo["engine"]
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        new_id = conn.execute(select(func.max(Tutor.id))).scalar() + 1000
+        conn.execute(
+            insert(Tutor).values(
+                id=new_id, updated_at=now, name="Nora New", status="active", subjects=["chemistry"]
+            )
+        )
+    errors: list[str] = []
+    vm = TutorProfileViewModel(runner, load_bundle=lambda tid: tutor_bundle(engine, tid))
+    vm.sig_error.connect(errors.append)
+    view = TutorProfileView(vm)
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(vm.sig_loaded, timeout=20_000):
+        vm.load(new_id)
+    b = vm.bundle
+    assert b.prediction is None and b.tier is None and b.weekly.empty
+    assert b.tutor["tenure_days"] is None and b.tutor["manager"] == "no manager"
+    assert "No predictions yet" in vm.no_prediction_text()
+    assert "NOT SCORED YET" in view.badges.text()
+    assert "No predictions yet" in view.notice.text()
+    assert "No sessions or logins" in view.weekly_note.text()
+    assert "No tier yet" in view.tier_table.text()
+    assert "No performance data yet" in report_html(b)
+    assert errors == []
+    # An id that does not exist: a clear message, not a crash.
+    with qtbot.waitSignal(vm.sig_error, timeout=20_000) as err:
+        vm.load(new_id + 1)
+    assert f"no tutor {new_id + 1}" in err.args[0]
+    with pytest.raises(TutorNotFoundError):
+        tutor_bundle(engine, new_id + 1)
+
+
+# ---------------------------------------------------------------------- first sessions
+
+
+def test_first_session_queue_riskiest_first_and_prep_email_through_the_outbox(
+    qtbot,
+    runner,
+    scored_demo,
+    ids,
+):
+    engine = scored_demo["engine"]
+    as_of = _as_of(engine)
+    vm = _list_vm(runner, engine, now=as_of)
+    with qtbot.waitSignal(vm.sig_sessions_loaded, timeout=20_000):
+        vm.load_sessions()
+    model: FirstSessionsModel = vm.sessions
+    rows = [p.row for p in model.visible()]
+    assert len(rows) > 10
+    probs = [r.p_poor for r in rows]
+    assert probs == sorted(probs, reverse=True)
+    assert all(as_of <= r.start_time < as_of + timedelta(days=7) for r in rows)
+    mike = model.row_of(ids["mike_session"])
+    assert mike is not None and mike.tutor == "Mike Ross" and mike.risk_tier == "High"
+    assert mike.student_age == 14 and not mike.prep_sent
+    with engine.connect() as conn:
+        outbox_before = conn.execute(select(func.count()).select_from(OutboxItem)).scalar()
+    with qtbot.waitSignal(vm.sig_intervention_created, timeout=20_000) as sig:
+        assert vm.send_prep_email(ids["mike_session"])
+    assert sig.args[0] == ids["mike"]
+    with engine.connect() as conn:
+        iv = conn.execute(
+            select(Intervention.__table__).where(Intervention.local_id == sig.args[1])
+        ).one()
+        items = conn.execute(
+            select(OutboxItem.__table__).where(OutboxItem.intervention_local_id == iv.local_id)
+        ).all()
+        outbox_after = conn.execute(select(func.count()).select_from(OutboxItem)).scalar()
+    assert iv.intervention_type == "automated_coaching" and iv.tutor_id == ids["mike"]
+    assert iv.due_at == mike.start_time  # due before the session: at its start
+    assert iv.source_alert_key == f"first_session_risk:session:{ids['mike_session']}"
+    assert outbox_after == outbox_before + 1
+    assert len(items) == 1 and items[0].kind == "intervention.create"
+    assert items[0].status == "pending"
+    assert items[0].payload["due_at"] == mike.start_time.isoformat().replace("+00:00", "Z")
+    qtbot.waitUntil(lambda: model.row_of(ids["mike_session"]).prep_sent, timeout=20_000)
+    assert model.index(0, 9).data() in ("Send prep email", "Prep e-mail open")
+    # A second one for the same tutor is refused with the reason.
+    with pytest.raises(InterventionInputError, match="already open"):
+        send_prep_email(engine, ids["mike_session"], actor="test", now=as_of)
+    # A session that already started cannot get a prep e-mail.
+    with pytest.raises(InterventionInputError, match="already started"):
+        send_prep_email(
+            engine, rows[-1].session_id, actor="test", now=rows[-1].start_time + timedelta(hours=1)
+        )
+
+
+# ---------------------------------------------------------------------- report
+
+
+def test_tutor_report_pdf_is_written_with_tier_metrics_goals_and_suggestions(
+    qtbot,
+    runner,
+    scored_demo,
+    ids,
+    tmp_path,
+):
+    engine = scored_demo["engine"]
+    vm = TutorProfileViewModel(runner, load_bundle=lambda tid: tutor_bundle(engine, tid))
+    with qtbot.waitSignal(vm.sig_loaded, timeout=20_000):
+        vm.load(ids["sarah"])
+    b = vm.bundle
+    path = tmp_path / "sarah.pdf"
+    with qtbot.waitSignal(vm.sig_report_written, timeout=30_000) as sig:
+        assert vm.export_report(str(path))
+    assert sig.args == [str(path), sig.args[1]] and sig.args[1] >= 1
+    data = path.read_bytes()
+    assert data.startswith(b"%PDF") and len(data) > 20_000  # text plus the chart image
+    text = build_document(b).toPlainText()
+    tier = b.tier
+    assert "Your performance report" in text and "Sarah Chen" in text
+    assert tier.tier.upper() in text and f"{tier.score:.1f}" in text
+    for part in tier.parts:
+        assert part.label in text
+    assert "First-session success" in text and "Trends" in text
+    assert tier.goals[0] in text
+    weakest = tier.weakest[0]
+    assert tier.suggestions[0].startswith(weakest.label.split(" (")[0])
+    assert "churn" not in text.lower()  # the tutor's report carries no churn risk
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    assert render_report_image(b).save(str(SHOTS / "tutor_report_sarah.png"))
+
+
+def test_suggestions_point_at_the_weakest_parts():
+    def metrics(rating, fs, resched, noshow, eng):
+        return {
+            "rating_avg_30d": rating,
+            "ratings_30d": 20,
+            "first_session_success_rate": fs,
+            "first_sessions_rated": 10,
+            "tutor_reschedule_rate_90d": resched,
+            "no_show_rate_90d": noshow,
+            "engagement_score_14d": eng,
+        }
+
+    low_engagement = tier_breakdown({"metrics": metrics(4.8, 0.9, 0.01, 0.0, 0.2)}, {})
+    assert low_engagement.weakest[0].key == "engagement"
+    assert low_engagement.suggestions[0].startswith("Engagement 0.20")
+    unreliable = tier_breakdown({"metrics": metrics(4.8, 0.9, 0.25, 0.1, 0.9)}, {})
+    assert unreliable.weakest[0].key == "reliability"
+    assert unreliable.suggestions[0].startswith("Reliability 65 %")
+    poor_first = tier_breakdown({"metrics": metrics(4.7, 0.2, 0.0, 0.0, 0.9)}, {})
+    assert poor_first.suggestions[0].startswith("First-session success 20 % (2 of 10")
+    # Score, tier and the goal add up under the run's own weights and thresholds.
+    b = tier_breakdown({"metrics": metrics(4.0, 0.5, 0.1, 0.0, 0.5)}, {})
+    assert b.score == pytest.approx(35 * 0.8 + 25 * 0.5 + 25 * 0.9 + 15 * 0.5)
+    assert b.tier == "Gold" and b.next_tier == "Platinum"
+    assert b.points_needed == pytest.approx(85 - b.score)
+    strict = tier_breakdown({"metrics": metrics(4.0, 0.5, 0.1, 0.0, 0.5)}, {"perf_gold": 80.0})
+    assert strict.tier == "Silver" and strict.next_tier == "Gold"
+    top = tier_breakdown({"metrics": metrics(5.0, 1.0, 0.0, 0.0, 1.0)}, {})
+    assert top.tier == "Platinum" and top.next_tier is None
+    assert top.suggestions == (
+        "Every part of the score is near its maximum: keep doing what works.",
+    )
+
+
+def test_trend_column_text_and_sort_key(qtbot, runner, scored_demo, ids):
+    engine = scored_demo["engine"]
+    vm = _list_vm(runner, engine)
+    with qtbot.waitSignal(vm.sig_loaded, timeout=30_000):
+        vm.load()
+    vm.tutors.sort(COL_TREND, Qt.SortOrder.DescendingOrder)
+    keys = _column(vm.tutors, COL_TREND, Qt.UserRole + 1)
+    assert keys == sorted(keys, reverse=True)
+    vm.set_search("sarah chen")
+    assert vm.tutors.index(0, COL_TREND).data().startswith("▲ +")
