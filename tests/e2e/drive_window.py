@@ -88,6 +88,53 @@ def main() -> int:
     wait_until(lambda: vm.system.models.rowCount() > 0, 30)
     summary["models"] = sorted({e.name for e in vm.system.model_entries() if e.active})
     summary["schedule"] = [[r.name, r.trigger] for r in vm.scheduler.scheduler.history()]
+
+    # "Retrain now" (a second version of every model), then roll tutor_churn back to v1
+    # from the Models tab: it is pinned and the scores are made again with it.
+    page = window.system_page
+    window.go_to(PAGES.index("system"))
+    page.tabs.setCurrentIndex(3)
+    page.retrain_button.click()
+
+    def trained(ok_only: bool) -> int:
+        return sum(
+            r.name == "train" and (r.status == "ok" if ok_only else r.status != "running")
+            for r in vm.runner.history.records()
+        )
+
+    wait_until(lambda: trained(False) >= 2, 900)
+    summary["retrained"] = trained(True) == 2
+    vm.system.load()
+    # A model whose v1 is no longer the one in use (v2 trained on the same data is not
+    # worse, so normally every one of them; a worse v2 would have left v1 active).
+    wait_until(lambda: any(e.version == "v2" for e in vm.system.model_entries()), 30)
+    target = next(
+        (e for e in vm.system.model_entries() if e.version == "v1" and not e.active), None
+    )
+    summary["rollback_target"] = f"{target.name} v1" if target else None
+    if target is not None:
+        page.select_model(target.name, "v1")
+    page.confirm = lambda _title, _text: True
+    scores_before = sum(r.name == "score" for r in vm.runner.history.records())
+    page.rollback_button.click()
+    wait_until(
+        lambda: (
+            any(e.pinned and e.active for e in vm.system.model_entries())
+            and sum(r.name == "score" and r.status == "ok" for r in vm.runner.history.records())
+            > scores_before
+        ),
+        600,
+    )
+    summary["pinned"] = [
+        f"{e.name} {e.version}" for e in vm.system.model_entries() if e.pinned and e.active
+    ]
+    summary["rescored"] = (
+        sum(r.name == "score" and r.status == "ok" for r in vm.runner.history.records())
+        > scores_before
+    )
+    wait_until(lambda: not vm.runner.busy, 120)
+    page.models_table.clearSelection()
+    window.go_to(0)
     wait(800)
 
     shots = []

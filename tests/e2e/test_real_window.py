@@ -79,6 +79,11 @@ def test_real_window_walks_every_page_and_is_screenshotted(xvfb_display, demo_se
         "sessions_forecast",
         "tutor_churn",
     ]
+    # "Retrain now" made a second version of each; the roll-back to a model's v1 from
+    # the Models tab pinned it and scored again with it.
+    assert summary["retrained"] and summary["rescored"], summary
+    assert summary["rollback_target"] is not None, summary
+    assert summary["pinned"] == [summary["rollback_target"]]
     # No tray under bare Xvfb: said once, in the inbox.
     assert summary["tray"] is False and summary["unread"] >= 1
     shots = [Path(p) for p in summary["screenshots"]]
