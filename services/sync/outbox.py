@@ -13,7 +13,9 @@ the drainer whose UPDATE matched sends it, so no item goes out twice; a drainer 
 dies mid-send leaves a lease that expires after :data:`CLAIM_LEASE`, and the next
 drainer resends with the same idempotency key (the server answers with the first
 record). Items of one intervention go in order: one that another drainer holds, or
-that waits for its backoff, holds back the later ones.
+that waits for its backoff, holds back the later ones. Every write takes the write lock
+at BEGIN (``begin_write``): on SQLite a transaction that reads and then writes would
+otherwise fail with "database is locked" when another drainer committed in between.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 from services.api import errors
 from services.api.client import RailsApiClient
 from services.api.rails_time import TimestampError, parse_us, to_datetime
+from services.db.engine import begin_write
 from services.db.models import Intervention, OutboxItem
 
 log = logging.getLogger(__name__)
@@ -111,7 +114,7 @@ def _claim(engine: Engine, item_id: int, now: datetime) -> bool:
     committed row; on SQLite writers are serialized.
     """
     due = or_(OutboxItem.next_attempt_at.is_(None), OutboxItem.next_attempt_at <= now)
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         claimed = conn.execute(
             update(OutboxItem)
             .where(
@@ -129,7 +132,7 @@ def _claim(engine: Engine, item_id: int, now: datetime) -> bool:
 
 def _release(engine: Engine, item: Any) -> None:
     """Give a claimed item back as it was (not sent, nothing learned)."""
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         conn.execute(
             update(OutboxItem)
             .where(OutboxItem.id == item.id, OutboxItem.status == "sending")
@@ -163,7 +166,7 @@ def _send(engine: Engine, client: RailsApiClient, item: Any, report: DrainReport
             report.failed += 1
             return False
     except errors.ConflictError as exc:
-        with engine.begin() as conn:
+        with begin_write(engine) as conn:
             conn.execute(
                 update(Intervention)
                 .where(Intervention.local_id == local.local_id)
@@ -176,7 +179,7 @@ def _send(engine: Engine, client: RailsApiClient, item: Any, report: DrainReport
         _finish(engine, item.id, "failed", str(exc))
         report.failed += 1
         return False
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         _apply_server_record(conn, local.local_id, record, item.id)
         _finish_in(conn, item.id, "sent", None)
     report.sent += 1
@@ -205,7 +208,7 @@ def _apply_server_record(conn: Connection, local_id: int, record: dict, item_id:
 
 
 def _finish(engine: Engine, item_id: int, status: str, error: str | None) -> None:
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         _finish_in(conn, item_id, status, error)
 
 
@@ -224,7 +227,7 @@ def _finish_in(conn: Connection, item_id: int, status: str, error: str | None) -
 def _defer(engine: Engine, item: Any, error: str) -> None:
     attempts = int(item.attempts) + 1
     delay = timedelta(seconds=min(3600, 30 * 2 ** min(attempts, 7)))
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         conn.execute(
             update(OutboxItem)
             .where(OutboxItem.id == item.id)
