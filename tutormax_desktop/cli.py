@@ -109,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_worker.add_parser(sub)
 
+    from tutormax_desktop import cli_forecast
+
+    cli_forecast.add_parser(sub)
+
     rj = sub.add_parser("rejects", help="API records that failed validation")
     rj.add_argument("--database")
     rj.add_argument("--resource")
@@ -157,6 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tutormax_desktop import cli_alerts
 
             return cli_alerts.run(ctx, args)
+        if args.command == "forecast":
+            from tutormax_desktop import cli_forecast
+
+            return cli_forecast.run(ctx, args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

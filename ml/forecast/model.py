@@ -226,7 +226,7 @@ class HourlyForecaster:
     def _cells(self, index: pd.DatetimeIndex) -> np.ndarray:
         """Hour-of-week cell (Monday 00:00 = 0) of each hour in ``config.season_tz``."""
         local = index.tz_convert(self.config.season_tz)
-        return np.asarray(local.dayofweek) * 24 + np.asarray(local.hour)
+        return np.asarray(local.day_of_week) * 24 + np.asarray(local.hour)
 
     def _lags(self, index: pd.DatetimeIndex, history: pd.Series | None = None) -> np.ndarray:
         """``log1p`` of the value 1..k weeks before each hour; a missing value (before
