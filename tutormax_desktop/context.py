@@ -77,9 +77,28 @@ class AppContext:
         return f"sqlite:///{self.source_dir / 'tutormax.db'}"
 
     def ensure_source_dir(self) -> Path:
-        """Create this source's folders (owner-only, like the data folder)."""
-        import contextlib
+        """Create this source's folders (owner-only, like the data folder).
 
+        The first time (no ``sources/`` yet), a database and models from before there
+        was a folder per source (``tutormax.db`` and ``models/`` in the data folder) are
+        moved into the folder of the source configured now: the one they were used with.
+        """
+        import contextlib
+        import os
+
+        sources = self.paths.data_dir / "sources"
+        if not sources.exists():
+            self.source_dir.mkdir(parents=True, exist_ok=True)
+            legacy_db = self.paths.data_dir / "tutormax.db"
+            if legacy_db.exists():
+                for suffix in ("", "-wal", "-shm"):
+                    old = Path(f"{legacy_db}{suffix}")
+                    if old.exists():
+                        os.replace(old, self.source_dir / f"tutormax.db{suffix}")
+                log.info("moved %s into %s", legacy_db, self.source_dir)
+            legacy_models = self.paths.data_dir / "models"
+            if legacy_models.is_dir() and any(legacy_models.iterdir()):
+                os.replace(legacy_models, self.models_dir)
         for d in (self.source_dir, self.models_dir):
             d.mkdir(parents=True, exist_ok=True)
             with contextlib.suppress(OSError):

@@ -37,6 +37,8 @@ class AppPaths:
 
     @property
     def models_dir(self) -> Path:
+        """Where models were kept before each data source had its folder (moved from
+        there by ``AppContext.ensure_source_dir``); use ``AppContext.models_dir``."""
         return self.data_dir / "models"
 
     @property
@@ -48,7 +50,7 @@ class AppPaths:
 
     def ensure(self) -> AppPaths:
         """Create the folders, readable by their owner only (they hold customer data)."""
-        for d in (self.config_dir, self.data_dir, self.log_dir, self.cache_dir, self.models_dir):
+        for d in (self.config_dir, self.data_dir, self.log_dir, self.cache_dir):
             d.mkdir(parents=True, exist_ok=True)
             # Some filesystems (a FAT stick, a Windows share) have no modes to set.
             with contextlib.suppress(OSError):
