@@ -53,6 +53,28 @@ def runner(qtbot):
     assert r.shutdown(15_000)
 
 
+@pytest.fixture
+def profile_view(qtbot):
+    """``make(vm)``: the profile widget; deleted (not only closed) after the test, so its
+    pyqtgraph items never meet Python's finalizer at interpreter exit."""
+    from PySide6.QtWidgets import QApplication
+
+    from ui.pages.tutors import TutorProfileView
+
+    made = []
+
+    def make(vm):
+        view = TutorProfileView(vm)
+        made.append(view)
+        return view
+
+    yield make
+    for view in made:
+        view.close()
+        view.deleteLater()
+    QApplication.sendPostedEvents(None, 0)  # DeferredDelete: gone now
+
+
 @pytest.fixture(scope="module")
 def ids(scored_demo):
     personas = scored_demo["world"].personas
@@ -173,9 +195,9 @@ def test_trend_is_the_change_since_the_run_a_week_earlier(scored_demo, ids):
 # ---------------------------------------------------------------------- the profile
 
 
-def test_profile_loads_off_the_gui_thread_and_fills_every_tab(qtbot, runner, scored_demo, ids):
-    from ui.pages.tutors import TutorProfileView
-
+def test_profile_loads_off_the_gui_thread_and_fills_every_tab(
+    qtbot, runner, scored_demo, ids, profile_view
+):
     engine = scored_demo["engine"]
     threads: list[threading.Thread] = []
 
@@ -193,8 +215,7 @@ def test_profile_loads_off_the_gui_thread_and_fills_every_tab(qtbot, runner, sco
         return local
 
     vm = TutorProfileViewModel(runner, load_bundle=load, create_intervention=create)
-    view = TutorProfileView(vm)
-    qtbot.addWidget(view)
+    view = profile_view(vm)
     with qtbot.waitSignal(vm.sig_loaded, timeout=20_000):
         vm.load(ids["sarah"])
     assert threads and threads[0] is not threading.main_thread()
@@ -251,9 +272,8 @@ def test_a_tutor_with_no_sessions_and_no_predictions_opens_with_no_data_text(
     qtbot,
     runner,
     scored_demo,
+    profile_view,
 ):
-    from ui.pages.tutors import TutorProfileView
-
     engine = scored_demo["engine"]
     now = datetime.now(UTC)
     with engine.begin() as conn:
@@ -266,8 +286,7 @@ def test_a_tutor_with_no_sessions_and_no_predictions_opens_with_no_data_text(
     errors: list[str] = []
     vm = TutorProfileViewModel(runner, load_bundle=lambda tid: tutor_bundle(engine, tid))
     vm.sig_error.connect(errors.append)
-    view = TutorProfileView(vm)
-    qtbot.addWidget(view)
+    view = profile_view(vm)
     with qtbot.waitSignal(vm.sig_loaded, timeout=20_000):
         vm.load(new_id)
     b = vm.bundle
