@@ -16,6 +16,8 @@ import keyring
 import keyring.backend
 import keyring.errors
 
+# The keychain entry is (SERVICE, the API's base URL). Never rename: an upgrade finds the
+# token an installed release stored by these names (tests/unit/test_upgrade_settings_keychain.py).
 SERVICE = "TutorMax Desktop API token"
 TOKEN_ENV = "TUTORMAX_API_TOKEN"
 
