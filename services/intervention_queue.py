@@ -52,6 +52,7 @@ class QueueRow:
     auto_created: bool
     policy: dict[str, Any] | None
     lock_version: int | None
+    clock: Any = None  # the SlaClock (None: no SLA), for live countdowns
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -186,6 +187,7 @@ def _row(r: Any, now: datetime) -> QueueRow:
         auto_created=bool(r.auto_created),
         policy=r.policy,
         lock_version=r.lock_version,
+        clock=clock,
     )
 
 

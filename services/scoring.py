@@ -69,6 +69,8 @@ class ScoringResult:
     alerts: dict[str, Any] = field(default_factory=dict)
     # The evaluation itself (its .fired alerts feed the intervention policy); not JSON.
     alert_evaluation: Any = field(default=None, repr=False)
+    # Interventions created from it and SLA breaches found (services.intervention_auto).
+    interventions: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (what ``tutormax score --json`` prints)."""
@@ -152,6 +154,8 @@ def score(
         )
     step("evaluating the alert rules")
     evaluation = _evaluate_alerts(engine, run_id, settings, now, warnings)
+    step("creating interventions")
+    interventions = _interventions_after(engine, evaluation, settings, now, warnings)
     pruned = prune_history(engine, now=now)
     if pruned:
         log.info("pruned %d old scoring runs", pruned)
@@ -166,7 +170,26 @@ def score(
         as_of.isoformat(),
         alerts=evaluation.as_report() if evaluation is not None else {},
         alert_evaluation=evaluation,
+        interventions=interventions,
     )
+
+
+def _interventions_after(
+    engine: Engine, evaluation: Any, settings: Any, now: datetime | None, warnings: list[str]
+) -> dict[str, Any]:
+    """Auto-create interventions from the alerts that fired (DOMAIN.md policy), then
+    look for SLA breaches. Like the alerts, a failure is a warning, not a lost run."""
+    from services.intervention_auto import after_scoring
+
+    fired = evaluation.fired if evaluation is not None else None
+    try:
+        return after_scoring(
+            engine, getattr(settings, "interventions", None), fired_alerts=fired, now=now
+        )
+    except Exception as exc:
+        log.exception("intervention auto-creation failed on this run")
+        warnings.append(f"interventions not created: {type(exc).__name__}: {exc}")
+        return {}
 
 
 def _evaluate_alerts(

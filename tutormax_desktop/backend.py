@@ -411,9 +411,17 @@ class Backend:
         return list_rejects(self.engine())
 
     def interventions(self) -> list[Any]:
-        from services.metrics import list_interventions
+        from services.intervention_queue import list_queue
 
-        return list_interventions(self.engine())
+        return list_queue(self.engine())
+
+    def intervention_service(self) -> Any:
+        """Reads and commands of the Interventions page (services.intervention_service)."""
+        from services.intervention_service import InterventionService
+
+        return InterventionService(
+            self.engine, lambda: self.settings.interventions, models_dir=self.models_dir
+        )
 
     def create_intervention(
         self,

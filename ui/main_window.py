@@ -47,7 +47,8 @@ from PySide6.QtWidgets import (
 
 from ui.pages.alerts import AlertsPage
 from ui.pages.dashboard import DashboardPage
-from ui.pages.simple import InterventionsPage, PlaceholderPage
+from ui.pages.interventions import InterventionsPage
+from ui.pages.simple import PlaceholderPage
 from ui.pages.system import SystemPage
 from ui.pages.tutors import TutorsPage
 from ui.theme import Theme, ThemeManager, icon

@@ -116,7 +116,9 @@ class ShellViewModel(QObject):
             rollback=backend.rollback_model,
             release=backend.release_model_pin,
         )
-        self.interventions = InterventionsViewModel(self.runner, backend.interventions, self)
+        self.interventions = InterventionsViewModel(
+            self.runner, backend.interventions, self, service=backend.intervention_service()
+        )
         from services.alerts import current_user
 
         self.alerts = AlertsViewModel(

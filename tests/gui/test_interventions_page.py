@@ -1,0 +1,219 @@
+"""The Interventions page on a real SQLite database through the real service: queue
+order and filters, create with validation, state moves, SLA pause, the 409 chooser, the
+effectiveness chart."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import insert, select, update
+
+from services.db.engine import make_engine
+from services.db.migrate import migrate
+from services.db.models import Intervention, Manager, OutboxItem, Tutor
+from services.intervention_service import InterventionService
+from services.intervention_settings import InterventionSettings
+from services.intervention_workflow import open_intervention
+from ui.pages.interventions import InterventionsPage
+from viewmodels.interventions import SLA_ROLE, InterventionsViewModel
+from viewmodels.tasks import TaskRunner
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def runner(qtbot):
+    r = TaskRunner()
+    yield r
+    assert r.shutdown(10_000)
+
+
+@pytest.fixture
+def engine(tmp_path):
+    eng = make_engine(f"sqlite:///{tmp_path / 'tutormax.db'}")
+    migrate(eng)
+    with eng.begin() as conn:
+        conn.execute(insert(Manager), [
+            {"id": 7, "name": "Dana Park", "updated_at": NOW},
+            {"id": 8, "name": "Lee Wong", "updated_at": NOW},
+        ])  # fmt: skip
+        conn.execute(insert(Tutor), [
+            {"id": i, "name": name, "manager_id": m, "status": "active", "updated_at": NOW,
+             "deleted_at": gone}
+            for i, name, m, gone in (
+                (1, "Sarah Chen", 7, None), (2, "Mike Ross", 8, None),
+                (3, "Gone Tutor", 7, NOW - timedelta(days=1)),
+            )
+        ])  # fmt: skip
+    open_intervention(eng, tutor_id=1, intervention_type="manager_coaching", reason="Critical",
+                      actor="auto", now=NOW - timedelta(hours=10))  # fmt: skip
+    open_intervention(eng, tutor_id=2, intervention_type="retention_interview", reason="85 %",
+                      actor="auto", now=NOW - timedelta(hours=30))  # fmt: skip
+    open_intervention(eng, tutor_id=2, intervention_type="recognition", reason="Platinum",
+                      actor="auto", now=NOW - timedelta(hours=1))  # fmt: skip
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def settings():
+    return InterventionSettings(my_manager_id=8)
+
+
+@pytest.fixture
+def page(qtbot, runner, engine, settings):
+    service = InterventionService(lambda: engine, lambda: settings, actor="dana")
+    vm = InterventionsViewModel(runner, service.queue, service=service)
+    page = InterventionsPage(vm)
+    qtbot.addWidget(page)
+    with qtbot.waitSignal(vm.sig_loaded, timeout=10_000):
+        vm.load()
+    yield page
+    page.hide()
+
+
+def _column(page, col):
+    proxy = page.vm.proxy
+    return [proxy.index(r, col).data() for r in range(proxy.rowCount())]
+
+
+def _select(qtbot, page, tutor):
+    row = _column(page, 2).index(tutor)
+    with qtbot.waitSignal(page.vm.sig_detail, timeout=10_000):
+        page.table.selectRow(row)
+    return page.detail.row
+
+
+def test_queue_is_overdue_first_with_assignees_and_filters(qtbot, page):
+    assert _column(page, 2) == ["Mike Ross", "Sarah Chen", "Mike Ross"]
+    assert page.vm.proxy.index(0, 0).data(SLA_ROLE) == "overdue"  # 24 h SLA, 30 h ago
+    assert _column(page, 3)[0] == "retention interview"
+    assert _column(page, 7) == ["Lee Wong", "Dana Park", "Lee Wong"]
+    assert "3 interventions · 1 overdue · 3 waiting to upload" in page.summary.text()
+
+    page.type_filter.setCurrentIndex(page.type_filter.findData("manager_coaching"))
+    assert _column(page, 2) == ["Sarah Chen"]
+    page.type_filter.setCurrentIndex(0)
+    page.mine.setChecked(True)  # my_manager_id = 8: Lee Wong's
+    assert _column(page, 2) == ["Mike Ross", "Mike Ross"]
+    page.mine.setChecked(False)
+    page.assignee_filter.setCurrentIndex(page.assignee_filter.findData(7))
+    assert _column(page, 2) == ["Sarah Chen"]
+    page.assignee_filter.setCurrentIndex(0)
+    page.state_filter.setCurrentIndex(page.state_filter.findData("completed"))
+    assert _column(page, 2) == []
+
+
+def test_create_dialog_validates_then_shows_the_services_refusal(qtbot, page, engine):
+    dialog = page.open_create()
+    dialog.tutor.setCurrentIndex(dialog.tutor.findData(2))
+    dialog.buttons.accepted.emit()
+    assert "reason is required" in dialog.error.text() and dialog.isVisible()
+
+    # A second open retention interview for Mike is refused by the service, in the dialog.
+    dialog.type.setCurrentIndex(dialog.type.findData("retention_interview"))
+    dialog.reason.setText("Still at risk")
+    with qtbot.waitSignal(page.vm.sig_refused, timeout=10_000):
+        dialog.buttons.accepted.emit()
+    assert "already open" in dialog.error.text() and dialog.isVisible()
+
+    dialog.type.setCurrentIndex(dialog.type.findData("training_module"))
+    with qtbot.waitSignal(page.vm.sig_loaded, timeout=10_000):
+        dialog.buttons.accepted.emit()
+    assert not dialog.isVisible()
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(Intervention.__table__).where(
+                Intervention.intervention_type == "training_module"
+            )
+        ).one()
+    assert row.assigned_to_id == 8 and row.reason == "Still at risk"  # Mike's manager
+    assert "training module" in _column(page, 3)
+
+
+def test_state_moves_notes_and_sla_pause_from_the_detail_pane(qtbot, page, engine):
+    row = _select(qtbot, page, "Sarah Chen")
+    detail = page.detail
+    assert row.intervention_type == "manager_coaching"
+    assert not detail.buttons["completed"].isEnabled() and detail.buttons["in_progress"].isEnabled()
+    assert "Dana Park" in detail.fields.text() and "48 h SLA" in detail.fields.text()
+
+    with qtbot.waitSignal(page.vm.sig_detail, timeout=10_000):
+        detail.buttons["in_progress"].click()
+    assert detail.row.status == "in_progress" and detail.buttons["completed"].isEnabled()
+
+    detail.note_input.setText("Called Sarah, she is overloaded")
+    with qtbot.waitSignal(page.vm.sig_detail, timeout=10_000):
+        detail.note_input.returnPressed.emit()
+    assert "dana] Called Sarah, she is overloaded" in detail.notes.toPlainText()
+    assert "update" in detail.history.toPlainText()
+
+    with qtbot.waitSignal(page.vm.sig_detail, timeout=10_000):
+        detail.pause.click()
+    assert detail.pause.text() == "Resume SLA" and "Paused" in detail.sla.text()
+    assert "sla_pause" in detail.history.toPlainText()
+
+    # An illegal move is refused with the service's reason.
+    with qtbot.waitSignal(page.vm.sig_refused, timeout=10_000) as refused:
+        page.vm.set_status(row.local_id, "open")
+    assert "cannot move from in_progress to open" in refused.args[0]
+    assert "cannot move" in page.message.text()
+
+
+def test_a_conflict_shows_both_versions_and_keeps_mine(qtbot, page, engine):
+    local_id = _select(qtbot, page, "Sarah Chen").local_id
+    server = {"id": 41, "status": "completed", "notes": "Closed by Lee", "outcome": None,
+              "lock_version": 2}  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(
+            update(Intervention)
+            .where(Intervention.local_id == local_id)
+            .values(id=41, lock_version=0, notes="My plan", conflict=server)
+        )
+        conn.execute(
+            update(OutboxItem)
+            .where(OutboxItem.intervention_local_id == local_id)
+            .values(status="conflict")
+        )
+    with qtbot.waitSignal(page.vm.sig_conflict, timeout=10_000):
+        page.vm.load()
+    assert page.detail.conflict.isVisible() or not page.isVisible()
+    dialog = page.detail.open_conflict()
+    mine_notes, theirs_notes = dialog.cells[1]
+    assert mine_notes.text() == "My plan" and theirs_notes.text() == "Closed by Lee"
+    assert mine_notes.font().bold()  # they differ
+    with qtbot.waitSignal(page.vm.sig_loaded, timeout=10_000):
+        dialog.keep_mine.click()
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(Intervention.__table__).where(Intervention.local_id == local_id)
+        ).one()
+        statuses = set(
+            conn.execute(
+                select(OutboxItem.status).where(OutboxItem.intervention_local_id == local_id)
+            ).scalars()
+        )
+    assert row.conflict is None and row.lock_version == 2 and row.notes == "My plan"
+    assert statuses == {"pending"}
+
+
+def test_effectiveness_chart_plots_measured_types_with_sizes(qtbot, page):
+    nan = float("nan")
+    records = [
+        {"intervention_type": "manager_coaching", "n_treated": 700, "n_control": 6000,
+         "effect": 0.05, "ci_low": 0.02, "ci_high": 0.08, "naive_effect": -0.6,
+         "holdout_effect": nan},
+        {"intervention_type": "recognition", "n_treated": 180, "n_control": 2600,
+         "effect": 0.02, "ci_low": -0.02, "ci_high": 0.06, "naive_effect": -0.16,
+         "holdout_effect": nan},
+        {"intervention_type": "peer_mentoring", "n_treated": 3, "n_control": nan,
+         "effect": nan, "ci_low": nan, "ci_high": nan, "naive_effect": nan,
+         "holdout_effect": nan},
+    ]  # fmt: skip
+    page.vm.effects.set_records(records)
+    data = page.vm.effects.chart_data()
+    assert data["labels"] == ["manager coaching", "recognition"]
+    assert data["effect"] == pytest.approx([5.0, 2.0]) and data["low"][0] == pytest.approx(2.0)
+    assert page.chart.n_points == 2
+    assert "peer mentoring" in page.effect_status.text()
