@@ -21,14 +21,15 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
 from ml.forecast import ForecastConfig, ForecastError
 from ml.forecast.demand import DemandForecast, demand_history, forecast_demand, slots_from_points
@@ -199,20 +200,29 @@ def _store(
 # ---------------------------------------------------------------------- reading
 
 
-def latest_run_id(engine: Engine) -> int | None:
-    with engine.connect() as conn:
+@contextmanager
+def _connection(bind: Engine | Connection) -> Iterator[Connection]:
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.connect() as conn:
+            yield conn
+
+
+def latest_run_id(bind: Engine | Connection) -> int | None:
+    with _connection(bind) as conn:
         return conn.execute(select(func.max(ForecastRun.id))).scalar()
 
 
-def forecast_points(engine: Engine, run_id: int | None = None) -> pd.DataFrame:
+def forecast_points(bind: Engine | Connection, run_id: int | None = None) -> pd.DataFrame:
     """A run's points (the newest run by default): series, hour (UTC), mean, lower,
     upper, supply. Empty before the first forecast."""
-    run_id = run_id if run_id is not None else latest_run_id(engine)
+    run_id = run_id if run_id is not None else latest_run_id(bind)
     cols = ["series", "hour", "mean", "lower", "upper", "supply"]
     if run_id is None:
         return pd.DataFrame(columns=cols)
     fp = ForecastPoint
-    with engine.connect() as conn:
+    with _connection(bind) as conn:
         rows = conn.execute(
             select(fp.series, fp.hour, fp.mean, fp.lower, fp.upper, fp.supply)
             .where(fp.run_id == run_id)
@@ -224,7 +234,7 @@ def forecast_points(engine: Engine, run_id: int | None = None) -> pd.DataFrame:
 
 
 def shortage_slots(
-    engine: Engine,
+    engine: Engine | Connection,
     *,
     now: datetime | pd.Timestamp | None = None,
     run_id: int | None = None,

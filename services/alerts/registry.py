@@ -34,6 +34,7 @@ BUILTIN_MODULES = (
     "services.alerts.tutor_rules",
     "services.alerts.first_session_rules",
     "services.alerts.customer_rules",
+    "services.alerts.supply_rules",
 )
 
 
