@@ -148,6 +148,12 @@ class Backend:
         return self.ctx.settings.uses_sandbox
 
     @property
+    def app_version(self) -> str:
+        from tutormax_desktop import __version__
+
+        return __version__
+
+    @property
     def source_label(self) -> str:
         if self.sandbox:
             return "built-in sandbox marketplace"

@@ -368,6 +368,7 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.age)
         sb.addPermanentWidget(self.bell)
         self.inbox_dialog: InboxDialog | None = None
+        self.about_dialog: Any = None
 
         self._build_actions()
 
@@ -446,9 +447,10 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.inbox_action)
 
         help_menu = menu.addMenu("&Help")
-        about = QAction("&About TutorMax Desktop", self)
-        about.triggered.connect(self._about)
-        help_menu.addAction(about)
+        self.about_action = QAction("&About TutorMax Desktop", self)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.show_about)
+        help_menu.addAction(self.about_action)
 
     def go_to(self, index: int) -> None:
         self.nav.setCurrentRow(index)
@@ -509,13 +511,16 @@ class MainWindow(QMainWindow):
         self.raise_()
         self.activateWindow()
 
-    def _about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About TutorMax Desktop",
-            f"<b>TutorMax Desktop</b> {QApplication.applicationVersion()}<br>"
-            "Tutor churn, first-session risk, customer health and marketplace operations.",
-        )
+    def show_about(self) -> None:
+        """Help > About: version, folders, database, library versions (Copy for support)."""
+        from ui.about_dialog import AboutDialog
+        from viewmodels.about import AboutViewModel
+
+        if self.about_dialog is None:
+            self.about_dialog = AboutDialog(AboutViewModel(self.shell.backend, self), self)
+        self.about_dialog.show()
+        self.about_dialog.raise_()
+        self.about_dialog.activateWindow()
 
     # ------------------------------------------------------------------ reactions
 
