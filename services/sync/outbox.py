@@ -166,6 +166,15 @@ def _send(engine: Engine, client: RailsApiClient, item: Any, report: DrainReport
             report.failed += 1
             return False
     except errors.ConflictError as exc:
+        if _already_applied(item, exc.current):
+            # Our own PATCH reached the server but its answer was lost (a crash, a
+            # dropped connection): the server's newer version *is* this change. Taking
+            # it as sent keeps a resend from showing the user a conflict with themselves.
+            with begin_write(engine) as conn:
+                _apply_server_record(conn, local.local_id, exc.current, item.id)
+                _finish_in(conn, item.id, "sent", None)
+            report.sent += 1
+            return True
         with begin_write(engine) as conn:
             conn.execute(
                 update(Intervention)
@@ -184,6 +193,13 @@ def _send(engine: Engine, client: RailsApiClient, item: Any, report: DrainReport
         _finish_in(conn, item.id, "sent", None)
     report.sent += 1
     return True
+
+
+def _already_applied(item: Any, current: dict | None) -> bool:
+    """An update whose every field already has its value on the server."""
+    if item.kind != "intervention.update" or not current or not item.payload:
+        return False
+    return all(current.get(k) == v for k, v in item.payload.items())
 
 
 def _apply_server_record(conn: Connection, local_id: int, record: dict, item_id: int) -> None:
