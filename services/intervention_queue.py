@@ -20,6 +20,7 @@ from services.db.models import (
     InterventionEscalation,
     InterventionTracking,
     Manager,
+    OutboxItem,
     Tutor,
 )
 from services.intervention_workflow import clock_of
@@ -53,6 +54,8 @@ class QueueRow:
     policy: dict[str, Any] | None
     lock_version: int | None
     clock: Any = None  # the SlaClock (None: no SLA), for live countdowns
+    # Why the API refused this intervention's last failed write (a 422's reason).
+    sync_error: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -69,10 +72,19 @@ class QueueRow:
             "assigned_to_id": self.assigned_to_id,
             "priority": self.priority,
             "created_at": _iso(self.created_at),
-            "sync": "conflict" if self.conflict else ("pending" if self.pending else "synced"),
+            "sync": self.sync_state,
+            "sync_error": self.sync_error,
             "escalated_to": self.escalated_to,
             "reason": self.reason,
         }
+
+    @property
+    def sync_state(self) -> str:
+        if self.conflict:
+            return "conflict"
+        if self.sync_error:
+            return "rejected"
+        return "pending" if self.pending else "synced"
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -101,6 +113,14 @@ def list_queue(
         .subquery()
     )
     esc = InterventionEscalation.__table__.alias("esc")
+    o = OutboxItem.__table__.c
+    last_failed = (
+        select(o.intervention_local_id, func.max(o.id).label("oid"))
+        .where(o.status == "failed")
+        .group_by(o.intervention_local_id)
+        .subquery()
+    )
+    failed = OutboxItem.__table__.alias("failed")
     query = (
         select(
             i.local_id,
@@ -129,6 +149,7 @@ def list_queue(
             tr.pauses,
             tr.auto_created,
             esc.c.contact.label("escalated_to"),
+            failed.c.last_error.label("sync_error"),
         )
         .select_from(
             Intervention.__table__.outerjoin(Tutor.__table__, t.id == i.tutor_id)
@@ -136,6 +157,8 @@ def list_queue(
             .outerjoin(InterventionTracking.__table__, tr.local_id == i.local_id)
             .outerjoin(latest_escalation, latest_escalation.c.intervention_local_id == i.local_id)
             .outerjoin(esc, esc.c.id == latest_escalation.c.eid)
+            .outerjoin(last_failed, last_failed.c.intervention_local_id == i.local_id)
+            .outerjoin(failed, failed.c.id == last_failed.c.oid)
         )
         .where(i.deleted_at.is_(None))
         .order_by(i.local_id.desc())
@@ -188,6 +211,7 @@ def _row(r: Any, now: datetime) -> QueueRow:
         policy=r.policy,
         lock_version=r.lock_version,
         clock=clock,
+        sync_error=r.sync_error,
     )
 
 

@@ -42,6 +42,12 @@ SLA_TEXT = {
     "none": "No SLA",
     "done": "Done",
 }
+SYNC_TEXT = {
+    "conflict": "Conflict",
+    "rejected": "Rejected by API",
+    "pending": "Pending upload",
+    "synced": "Synced",
+}
 STATUSES = ("open", "in_progress", "completed", "cancelled")
 # The moves a user can make from each state (the service refuses anything else too).
 NEXT_STATUS = {"open": ("in_progress", "cancelled"), "in_progress": ("completed", "cancelled")}
@@ -93,7 +99,9 @@ def prepare_rows(rows: list[Any], now: datetime) -> list[PreparedRow]:
     out = []
     for r in rows:
         sla, due_at, remaining = _sla_of(r, now)
-        sync = "conflict" if r.conflict else ("pending" if r.pending else "synced")
+        sync = getattr(r, "sync_state", None) or (
+            "conflict" if r.conflict else ("pending" if r.pending else "synced")
+        )
         due = due_at.timestamp() if due_at else 9e10
         # Open work soonest-due first (by time left when the clock knows it); finished
         # work newest first. Scalars only: the proxy compares them in C++.
@@ -124,7 +132,7 @@ def prepare_rows(rows: list[Any], now: datetime) -> list[PreparedRow]:
                     r.intervention_type.replace("_", " "),
                     r.status.replace("_", " "),
                     "–" if r.priority is None else str(r.priority),
-                    {"conflict": "Conflict", "pending": "Pending upload", "synced": "Synced"}[sync],
+                    SYNC_TEXT[sync],
                     assignee,
                     r.reason,
                 ),

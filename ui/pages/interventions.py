@@ -210,7 +210,12 @@ class DetailPane(QWidget):
             f"<br>Reason: {row.reason or '–'}"
             + (f"<br>Escalated to {row.escalated_to}" if row.escalated_to else "")
             + (f"<br>Outcome: {row.outcome}" if row.outcome else "")
-            + (" · <i>waiting to upload</i>" if row.pending else "")
+            + (" · <i>waiting to upload</i>" if row.pending and not row.sync_error else "")
+            + (
+                f"<br><span style='color:#c62828'>The API refused it: {row.sync_error}</span>"
+                if row.sync_error
+                else ""
+            )
         )
         for status, b in self.buttons.items():
             b.setEnabled(status in NEXT_STATUS.get(row.status, ()))
