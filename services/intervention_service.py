@@ -37,9 +37,14 @@ class InterventionService:
     # ------------------------------------------------------------------ reads
 
     def queue(self) -> list[Any]:
+        """The queue, after recording SLA breaches found since the last look (each
+        escalated once to the configured contact), so a breach is never only shown."""
         from services.intervention_queue import list_queue
+        from services.intervention_workflow import check_breaches
 
-        return list_queue(self.engine())
+        engine = self.engine()
+        check_breaches(engine, settings=self.settings(), actor="tutormax")
+        return list_queue(engine)
 
     def history(self, local_id: int) -> list[dict[str, Any]]:
         from services.intervention_queue import history

@@ -417,9 +417,7 @@ class Backend:
         return list_rejects(self.engine())
 
     def interventions(self) -> list[Any]:
-        from services.intervention_queue import list_queue
-
-        return list_queue(self.engine())
+        return self.intervention_service().queue()
 
     def intervention_service(self) -> Any:
         """Reads and commands of the Interventions page (services.intervention_service)."""

@@ -58,7 +58,7 @@ def engine(tmp_path):
 
 @pytest.fixture
 def settings():
-    return InterventionSettings(my_manager_id=8)
+    return InterventionSettings(my_manager_id=8, escalation_contact="ops-lead@example.com")
 
 
 @pytest.fixture
@@ -217,3 +217,20 @@ def test_effectiveness_chart_plots_measured_types_with_sizes(qtbot, page):
     assert data["effect"] == pytest.approx([5.0, 2.0]) and data["low"][0] == pytest.approx(2.0)
     assert page.chart.n_points == 2
     assert "peer mentoring" in page.effect_status.text()
+
+
+def test_a_breach_found_by_loading_is_escalated_once_and_shown(qtbot, page, engine):
+    from services.db.models import AuditEntry, InterventionEscalation
+
+    row = _select(qtbot, page, "Mike Ross")  # the overdue retention interview
+    assert row.sla_state == "overdue"
+    assert "Escalated to ops-lead@example.com" in page.detail.fields.text()
+    with qtbot.waitSignal(page.vm.sig_loaded, timeout=10_000):
+        page.vm.load()  # looking again does not escalate again
+    with engine.connect() as conn:
+        escalations = conn.execute(select(InterventionEscalation.__table__)).all()
+        breaches = conn.execute(
+            select(AuditEntry.id).where(AuditEntry.action == "intervention.sla_breach")
+        ).all()
+    assert len(escalations) == 1 and len(breaches) == 1
+    assert escalations[0].intervention_local_id == row.local_id
