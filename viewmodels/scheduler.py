@@ -142,6 +142,20 @@ class SchedulerViewModel(QObject):
             log.warning("could not look at the model registry: %s", exc)
             return None
 
+    def recheck_models(self) -> None:
+        """Look at the model registry again (another data source: other models). Until
+        the answer lands, jobs that need models wait."""
+        if self._models_missing is None:
+            return
+        self.scheduler.models_missing = True
+        self.runner.submit(
+            "models-check",
+            lambda _s: self._probe_models(),
+            on_success=self._set_models_missing,
+            record=False,
+            coalesce=True,
+        )
+
     def _set_models_missing(self, missing: bool | None) -> None:
         if missing is not None:
             self.scheduler.models_missing = missing

@@ -390,7 +390,7 @@ class ShellViewModel(QObject):
         self._source_key = self.backend.source_key
         sched = self.scheduler.scheduler
         sched.use_state_file(Path(self.backend.source_dir) / "schedule.json")
-        sched.models_missing = False  # looked at again by the next check
+        self.scheduler.recheck_models()  # this source's models
         self._notified_run = None
         self._stale = {"dashboard": True, "system": True}
         self.sig_source_changed.emit(self.backend.source_label, bool(self.backend.sandbox))

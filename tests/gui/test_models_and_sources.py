@@ -20,6 +20,7 @@ from ml.registry import ModelRegistry
 from services.db.models import AuditEntry, Tutor
 from services.jobs import AFTER_SYNC, JobRegistry
 from services.metrics import model_registry
+from services.models_admin import MODEL_NAMES
 from services.settings import SandboxSettings, Settings
 from tests.gui.conftest import wait_ready
 from viewmodels.shell import PAGES
@@ -80,7 +81,7 @@ def test_roll_back_from_the_system_page_pins_audits_rescored_and_survives(
     page = window.system_page
     page.tabs.setCurrentIndex(3)
     window.shell.system.load()
-    qtbot.waitUntil(lambda: page.select_model("tutor_churn", "v1"), timeout=10_000)
+    qtbot.waitUntil(lambda: page.select_model("tutor_churn", "v1"), timeout=30_000)
     # The active version cannot be "rolled back to"; an older one can.
     assert page.select_model("tutor_churn", "v2") and not page.rollback_button.isEnabled()
     assert not page.release_button.isEnabled()  # nothing pinned
@@ -90,14 +91,14 @@ def test_roll_back_from_the_system_page_pins_audits_rescored_and_survives(
     messages: list[str] = []
     window.shell.sig_message.connect(messages.append)
     page.rollback_button.click()
-    qtbot.waitUntil(lambda: any("rolled back to v1" in m for m in messages), timeout=10_000)
+    qtbot.waitUntil(lambda: any("rolled back to v1" in m for m in messages), timeout=30_000)
     assert "until you choose" in asked[0]
     # Every process loads v1 from now on; the page says so; scoring ran again with it.
     assert _loaded_version(models_dir) == 1
-    qtbot.waitUntil(lambda: scored == ["manual"], timeout=10_000)
+    qtbot.waitUntil(lambda: scored == ["manual"], timeout=30_000)
     qtbot.waitUntil(
         lambda: any(e.pinned and e.active for e in window.shell.system.model_entries()),
-        timeout=10_000,
+        timeout=30_000,
     )
     assert page.select_model("tutor_churn", "v1") and page.release_button.isEnabled()
     # Audited, with who and what.
@@ -120,12 +121,12 @@ def test_roll_back_from_the_system_page_pins_audits_rescored_and_survives(
 
     # "Use the best version": the pin ends (audited), v3 is used, scoring runs again.
     window.shell.system.load()
-    qtbot.waitUntil(lambda: page.select_model("tutor_churn", "v3"), timeout=10_000)
+    qtbot.waitUntil(lambda: page.select_model("tutor_churn", "v3"), timeout=30_000)
     assert page.release_button.isEnabled()
     page.release_button.click()
-    qtbot.waitUntil(lambda: any("released" in m for m in messages), timeout=10_000)
+    qtbot.waitUntil(lambda: any("released" in m for m in messages), timeout=30_000)
     assert _loaded_version(models_dir) == 3
-    qtbot.waitUntil(lambda: scored == ["manual", "manual"], timeout=10_000)
+    qtbot.waitUntil(lambda: scored == ["manual", "manual"], timeout=30_000)
     with window.shell.backend.engine().connect() as conn:
         actions = conn.execute(select(AuditEntry.action).order_by(AuditEntry.id)).scalars().all()
     assert actions == ["model.rollback", "model.release"]
@@ -156,9 +157,17 @@ def test_each_data_source_has_its_own_database_and_switching_back_shows_the_firs
         sync.sync_now()
     sandbox_db = window.shell.backend.ctx.database_url
     sandbox_tutors = _tutor_names(window)
-    qtbot.waitUntil(lambda: sync.model.value("tutors", "rows") > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: sync.model.value("tutors", "rows") > 0, timeout=30_000)
     sandbox_rows = sync.model.value("tutors", "rows")
     assert sandbox_rows == len(sandbox_tutors)
+    # The sandbox's models (trained here); the scheduler knows they exist.
+    scheduler = window.shell.scheduler
+    for name in MODEL_NAMES:
+        ModelRegistry(window.shell.backend.models_dir, loaders={}).save(
+            name, TinyModel(1.0), {"metrics": {"auc": 0.7}, "key_metric": "auc"}
+        )
+    scheduler.recheck_models()
+    qtbot.waitUntil(lambda: not scheduler.scheduler.models_missing, timeout=30_000)
 
     # Switch to the company API in Settings: another database, synced from that API.
     settings = window.shell.settings
@@ -166,22 +175,27 @@ def test_each_data_source_has_its_own_database_and_switching_back_shows_the_firs
         assert settings.save(Settings(api_url=company.base_url, sandbox=sandbox.sandbox))
     company_db = window.shell.backend.ctx.database_url
     assert company_db != sandbox_db
+    # No models for this marketplace: scoring waits, training comes first.
+    assert scheduler.scheduler.models_missing
     assert not window.sandbox_badge.isVisibleTo(window)
     assert company.base_url in window.system_page.source.text()
     company_tutors = _tutor_names(window)
     assert company_tutors and company_tutors != sandbox_tutors
-    qtbot.waitUntil(lambda: sync.model.value("tutors", "rows") == len(company_tutors))
+    qtbot.waitUntil(
+        lambda: sync.model.value("tutors", "rows") == len(company_tutors), timeout=30_000
+    )
 
     # Back to the sandbox: its data, as it was, before any sync has run.
     company.server.stop()  # nothing can come from there any more
     assert settings.save(sandbox)
-    qtbot.waitUntil(lambda: window.shell.backend.ctx.database_url == sandbox_db)
+    qtbot.waitUntil(lambda: window.shell.backend.ctx.database_url == sandbox_db, timeout=30_000)
     # (The switch also syncs the sandbox, whose clock runs: it may add, never remove.)
     back = _tutor_names(window)
     assert sandbox_tutors <= back and not back & (company_tutors - sandbox_tutors)
-    qtbot.waitUntil(lambda: sync.model.value("tutors", "rows") >= sandbox_rows, timeout=10_000)
+    qtbot.waitUntil(lambda: sync.model.value("tutors", "rows") >= sandbox_rows, timeout=30_000)
     assert sync.model.value("tutors", "rows") < sandbox_rows + len(company_tutors)
     assert window.sandbox_badge.isVisibleTo(window)
+    qtbot.waitUntil(lambda: not scheduler.scheduler.models_missing, timeout=30_000)
     qtbot.waitUntil(lambda: not window.shell.runner.busy, timeout=60_000)
     # Separate folders: a database, models and a schedule per source.
     sources = Path(window.shell.backend.data_dir) / "sources"
@@ -225,11 +239,11 @@ def test_sla_breaches_are_announced_without_filling_the_hidden_interventions_tab
     wait_ready(qtbot, window)
     center = window.shell.notifications
     qtbot.waitUntil(
-        lambda: sum("SLA breached" in n.event.title for n in center.items()) == 3, timeout=10_000
+        lambda: sum("SLA breached" in n.event.title for n in center.items()) == 3, timeout=30_000
     )
     assert window.shell.interventions.model.rowCount() == 0  # not shown: not filled
     window.go_to(PAGES.index("interventions"))
-    qtbot.waitUntil(lambda: window.shell.interventions.model.rowCount() == 3, timeout=10_000)
+    qtbot.waitUntil(lambda: window.shell.interventions.model.rowCount() == 3, timeout=30_000)
     # Shown again by the page's own load: announced once (de-duplicated).
     qtbot.wait(200)
     assert sum("SLA breached" in n.event.title for n in center.items()) == 3
