@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QRadioButton,
     QSpinBox,
+    QTabWidget,
     QTimeEdit,
     QVBoxLayout,
     QWidget,
@@ -187,7 +188,15 @@ class SettingsDialog(QDialog):
             intro.setWordWrap(True)
             lay.addWidget(intro)
         lay.addWidget(source)
-        lay.addWidget(more)
+        from ui.intervention_policy_editor import InterventionPolicyEditor
+
+        # The intervention policy on its own tab keeps the dialog within a laptop screen.
+        self.policy_editor = InterventionPolicyEditor(s.interventions)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(more, "General")
+        self.tabs.addTab(self.policy_editor, "Interventions")
+        self.tabs.setVisible(not first_run)
+        lay.addWidget(self.tabs)
         # First run asks one thing; the rest keeps its defaults (Preferences later).
         more.setVisible(not first_run)
         lay.addWidget(self.error)
@@ -233,6 +242,7 @@ class SettingsDialog(QDialog):
         i = self.zone.findText(text)
         zone = self.zone.itemData(i) if i >= 0 else (text or None)  # typed by hand
         new.notifications.timezone = zone
+        new.interventions = self.policy_editor.build()
         return new
 
     def _save(self) -> None:

@@ -1,0 +1,80 @@
+"""Preferences → Interventions: the policy table, business hours and escalation are
+edited, validated and saved to the settings file the CLI reads too."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, QTime
+from PySide6.QtWidgets import QDialogButtonBox
+
+from services.settings import Settings, load_settings
+from tutormax_desktop.backend import Backend
+from tutormax_desktop.context import AppContext
+from tutormax_desktop.paths import app_paths
+from ui.settings_dialog import SettingsDialog
+from viewmodels.settings import SettingsViewModel
+from viewmodels.tasks import TaskRunner
+
+
+@pytest.fixture
+def dialog(qtbot):
+    ctx = AppContext(app_paths().ensure(), Settings())
+    backend = Backend(ctx)
+    runner = TaskRunner()
+    vm = SettingsViewModel(
+        runner, lambda: backend.settings, backend.test_connection, backend.apply_settings
+    )
+    ui = QSettings(
+        str(Path(os.environ["TUTORMAX_HOME"]) / "config" / "ui.ini"), QSettings.Format.IniFormat
+    )
+    d = SettingsDialog(vm, None, ui)
+    qtbot.addWidget(d)
+    d.show()
+    yield d
+    runner.shutdown()
+    backend.close()
+
+
+def test_the_policy_is_edited_and_saved(qtbot, dialog):
+    editor = dialog.policy_editor
+    assert editor.rows["manager_coaching"]["hours"].value() == 48
+    editor.rows["manager_coaching"]["hours"].setValue(12)
+    editor.rows["recognition"]["auto"].setChecked(False)
+    editor.rows["training_module"]["holdout"].setValue(20)
+    editor.business.setChecked(True)
+    editor.zone.setCurrentText("Europe/Berlin")
+    editor.start.setTime(QTime(8, 30))
+    editor.days[4].setChecked(False)  # no Fridays
+    editor.holidays.setText("2026-12-25, 2027-01-01")
+    editor.contact.setText("ops-lead@example.com")
+    editor.manager.setValue(7)
+    with qtbot.waitSignal(dialog.vm.sig_saved, timeout=10_000):
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    saved = load_settings(app_paths().settings_file).interventions
+    assert saved.policy("manager_coaching").sla_hours == 12
+    assert not saved.types["recognition"].auto_create
+    assert saved.types["training_module"].holdout_share == pytest.approx(0.2)
+    cal = saved.team_calendar()
+    assert cal is not None and cal.timezone == "Europe/Berlin" and 4 not in cal.workdays
+    assert cal.start.hour == 8 and cal.start.minute == 30 and len(cal.holidays) == 2
+    assert saved.escalation_contact == "ops-lead@example.com" and saved.my_manager_id == 7
+
+
+def test_a_bad_policy_is_explained_and_not_saved(qtbot, dialog):
+    editor = dialog.policy_editor
+    editor.holidays.setText("Christmas")
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert "not a date" in dialog.error.text()
+    editor.holidays.setText("")
+    editor.zone.setCurrentText("Mars/Olympus")
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert "unknown time zone" in dialog.error.text()
+    for box in editor.days:
+        box.setChecked(False)
+    editor.zone.setCurrentText("UTC")
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert "workdays" in dialog.error.text()
+    assert not app_paths().settings_file.exists()
