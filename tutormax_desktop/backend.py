@@ -15,7 +15,6 @@ import re
 import sys
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -433,23 +432,21 @@ class Backend:
         *,
         intervention_type: str,
         reason: str,
-        due_in_hours: float,
+        due_in_hours: float | None = None,
         priority: int,
         assigned_to_id: int | None,
         source_alert_key: str | None = None,
     ) -> int:
-        from services.interventions import create_intervention
-
-        return create_intervention(
-            self.engine(),
+        """Through the workflow: the SLA comes from the policy in Settings (business
+        hours included), with its clock recorded, one open per tutor and type.
+        ``due_in_hours`` is kept for callers that still pass it; the policy decides."""
+        return self.intervention_service().create(
             tutor_id=tutor_id,
             intervention_type=intervention_type,
-            priority=priority,
-            due_at=datetime.now(UTC) + timedelta(hours=due_in_hours),
-            assigned_to_id=assigned_to_id,
             reason=reason,
+            priority=priority,
+            assigned_to_id=assigned_to_id,
             source_alert_key=source_alert_key,
-            actor=ACTOR,
         )
 
     # ------------------------------------------------------------------ jobs
