@@ -32,8 +32,10 @@ from ml.forecast.supply import BalanceSettings, balance_slots, coverage_table
 MODEL_NAME = "nb_glm_hour_of_week"
 MODEL_REVISION = 1
 DEMAND_STATUSES = ("requested", "confirmed", "fulfilled", "unfilled")
-BACKTEST_FIGURES = ("wape", "mape_demand", "daily_mape", "mase", "coverage", "wape_floor",
-                    "wape_to_floor", "daily_mape_floor", "mean_per_hour", "naive_wape")  # fmt: skip
+BACKTEST_FIGURES = (
+    "wape", "mape_demand", "daily_mape", "mase", "coverage", "coverage_busy", "wape_floor",
+    "wape_to_floor", "daily_mape_floor", "mean_per_hour", "naive_wape",
+)  # fmt: skip
 
 
 def model_version(config: ForecastConfig | None = None) -> str:

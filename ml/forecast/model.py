@@ -29,8 +29,9 @@ window are fixed at zero instead of estimated (their MLE is minus infinity).
 Intervals come from the predictive distribution, not a normal approximation: the count
 is NB(mu, alpha) with ``log mu ~ N(eta, se^2)`` (parameter uncertainty), integrated by
 Gauss-Hermite quadrature; the interval's ends are that mixture's 2.5 % and 97.5 %
-quantiles (counts, so the interval covers at least 95 % by construction, more for very
-small means). The mean is the mixture's mean ``exp(eta + se^2 / 2)``.
+mid-quantiles (each count's probability split in half, so that for small counts the
+interval covers about 95 % rather than jumping to 98 %). The mean is the mixture's
+mean ``exp(eta + se^2 / 2)``.
 """
 
 from __future__ import annotations
@@ -313,8 +314,19 @@ def _fit_glm(
         if family == "poisson":
             return poisson.params, poisson.cov_params(), 0.0, 1.0
         mu = poisson.fittedvalues
-        dof = max(len(y) - X.shape[1], 1)
-        phi = float(np.sum(w * (y - mu) ** 2 / np.maximum(mu, 1e-9)) / dof)
+        # Dispersion from the hours that carry demand: an hour expecting 0.05 bookings
+        # that gets one adds 19 to the Pearson sum, and a few of those would make the
+        # busy hours' intervals far too wide. (Their own intervals are [0, 1] or so
+        # whatever the dispersion.)
+        # Each residual is scaled by its leverage (1 - h): with 170 terms and recency
+        # weights the recent hours are partly fitted to their own noise, and a plain
+        # (n - p) correction made the busy hours look twice as regular as they are.
+        busy = mu >= 1.0
+        if not busy.any():
+            busy = np.ones(len(y), dtype=bool)
+        lev = np.clip(poisson.get_hat_matrix_diag(), 0.0, 0.95)
+        pearson = w * (y - mu) ** 2 / np.maximum(mu, 1e-9) / (1.0 - lev)
+        phi = float(np.sum(pearson[busy]) / np.sum(w[busy]))
         if phi < 1.0 and family == "auto":
             # More regular than Poisson (weekly routines): quasi-Poisson covariance and
             # a binomial count with the same mean and variance phi * mu for intervals.
@@ -359,8 +371,9 @@ def predictive(
     mean = np.exp(np.clip(eta + se**2 / 2.0, -30.0, 30.0))
     q_lo, q_hi = (1.0 - level) / 2.0, 1.0 - (1.0 - level) / 2.0
     dist = _count_dist(mus, alpha, phi)
+    # lower: P(Y < lower) about q_lo; upper: P(Y > upper) about 1 - q_hi (mid-CDF).
     lower = _mixture_quantile(q_lo, dist, wz)
-    upper = _mixture_quantile(q_hi, dist, wz)
+    upper = np.maximum(_mixture_quantile(q_hi, dist, wz, strict=True) - 1.0, lower)
     return mean, lower, upper
 
 
@@ -374,16 +387,22 @@ def _count_dist(mus: np.ndarray, alpha: float, phi: float = 1.0) -> stats.rv_dis
     return stats.poisson(mus)
 
 
-def _mixture_quantile(q: float, dist: stats.rv_discrete, wz: np.ndarray) -> np.ndarray:
-    """Per row, the smallest count k with sum_j wz_j F(k; mus[:, j]) >= q.
+def _mixture_quantile(
+    q: float, dist: stats.rv_discrete, wz: np.ndarray, strict: bool = False
+) -> np.ndarray:
+    """Per row, the smallest count k whose mid-distribution function
+    ``sum_j wz_j (F_j(k) - P_j(k) / 2)`` reaches ``q`` (exceeds it if ``strict``).
 
-    Bisection between -1 and the largest node's own quantile (where the mixture's CDF
-    is already >= q): exact, and cheap however large or uncertain the mean is."""
-    hi = np.nan_to_num(dist.ppf(q), nan=0.0).max(axis=1)
+    The mid-distribution splits each count's probability in half: for counts of a few,
+    a plain quantile jumps a whole step past the level and a "95 %" interval covers
+    98 %. Bisection between -1 and two past the largest node's own quantile (where the
+    mixture's mid-CDF is past ``q``): exact, and cheap however large the mean is."""
+    hi = np.nan_to_num(dist.ppf(q), nan=0.0).max(axis=1) + 2.0
     lo = np.full(len(hi), -1.0)
     while np.any(hi - lo > 1):
         mid = np.floor((lo + hi) / 2.0)
-        ok = dist.cdf(mid[:, None]) @ wz >= q - 1e-12
+        value = (dist.cdf(mid[:, None]) - dist.pmf(mid[:, None]) / 2.0) @ wz
+        ok = value > q + 1e-12 if strict else value >= q - 1e-12
         hi = np.where(ok, mid, hi)
         lo = np.where(ok, lo, mid)
     return hi

@@ -116,8 +116,10 @@ def test_predictive_quantiles_match_monte_carlo_with_parameter_uncertainty():
         assert mean[i] == pytest.approx(draws.mean(), rel=0.02)
         assert abs(lower[i] - np.quantile(draws, 0.025)) <= 1
         assert abs(upper[i] - np.quantile(draws, 0.975)) <= 1
-    # Parameter uncertainty widens the interval beyond the plain NB quantiles.
-    assert upper[1] > stats.nbinom.ppf(0.975, 1 / alpha, (1 / alpha) / (1 / alpha + 3.0))
+    # Parameter uncertainty widens the interval beyond the NB's own.
+    _, lower0, upper0 = predictive(eta, np.zeros_like(se), alpha, level=0.95)
+    assert (upper >= upper0).all() and (lower <= lower0).all()
+    assert (upper - lower).sum() > (upper0 - lower0).sum()
 
 
 def test_zeros_and_gaps_are_handled():
@@ -180,7 +182,7 @@ def test_metrics_by_hand():
     assert m["mape_demand"] == pytest.approx(0.5)  # the zero hour is left out
     assert m["daily_mape"] == pytest.approx((26 / 46 + 24 / 48) / 2)
     assert m["mase"] == pytest.approx((50 / 48) / 1.0)  # the naive is off by 1 everywhere
-    assert m["coverage"] == pytest.approx(47 / 48)
+    assert m["coverage"] == pytest.approx(47 / 48) and m["coverage_busy"] == m["coverage"]
     assert m["wape_floor"] == pytest.approx(poisson_mad(3.0) / 3.0)
 
 
