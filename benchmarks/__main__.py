@@ -26,6 +26,7 @@ SUITES = {
     "sync": "benchmarks.sync_bench",
     "features": "benchmarks.features_bench",
     "models": "benchmarks.models_bench",
+    "forecast": "benchmarks.forecast_bench",
     "gui": "benchmarks.startup_bench",
 }
 
