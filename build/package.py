@@ -124,9 +124,19 @@ def build_bundle(work: Path, icons: Path) -> float:
     ]  # fmt: skip
     print("+", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT, env=env)
-    for rel in PRUNE:
-        shutil.rmtree(BUNDLE / "_internal" / rel, ignore_errors=True)
+    prune(BUNDLE / "_internal")
     return time.perf_counter() - started
+
+
+def prune(internal: Path) -> None:
+    """Remove what is never used at run time: Qt's translations and the test data that
+    library hooks collect with their package data (e.g. sklearn/datasets/tests). Python
+    modules live in the PYZ archive, so a ``tests`` folder here holds data only."""
+    for rel in PRUNE:
+        shutil.rmtree(internal / rel, ignore_errors=True)
+    for folder in sorted(internal.rglob("tests"), reverse=True):
+        if folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 DESKTOP_ENTRY = """\
