@@ -147,17 +147,24 @@ class AlertSettings(BaseModel):
     customer_calls: int = Field(default=2, ge=1, le=100)
     customer_calls_days: int = Field(default=14, ge=1, le=90)
     customer_poor_first_rating: float = Field(default=3.0, ge=1, le=5)
+    # A poor first session matters while the customer is new (days of tenure).
+    customer_poor_first_window_days: int = Field(default=30, ge=1, le=365)
     customer_idle_days: int = Field(default=14, ge=1, le=365)
     customer_idle_min_sessions: int = Field(default=3, ge=1, le=100)
     customer_lapsed_days: int = Field(default=21, ge=1, le=365)
     customer_slow_start_days: int = Field(default=7, ge=1, le=90)
     customer_slow_start_sessions: int = Field(default=3, ge=1, le=100)
     customer_velocity_drop: float = Field(default=0.50, gt=0, le=1)
+    # A completed goal is an opportunity while fresh (the customer record changed lately).
+    customer_goal_recent_days: int = Field(default=14, ge=1, le=365)
     customer_velocity_min_sessions: int = Field(default=4, ge=1, le=100)
     # A closed alert does not fire again for this long unless its severity rises.
     cooldown_hours: int = Field(default=72, ge=0, le=24 * 90)
-    # Per-rule overrides of cooldown_hours, e.g. {"customer_goal_completed": 720}.
-    cooldown_hours_by_rule: dict[str, int] = Field(default_factory=dict)
+    # Per-rule overrides of cooldown_hours. A completed goal stays completed: once the
+    # opportunity is handled it should not come back for a quarter.
+    cooldown_hours_by_rule: dict[str, int] = Field(
+        default_factory=lambda: {"customer_goal_completed": 24 * 90}
+    )
     # Rules switched off by name.
     disabled_rules: list[str] = Field(default_factory=list)
 

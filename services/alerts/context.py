@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, and_, case, func, select
 
 from services.db.models import (
@@ -93,6 +94,66 @@ class SessionStats:
     @property
     def avg_rating(self) -> float | None:
         return self.rating_sum / self.ratings if self.ratings else None
+
+
+CUSTOMER_FIGURES = (
+    "calls_14d",
+    "days_since_last_session",
+    "sessions_30d",
+    "sessions_prev_30d",
+    "first_session_rating",
+    "tenure_days",
+)
+
+
+def _floats(values: Any) -> np.ndarray:
+    # numpy turns None into NaN for a float array, in C.
+    return np.asarray(values, dtype=float)
+
+
+@dataclass(frozen=True)
+class CustomerTable:
+    """Customers of a run as columns (NaN where a figure is missing)."""
+
+    ids: np.ndarray
+    names: list[str | None]
+    goal_status: np.ndarray
+    p_churn_30d: np.ndarray
+    health_score: np.ndarray
+    health_tier: list[str | None]
+    # When the customer record last changed (epoch seconds; NaN unknown): the API has no
+    # "goal completed at", so a recent change is the best sign of a recent completion.
+    updated_at: np.ndarray
+    figures: dict[str, np.ndarray]
+
+    @classmethod
+    def from_rows(cls, rows: list[Any]) -> CustomerTable:
+        width = 7 + len(CUSTOMER_FIGURES)
+        cols = list(zip(*rows, strict=True)) if rows else [()] * width
+        return cls(
+            ids=np.array(cols[0], dtype=np.int64),
+            names=list(cols[4]),
+            goal_status=np.array(cols[5], dtype=object),
+            p_churn_30d=_floats(cols[1]),
+            health_score=_floats(cols[2]),
+            health_tier=list(cols[3]),
+            updated_at=_floats([None if t is None else t.timestamp() for t in cols[6]]),
+            figures={name: _floats(cols[7 + i]) for i, name in enumerate(CUSTOMER_FIGURES)},
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def name(self, i: int) -> str:
+        return self.names[i] or f"Customer #{int(self.ids[i])}"
+
+    def base_facts(self, i: int) -> dict[str, Any]:
+        health, p30 = self.health_score[i], self.p_churn_30d[i]
+        return {
+            "health_score": None if np.isnan(health) else round(float(health), 1),
+            "health_tier": self.health_tier[i],
+            "p_churn_30d": None if np.isnan(p30) else round(float(p30), 3),
+        }
 
 
 class RuleContext:
@@ -287,21 +348,24 @@ class RuleContext:
     # ------------------------------------------------------------------ customers
 
     @cached_property
-    def customers(self) -> list[Any]:
-        """Every customer scored in the run with name, goal status and the figures."""
+    def customers(self) -> CustomerTable:
+        """Every customer scored in the run: name, goal status, health and the figures
+        stored with the prediction, as columns (50,000 customers at full scale: the
+        figures are read out of the JSON by the database, and rules test whole columns)."""
         cp = CustomerPrediction
-        return list(
-            self.conn.execute(
-                select(
-                    cp.customer_id,
-                    cp.p_churn_30d,
-                    cp.health_score,
-                    cp.health_tier,
-                    cp.components,
-                    Customer.name,
-                    Customer.goal_status,
-                )
-                .join(Customer, Customer.id == cp.customer_id, isouter=True)
-                .where(cp.run_id == self.run.id)
-            ).all()
-        )
+        figures = [cp.components[("figures", name)].as_float() for name in CUSTOMER_FIGURES]
+        rows = self.conn.execute(
+            select(
+                cp.customer_id,
+                cp.p_churn_30d,
+                cp.health_score,
+                cp.health_tier,
+                Customer.name,
+                Customer.goal_status,
+                Customer.updated_at,
+                *figures,
+            )
+            .join(Customer, Customer.id == cp.customer_id, isouter=True)
+            .where(cp.run_id == self.run.id)
+        ).all()
+        return CustomerTable.from_rows(rows)

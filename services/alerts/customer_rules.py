@@ -1,9 +1,15 @@
 """Customer triggers (DOMAIN.md "Customers"), from the run's customer predictions and the
 figures stored with them (calls, sessions, days since the last session, tenure).
 
+Each rule tests whole columns (:class:`~services.alerts.context.CustomerTable`) and
+builds findings only for the customers that fire: at full scale there are 50,000.
+
 Where two triggers describe the same lapse they are split by time so a customer carries
 one of them: re-engagement from ``customer_idle_days`` until ``customer_lapsed_days``,
-then the at-risk flag (the re-engagement alert clears when the at-risk one fires).
+then the at-risk flag (the re-engagement alert clears when the at-risk one fires). A
+poor first session only counts while it is recent (``customer_poor_first_window_days``
+of tenure): the rating never changes, and an alert that can never clear would come back
+after every cooldown.
 """
 
 from __future__ import annotations
@@ -11,59 +17,50 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from services.alerts.context import RuleContext, num
+import numpy as np
+
+from services.alerts.context import CustomerTable, RuleContext
 from services.alerts.model import Finding, scaled_priority
 from services.alerts.registry import rule
 
 
-def _figures(row: Any) -> dict[str, Any]:
-    return (row.components or {}).get("figures") or {}
-
-
-def _finding(row: Any, **kw: Any) -> Finding:
-    cid = int(row.customer_id)
+def _finding(c: CustomerTable, i: int, facts: dict[str, Any], **kw: Any) -> Finding:
+    cid = int(c.ids[i])
     return Finding(
         subject_type="customer",
         subject_id=str(cid),
-        subject_name=row.name or f"Customer #{cid}",
+        subject_name=c.name(i),
         customer_id=cid,
+        facts=facts | c.base_facts(i),
         **kw,
     )
 
 
-def _name(row: Any) -> str:
-    return row.name or f"Customer #{row.customer_id}"
-
-
-def _base_facts(row: Any) -> dict[str, Any]:
-    return {
-        "health_score": None if num(row.health_score) is None else round(row.health_score, 1),
-        "health_tier": row.health_tier,
-        "p_churn_30d": None if num(row.p_churn_30d) is None else round(row.p_churn_30d, 3),
-    }
+def _hits(mask: np.ndarray) -> list[int]:
+    return [int(i) for i in np.flatnonzero(mask)]
 
 
 @rule(
     "customer_calls",
     "Customer calling support",
     "customer",
-    settings=("customer_calls", "customer_calls_days"),
+    settings=("customer_calls",),
     description="customer_calls or more inbound calls in 14 days (a critical alert).",
 )
 def customer_calls(ctx: RuleContext) -> Iterator[Finding]:
     # The stored figure counts the 14 days before as-of (ml.features.customer calls_14d).
-    limit = ctx.settings.customer_calls
-    for row in ctx.customers:
-        calls = num(_figures(row).get("calls_14d"))
-        if calls is None or calls < limit:
-            continue
+    c, limit = ctx.customers, ctx.settings.customer_calls
+    calls = c.figures["calls_14d"]
+    for i in _hits(calls >= limit):
+        n = float(calls[i])
         yield _finding(
-            row,
+            c,
+            i,
+            {"calls_14d": int(n)},
             severity="Critical",
-            priority=scaled_priority(80, 100, calls, limit, limit + 3),
-            title=f"{_name(row)}: {calls:.0f} calls to support in 14 days",
-            next_step=f"Call {_name(row)} back today; find what keeps going wrong",
-            facts={"calls_14d": int(calls), **_base_facts(row)},
+            priority=scaled_priority(80, 100, n, limit, limit + 3),
+            title=f"{c.name(i)}: {n:.0f} calls to support in 14 days",
+            next_step=f"Call {c.name(i)} back today; find what keeps going wrong",
         )
 
 
@@ -71,22 +68,23 @@ def customer_calls(ctx: RuleContext) -> Iterator[Finding]:
     "customer_poor_first_session",
     "Customer's first session rated poorly",
     "customer",
-    settings=("customer_poor_first_rating",),
+    settings=("customer_poor_first_rating", "customer_poor_first_window_days"),
     description="The customer's very first session rated below customer_poor_first_rating.",
 )
 def customer_poor_first_session(ctx: RuleContext) -> Iterator[Finding]:
-    limit = ctx.settings.customer_poor_first_rating
-    for row in ctx.customers:
-        rating = num(_figures(row).get("first_session_rating"))
-        if rating is None or rating >= limit:
-            continue
+    c, s = ctx.customers, ctx.settings
+    rating, tenure = c.figures["first_session_rating"], c.figures["tenure_days"]
+    mask = (rating < s.customer_poor_first_rating) & (tenure <= s.customer_poor_first_window_days)
+    for i in _hits(mask):
+        r = float(rating[i])
         yield _finding(
-            row,
+            c,
+            i,
+            {"first_session_rating": r, "tenure_days": round(float(tenure[i]), 1)},
             severity="High",
-            priority=scaled_priority(60, 80, limit - rating, 0, 2),
-            title=f"{_name(row)}: first session rated {rating:.0f}",
-            next_step=f"Offer {_name(row)} a different tutor and a free make-up session",
-            facts={"first_session_rating": rating, **_base_facts(row)},
+            priority=scaled_priority(60, 80, s.customer_poor_first_rating - r, 0, 2),
+            title=f"{c.name(i)}: first session rated {r:.0f}",
+            next_step=f"Offer {c.name(i)} a different tutor and a free make-up session",
         )
 
 
@@ -101,26 +99,23 @@ def customer_poor_first_session(ctx: RuleContext) -> Iterator[Finding]:
     ),
 )
 def customer_idle(ctx: RuleContext) -> Iterator[Finding]:
-    s = ctx.settings
-    for row in ctx.customers:
-        f = _figures(row)
-        days = num(f.get("days_since_last_session"))
-        history = (num(f.get("sessions_30d")) or 0) + (num(f.get("sessions_prev_30d")) or 0)
-        if days is None or not (s.customer_idle_days <= days < s.customer_lapsed_days):
-            continue
-        if history < s.customer_idle_min_sessions:
-            continue
+    c, s = ctx.customers, ctx.settings
+    days = c.figures["days_since_last_session"]
+    history = np.nan_to_num(c.figures["sessions_30d"]) + np.nan_to_num(
+        c.figures["sessions_prev_30d"]
+    )
+    mask = (days >= s.customer_idle_days) & (days < s.customer_lapsed_days)
+    mask &= history >= s.customer_idle_min_sessions
+    for i in _hits(mask):
+        d, h = float(days[i]), int(history[i])
         yield _finding(
-            row,
+            c,
+            i,
+            {"days_since_last_session": round(d, 1), "sessions_60d": h},
             severity="Medium",
-            priority=scaled_priority(40, 60, days, s.customer_idle_days, s.customer_lapsed_days),
-            title=f"{_name(row)}: no session for {days:.0f} days after {history:.0f} sessions",
-            next_step=f"Re-engagement email to {_name(row)} with their tutor's open slots",
-            facts={
-                "days_since_last_session": round(days, 1),
-                "sessions_60d": int(history),
-                **_base_facts(row),
-            },
+            priority=scaled_priority(40, 60, d, s.customer_idle_days, s.customer_lapsed_days),
+            title=f"{c.name(i)}: no session for {d:.0f} days after {h} sessions",
+            next_step=f"Re-engagement email to {c.name(i)} with their tutor's open slots",
         )
 
 
@@ -132,18 +127,18 @@ def customer_idle(ctx: RuleContext) -> Iterator[Finding]:
     description="customer_lapsed_days or more since the last session.",
 )
 def customer_lapsed(ctx: RuleContext) -> Iterator[Finding]:
-    limit = ctx.settings.customer_lapsed_days
-    for row in ctx.customers:
-        days = num(_figures(row).get("days_since_last_session"))
-        if days is None or days < limit:
-            continue
+    c, limit = ctx.customers, ctx.settings.customer_lapsed_days
+    days = c.figures["days_since_last_session"]
+    for i in _hits(days >= limit):
+        d = float(days[i])
         yield _finding(
-            row,
+            c,
+            i,
+            {"days_since_last_session": round(d, 1)},
             severity="High",
-            priority=scaled_priority(55, 75, days, limit, 3 * limit),
-            title=f"{_name(row)}: no session for {days:.0f} days",
-            next_step=f"Personal call to {_name(row)}: check their goal and offer a new slot",
-            facts={"days_since_last_session": round(days, 1), **_base_facts(row)},
+            priority=scaled_priority(55, 75, d, limit, 3 * limit),
+            title=f"{c.name(i)}: no session for {d:.0f} days",
+            next_step=f"Personal call to {c.name(i)}: check their goal and offer a new slot",
         )
 
 
@@ -151,19 +146,27 @@ def customer_lapsed(ctx: RuleContext) -> Iterator[Finding]:
     "customer_goal_completed",
     "Goal completed (cross-sell)",
     "customer",
-    description="The customer's learning goal is completed: a cross-sell opportunity.",
+    settings=("customer_goal_recent_days",),
+    description=(
+        "The customer's learning goal is completed, recently (their record changed within "
+        "customer_goal_recent_days): a cross-sell opportunity while it is fresh."
+    ),
 )
 def customer_goal_completed(ctx: RuleContext) -> Iterator[Finding]:
-    for row in ctx.customers:
-        if row.goal_status != "completed":
-            continue
+    # A goal completed months ago is no longer an opportunity to act on, and at full
+    # scale a third of the customers have one: without the window the queue would hold
+    # tens of thousands of stale Low alerts.
+    c = ctx.customers
+    since = ctx.as_of.timestamp() - ctx.settings.customer_goal_recent_days * 86400
+    for i in _hits((c.goal_status == "completed") & (c.updated_at >= since)):
         yield _finding(
-            row,
+            c,
+            i,
+            {"goal_status": "completed"},
             severity="Low",
             priority=25,
-            title=f"{_name(row)}: goal completed",
-            next_step=f"Congratulate {_name(row)} and suggest a next subject or goal",
-            facts={"goal_status": row.goal_status, **_base_facts(row)},
+            title=f"{c.name(i)}: goal completed",
+            next_step=f"Congratulate {c.name(i)} and suggest a next subject or goal",
         )
 
 
@@ -178,29 +181,22 @@ def customer_goal_completed(ctx: RuleContext) -> Iterator[Finding]:
     ),
 )
 def customer_slow_start(ctx: RuleContext) -> Iterator[Finding]:
-    s = ctx.settings
-    for row in ctx.customers:
-        f = _figures(row)
-        tenure = num(f.get("tenure_days"))
-        sessions = num(f.get("sessions_30d"))
-        lo = s.customer_slow_start_days
-        if tenure is None or sessions is None or not (lo <= tenure < 2 * lo):
-            continue
-        if sessions >= s.customer_slow_start_sessions:
-            continue
+    c, s = ctx.customers, ctx.settings
+    tenure, sessions = c.figures["tenure_days"], c.figures["sessions_30d"]
+    lo = s.customer_slow_start_days
+    mask = (tenure >= lo) & (tenure < 2 * lo) & (sessions < s.customer_slow_start_sessions)
+    for i in _hits(mask):
+        n, t = float(sessions[i]), float(tenure[i])
         yield _finding(
-            row,
+            c,
+            i,
+            {"sessions": int(n), "tenure_days": round(t, 1)},
             severity="Low",
             priority=scaled_priority(
-                30, 45, s.customer_slow_start_sessions - sessions, 1, s.customer_slow_start_sessions
+                30, 45, s.customer_slow_start_sessions - n, 1, s.customer_slow_start_sessions
             ),
-            title=f"{_name(row)}: {sessions:.0f} sessions after {tenure:.0f} days",
-            next_step=f"Nudge {_name(row)}: book the next sessions with their tutor",
-            facts={
-                "sessions": int(sessions),
-                "tenure_days": round(tenure, 1),
-                **_base_facts(row),
-            },
+            title=f"{c.name(i)}: {n:.0f} sessions after {t:.0f} days",
+            next_step=f"Nudge {c.name(i)}: book the next sessions with their tutor",
         )
 
 
@@ -212,25 +208,19 @@ def customer_slow_start(ctx: RuleContext) -> Iterator[Finding]:
     description="Sessions in the last 30 days down by customer_velocity_drop or more.",
 )
 def customer_velocity_drop(ctx: RuleContext) -> Iterator[Finding]:
-    s = ctx.settings
-    for row in ctx.customers:
-        f = _figures(row)
-        now, before = num(f.get("sessions_30d")), num(f.get("sessions_prev_30d"))
-        if now is None or before is None or before < s.customer_velocity_min_sessions:
-            continue
+    c, s = ctx.customers, ctx.settings
+    now, before = c.figures["sessions_30d"], c.figures["sessions_prev_30d"]
+    with np.errstate(invalid="ignore", divide="ignore"):
         drop = (before - now) / before
-        if drop < s.customer_velocity_drop:
-            continue
+    mask = (before >= s.customer_velocity_min_sessions) & (drop >= s.customer_velocity_drop)
+    for i in _hits(mask):
+        n, b, d = int(now[i]), int(before[i]), float(drop[i])
         yield _finding(
-            row,
+            c,
+            i,
+            {"sessions_30d": n, "sessions_prev_30d": b, "drop": round(d, 3)},
             severity="Medium",
-            priority=scaled_priority(40, 60, drop, s.customer_velocity_drop, 1.0),
-            title=f"{_name(row)}: {now:.0f} sessions in 30 days, down from {before:.0f}",
-            next_step=f"Re-engagement call to {_name(row)}: ask about schedule and progress",
-            facts={
-                "sessions_30d": int(now),
-                "sessions_prev_30d": int(before),
-                "drop": round(drop, 3),
-                **_base_facts(row),
-            },
+            priority=scaled_priority(40, 60, d, s.customer_velocity_drop, 1.0),
+            title=f"{c.name(i)}: {n} sessions in 30 days, down from {b}",
+            next_step=f"Re-engagement call to {c.name(i)}: ask about schedule and progress",
         )

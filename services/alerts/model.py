@@ -44,7 +44,9 @@ def scaled_priority(base: float, top: float, value: float, lo: float, hi: float)
     return clamp_priority(base + (top - base) * share)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a full-scale evaluation makes ~50,000 of each, and a frozen dataclass's
+# __init__ pays an object.__setattr__ per field.
+@dataclass(slots=True)
 class Finding:
     """One subject for which a rule's condition holds now."""
 
@@ -69,7 +71,7 @@ class Finding:
             raise ValueError(f"subject_type must be one of {SUBJECT_TYPES}: {self.subject_type!r}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FiredAlert:
     """An alert that an evaluation opened or escalated: what the intervention policy,
     the notifications and ``tutormax score`` need, without another query."""

@@ -149,7 +149,9 @@ class Market:
                 )
             )
 
-    def customer(self, cid: int, *, goal: str = "in_progress", **figures: Any) -> int:
+    def customer(
+        self, cid: int, *, goal: str = "in_progress", changed: datetime = AS_OF, **figures: Any
+    ) -> int:
         with self.engine.begin() as conn:
             if not conn.execute(Customer.__table__.select().where(Customer.id == cid)).first():
                 conn.execute(
@@ -158,7 +160,7 @@ class Market:
                         name=f"Customer {cid}",
                         status="active",
                         goal_status=goal,
-                        updated_at=AS_OF,
+                        updated_at=changed,
                     )
                 )
             conn.execute(

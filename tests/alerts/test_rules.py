@@ -180,10 +180,12 @@ def test_customer_calls(market: Market) -> None:
 
 
 def test_customer_poor_first_session(market: Market) -> None:
-    market.customer(CALM, first_session_rating=3)
-    market.customer(2, first_session_rating=2)
+    market.customer(CALM, first_session_rating=3, tenure_days=20)
+    market.customer(2, first_session_rating=2, tenure_days=20)
+    market.customer(3, first_session_rating=1, tenure_days=120)  # long ago: never clears
     got = fired(market, "customer_poor_first_session")
     assert set(got) == {"2"} and got["2"].severity == "High"
+    assert got["2"].facts["first_session_rating"] == 2.0
 
 
 def test_customer_idle_then_lapsed(market: Market) -> None:
@@ -199,6 +201,7 @@ def test_customer_idle_then_lapsed(market: Market) -> None:
 def test_customer_goal_completed(market: Market) -> None:
     market.customer(CALM)
     market.customer(2, goal="completed")
+    market.customer(3, goal="completed", changed=AS_OF - 60 * DAY)  # long done: not news
     got = fired(market, "customer_goal_completed")
     assert set(got) == {"2"} and got["2"].severity == "Low"
 
