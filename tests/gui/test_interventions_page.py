@@ -62,8 +62,10 @@ def settings():
 
 
 @pytest.fixture
-def page(qtbot, runner, engine, settings):
-    service = InterventionService(lambda: engine, lambda: settings, actor="dana")
+def page(qtbot, runner, engine, settings, tmp_path):
+    service = InterventionService(
+        lambda: engine, lambda: settings, actor="dana", models_dir=tmp_path / "models"
+    )
     vm = InterventionsViewModel(runner, service.queue, service=service)
     page = InterventionsPage(vm)
     qtbot.addWidget(page)
@@ -234,3 +236,13 @@ def test_a_breach_found_by_loading_is_escalated_once_and_shown(qtbot, page, engi
         ).all()
     assert len(escalations) == 1 and len(breaches) == 1
     assert escalations[0].intervention_local_id == row.local_id
+
+
+def test_opening_the_effectiveness_tab_measures_once_and_explains_what_is_missing(qtbot, page):
+    with qtbot.waitSignal(page.vm.effects.sig_error, timeout=10_000) as error:
+        page.tabs.setCurrentIndex(1)
+    assert "train the models first" in error.args[0]
+    assert "train the models first" in page.effect_status.text()
+    page.tabs.setCurrentIndex(0)
+    page.tabs.setCurrentIndex(1)  # not measured again on every visit
+    assert not page.vm.runner.running_names()

@@ -84,6 +84,7 @@ class EffectChart(pg.PlotWidget):
         self.hideButtons()
         self.setMenuEnabled(False)
         self.setLabel("left", "retention vs comparable untreated (points)")
+        self.getAxis("bottom").setHeight(44)  # two-line ticks: the type and its n
         self.addLine(y=0, pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine))
         self.errors = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), beam=0.2)
         self.points = pg.ScatterPlotItem(size=10, symbol="o")
@@ -376,6 +377,8 @@ class InterventionsPage(QWidget):
         q_lay.addWidget(self.stack, 1)
         self.tabs.addTab(queue, "Queue")
         self.tabs.addTab(effects, "Effectiveness")
+        self._measured = False
+        self.tabs.currentChanged.connect(self._tab_changed)
         top = QHBoxLayout()
         top.addWidget(self.filter, 1)
         for w in (self.type_filter, self.state_filter, self.assignee_filter, self.mine):
@@ -468,6 +471,13 @@ class InterventionsPage(QWidget):
         if self.create_dialog is not None:
             self.create_dialog.accept()
             self.create_dialog = None
+
+    def _tab_changed(self, index: int) -> None:
+        # Measuring takes seconds (risk at many past dates): only once asked for.
+        if index == 1 and not self._measured:
+            self._measured = True
+            self.effect_status.setText("Measuring…")
+            self.vm.effects.load()
 
     def _effects_ready(self, _records: Any) -> None:
         data = self.vm.effects.chart_data()
