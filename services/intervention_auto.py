@@ -312,11 +312,13 @@ def after_scoring(
     fired_alerts: Iterable[Any] | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The interventions' part of a scoring run: auto-create from what fired, then look
-    for SLA breaches (escalated once). A failure here must not lose the scoring run, so
-    the caller logs and goes on."""
+    """The interventions' part of a scoring run: auto-create from what fired, look for
+    SLA breaches (escalated once), and record the outcomes whose 30 days have passed.
+    A failure here must not lose the scoring run, so the caller logs and goes on."""
+    from services.intervention_outcomes import measure_outcomes
     from services.intervention_workflow import check_breaches
 
     report = auto_create(engine, settings, fired_alerts=fired_alerts, now=now)
     breaches = check_breaches(engine, settings=settings, now=now)
-    return {**report.as_dict(), "breaches": len(breaches)}
+    outcomes = measure_outcomes(engine, now=now)
+    return {**report.as_dict(), "breaches": len(breaches), "outcomes": outcomes}

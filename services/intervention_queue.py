@@ -56,6 +56,8 @@ class QueueRow:
     clock: Any = None  # the SlaClock (None: no SLA), for live countdowns
     # Why the API refused this intervention's last failed write (a 422's reason).
     sync_error: str | None = None
+    # retained / churned 30 days after completion (measured or recorded)
+    outcome_result: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +76,7 @@ class QueueRow:
             "created_at": _iso(self.created_at),
             "sync": self.sync_state,
             "sync_error": self.sync_error,
+            "outcome_result": self.outcome_result,
             "escalated_to": self.escalated_to,
             "reason": self.reason,
         }
@@ -150,6 +153,7 @@ def list_queue(
             tr.auto_created,
             esc.c.contact.label("escalated_to"),
             failed.c.last_error.label("sync_error"),
+            tr.outcome_result,
         )
         .select_from(
             Intervention.__table__.outerjoin(Tutor.__table__, t.id == i.tutor_id)
@@ -212,6 +216,7 @@ def _row(r: Any, now: datetime) -> QueueRow:
         lock_version=r.lock_version,
         clock=clock,
         sync_error=r.sync_error,
+        outcome_result=r.outcome_result,
     )
 
 

@@ -379,3 +379,29 @@ def test_interventions_list_on_the_command_line(db, capsys):
     assert cli.main(["interventions", "list", "--database", url]) == 0
     text = capsys.readouterr().out
     assert "2 interventions, 1 overdue" in text and "late" in text
+
+
+def test_outcomes_are_measured_30_days_after_completion(db):
+    from services.intervention_outcomes import measure_outcomes
+
+    wall = datetime.now(UTC)
+    ids = {}
+    for tutor in (1, 2, 4):
+        ids[tutor] = open_intervention(
+            db, tutor_id=tutor, intervention_type="training_module", reason="r", actor="me"
+        )
+        set_status(db, ids[tutor], "in_progress", actor="me")
+    for tutor in (1, 2):
+        set_status(db, ids[tutor], "completed", actor="me")
+    with db.begin() as conn:  # Sarah leaves 10 days after her module
+        conn.execute(
+            update(Tutor).where(Tutor.id == 1).values(churned_at=wall + timedelta(days=10))
+        )
+    assert measure_outcomes(db, now=wall + timedelta(days=29)) == {"retained": 0, "churned": 0}
+    assert measure_outcomes(db, now=wall + timedelta(days=31)) == {"retained": 1, "churned": 1}
+    assert _tracking(db, ids[1]).outcome_result == "churned"
+    assert _tracking(db, ids[2]).outcome_result == "retained"
+    assert _tracking(db, ids[4]).outcome_result is None  # still in progress
+    # Measured once; the manager's note stays theirs to add.
+    assert measure_outcomes(db, now=wall + timedelta(days=40)) == {"retained": 0, "churned": 0}
+    assert _tracking(db, ids[2]).outcome_note is None

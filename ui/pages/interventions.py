@@ -211,6 +211,11 @@ class DetailPane(QWidget):
             f"<br>Reason: {row.reason or '–'}"
             + (f"<br>Escalated to {row.escalated_to}" if row.escalated_to else "")
             + (f"<br>Outcome: {row.outcome}" if row.outcome else "")
+            + (
+                f"<br>30 days later: <b>{row.outcome_result}</b>"
+                if row.outcome_result and not row.outcome
+                else ""
+            )
             + (" · <i>waiting to upload</i>" if row.pending and not row.sync_error else "")
             + (
                 f"<br><span style='color:#c62828'>The API refused it: {row.sync_error}</span>"
