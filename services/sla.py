@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # Amber in the last quarter of the budget (issue 5).
@@ -76,12 +77,7 @@ class TeamCalendar:
         return ZoneInfo(self.timezone)
 
     def _day_window(self, day: date) -> tuple[datetime, datetime] | None:
-        if day.weekday() not in self.workdays or day in self.holidays:
-            return None
-        zone = self.zone
-        start = datetime.combine(day, self.start, zone).astimezone(UTC)
-        end = datetime.combine(day, self.end, zone).astimezone(UTC)
-        return start, end
+        return _day_window(self, day)
 
     def windows(self, since: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Working windows (UTC) that end after ``since``, clipped to start at it."""
@@ -118,6 +114,18 @@ class TeamCalendar:
                 return start + left
             left -= end - start
         raise AssertionError("unreachable: windows() raises first")
+
+
+@lru_cache(maxsize=8192)
+def _day_window(cal: TeamCalendar, day: date) -> tuple[datetime, datetime] | None:
+    """A working day's window in UTC (cached: a queue of thousands of clocks asks for
+    the same few weeks of days on every countdown tick)."""
+    if day.weekday() not in cal.workdays or day in cal.holidays:
+        return None
+    zone = ZoneInfo(cal.timezone)
+    start = datetime.combine(day, cal.start, zone).astimezone(UTC)
+    end = datetime.combine(day, cal.end, zone).astimezone(UTC)
+    return start, end
 
 
 # A clock that counts every minute (no business-hours mode).
@@ -215,13 +223,27 @@ class SlaClock:
 
     def remaining(self, now: datetime) -> timedelta:
         """Counted time left; negative once overdue."""
+        now = _aware(now, "now")
         if self.deadline is not None:
-            return self.deadline - _aware(now, "now")
+            return self.deadline - now
+        due = self._due
+        last = self.pauses[-1].ended if self.pauses else None
+        if due is not None and (not self.pauses or (last is not None and last <= min(now, due))):
+            # No pause between now and the due time: count just that stretch (a queue
+            # of thousands recomputes this every tick; from creation would be slow).
+            if now <= due:
+                return self.calendar.working_time(now, due)
+            return -self.calendar.working_time(due, now)
         return self.total() - self.elapsed(now)
 
     def due_at(self, now: datetime | None = None) -> datetime | None:
         """When the SLA runs out; ``None`` while paused with time left (it depends on
-        when the clock resumes). ``now`` matters only for a paused clock."""
+        when the clock resumes). It does not depend on ``now`` (kept for callers)."""
+        return self._due
+
+    @cached_property
+    def _due(self) -> datetime | None:
+        # A clock is immutable (pause/resume make new ones): its due time is computed once.
         if self.deadline is not None:
             return self.deadline
         assert self.budget is not None
@@ -239,9 +261,16 @@ class SlaClock:
 
     def state(self, now: datetime, status: str = "open") -> str:
         """done / overdue (red) / due_soon (amber, last 25 %) / paused / on_track (green)."""
+        return self.snapshot(now, status)[0]
+
+    def snapshot(self, now: datetime, status: str = "open") -> tuple[str, timedelta | None]:
+        """(state, time left) in one pass; time left is None once finished."""
         if status in FINISHED_STATUSES:
-            return DONE
+            return DONE, None
         left = self.remaining(now)
+        return self._state(left), left
+
+    def _state(self, left: timedelta) -> str:
         if left <= ZERO:
             return OVERDUE
         if self.paused:

@@ -16,7 +16,7 @@ from services.intervention_service import InterventionService
 from services.intervention_settings import InterventionSettings
 from services.intervention_workflow import open_intervention
 from ui.pages.interventions import InterventionsPage
-from viewmodels.interventions import SLA_ROLE, InterventionsViewModel
+from viewmodels.interventions import LOCAL_ID_ROLE, SLA_ROLE, InterventionsViewModel
 from viewmodels.tasks import TaskRunner
 
 NOW = datetime.now(UTC)
@@ -246,3 +246,13 @@ def test_opening_the_effectiveness_tab_measures_once_and_explains_what_is_missin
     page.tabs.setCurrentIndex(0)
     page.tabs.setCurrentIndex(1)  # not measured again on every visit
     assert not page.vm.runner.running_names()
+
+
+def test_countdowns_move_on_a_worker_and_keep_the_selection(qtbot, page):
+    row = _select(qtbot, page, "Sarah Chen")
+    before = page.vm.model.prepared()
+    with qtbot.waitSignal(page.vm.model.dataChanged, timeout=10_000):
+        page._tick()
+    after = page.vm.model.prepared()
+    assert [p.row for p in after] == [p.row for p in before]  # same rows, new texts
+    assert page.table.selectionModel().selectedRows()[0].data(LOCAL_ID_ROLE) == row.local_id

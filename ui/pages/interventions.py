@@ -458,7 +458,7 @@ class InterventionsPage(QWidget):
             self.vm.select(int(indexes[0].data(LOCAL_ID_ROLE)))
 
     def _tick(self) -> None:
-        self.vm.model.tick()
+        self.vm.tick()
         self.detail.refresh_sla(datetime.now().astimezone())
 
     def _say(self, text: str) -> None:
