@@ -148,6 +148,27 @@ class TutorProfileViewModel(QObject):
         )
         return NO_PREDICTION.format(why=f"status {status}: {why}")
 
+    def risky_first_sessions(self) -> list[dict[str, str]]:
+        """Upcoming first sessions at High risk or above, for the header."""
+        b = self._bundle
+        if b is None:
+            return []
+        out = []
+        for s in b.upcoming_sessions:
+            if not s["first_session"] or s["risk_tier"] not in ("Critical", "High"):
+                continue
+            age = "" if s["student_age"] is None else f", student {s['student_age']}"
+            subject = (s["subject"] or "").replace("_", " ")
+            out.append(
+                {
+                    "risk_tier": s["risk_tier"],
+                    "when": _when(s["start_time"], self._tz()),
+                    "what": f"{subject}{age}: {_pct(s['p_poor'])} risk of a poor rating"
+                    + (f", no-show risk {_pct(s['noshow_risk'])}" if s["noshow_risk"] else ""),
+                }
+            )
+        return out
+
     def series(self, key: str) -> tuple[list[float], list[float]]:
         """x = weeks ago (negative, 0 = this week), y = the weekly value; NaN where none."""
         b = self._bundle

@@ -53,28 +53,29 @@ TUTOR_COLUMNS = (
     "Segment",
     "Health",
     "Risk",
-    "P(churn 30 d)",
-    "Trend (7 d)",
+    "Churn 30 d",
+    "Trend 7 d",
     "Sessions 30 d",
-    "Avg rating",
-    "First-session success",
-    "Open interventions",
+    "Rating 30 d",
+    "1st-session success",
+    "Open interv.",
     "Manager",
 )
 COL_TIER, COL_RISK, COL_TREND = 2, 5, 7
 FIRST_SESSION_COLUMNS = (
     "Risk",
-    "P(poor rating)",
+    "P(poor)",
     "Starts",
     "Tutor",
     "Subject",
-    "Student age",
+    "Age",
     "Tutor tier",
-    "No-show risk",
+    "No-show",
+    "Prep e-mail",
     "Why",
-    "",
 )
-FS_COL_ACTION = 9
+FS_COL_ACTION = 8
+FS_COL_WHY = 9
 
 
 def _pct(x: float | None, digits: int = 0) -> str:
@@ -287,8 +288,8 @@ def prepare_sessions(rows: Sequence[FirstSessionRow], tz: tzinfo | None) -> list
             "–" if r.student_age is None else str(r.student_age),
             r.tutor_tier or "–",
             _pct(r.noshow_risk),
-            r.why or "–",
             "Prep e-mail open" if r.prep_sent else "Send prep email",
+            r.why or "–",
         )
         keys = (
             RISK_RANK.get(r.risk_tier or "", 9),
@@ -299,8 +300,8 @@ def prepare_sessions(rows: Sequence[FirstSessionRow], tz: tzinfo | None) -> list
             _key(r.student_age),
             TIER_RANK.get(r.tutor_tier or "", 9),
             _key(r.noshow_risk),
-            texts[8],
             int(r.prep_sent),
+            texts[9],
         )
         out.append(PreparedSession(r, texts, keys))
     return out
@@ -326,7 +327,7 @@ class FirstSessionsModel(_SortedTable):
             return p.row.tutor_id
         if role == RISK_ROLE:
             return p.row.risk_tier
-        if role == Qt.ItemDataRole.ToolTipRole and col == 8:
+        if role == Qt.ItemDataRole.ToolTipRole and col == FS_COL_WHY:
             return p.row.why
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (1, 5, 7):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

@@ -206,7 +206,7 @@ class TutorProfileView(QWidget):
         self.curve.setTextFormat(Qt.TextFormat.RichText)
         self.notice = QLabel("")
         self.notice.setWordWrap(True)
-        self.notice.setObjectName("muted")
+        self.notice.setTextFormat(Qt.TextFormat.RichText)
         top = QHBoxLayout()
         top.addWidget(self.back)
         top.addWidget(self.name)
@@ -273,6 +273,7 @@ class TutorProfileView(QWidget):
         self.flags.setTextFormat(Qt.TextFormat.RichText)
         self.flags.setWordWrap(True)
         self.flags.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.flags.setContentsMargins(10, 8, 10, 8)
         flags = QScrollArea()
         flags.setWidgetResizable(True)
         flags.setFrameShape(QFrame.Shape.NoFrame)
@@ -364,7 +365,7 @@ class TutorProfileView(QWidget):
         n_first = sum(1 for s in b.upcoming_sessions if s["first_session"])
         self.upcoming_label.setText(
             f"Upcoming (next 14 days): {len(b.upcoming_sessions)} sessions, "
-            f"{n_first} first sessions"
+            f"{n_first} first session{'' if n_first == 1 else 's'}"
         )
         self.tabs.setTabText(1, f"Flags ({len(b.alerts)})")
         self.tabs.setTabText(2, f"Interventions ({len(b.interventions)})")
@@ -376,7 +377,15 @@ class TutorProfileView(QWidget):
             self.notice.setText(self.vm.no_prediction_text())
             self.notice.setVisible(True)
             return
-        self.notice.setVisible(False)
+        risky = self.vm.risky_first_sessions()
+        self.notice.setText(
+            "".join(
+                f"{badge(s['risk_tier'].upper(), RISK_COLORS.get(s['risk_tier'], '#64748b'))} "
+                f"Upcoming first session {escape(s['when'])}: {escape(s['what'])}<br/>"
+                for s in risky
+            )
+        )
+        self.notice.setVisible(bool(risky))
         change = b.curve_change
         cells = []
         for h in ("7d", "14d", "30d", "90d"):
@@ -560,7 +569,7 @@ class TutorsPage(QWidget):
         self.export_button = QPushButton("Export CSV…")
         self.export_button.clicked.connect(self._export_csv)
         bar.addWidget(self.export_button)
-        self.table = _table(vm.tutors, (18, 18, 8, 9, 6, 9, 9, 10, 8, 8, 10, 8, 0))
+        self.table = _table(vm.tutors, (16, 15, 7, 8, 6, 9, 9, 9, 11, 9, 15, 10, 0))
         self.table.setSortingEnabled(True)
         self.table.horizontalHeader().setSortIndicator(6, Qt.SortOrder.DescendingOrder)
         self.table.setItemDelegateForColumn(COL_RISK, RiskBadgeDelegate(self.table))
@@ -587,7 +596,7 @@ class TutorsPage(QWidget):
         ll.addWidget(hint)
 
         # --- first sessions
-        self.sessions_table = _table(vm.sessions, (9, 8, 14, 16, 10, 6, 8, 8, 40, 0))
+        self.sessions_table = _table(vm.sessions, (9, 7, 14, 15, 11, 4, 8, 7, 14, 0))
         self.sessions_table.setSortingEnabled(True)
         self.sessions_table.horizontalHeader().setSortIndicator(1, Qt.SortOrder.DescendingOrder)
         self.sessions_table.setItemDelegateForColumn(0, RiskBadgeDelegate(self.sessions_table))
@@ -597,6 +606,7 @@ class TutorsPage(QWidget):
         self.sessions_table.doubleClicked.connect(self._open_from_sessions)
         self.sessions_note = QLabel("")
         self.sessions_note.setObjectName("muted")
+        self.sessions_note.setWordWrap(True)
         fs = QWidget()
         fl = QVBoxLayout(fs)
         fl.setContentsMargins(0, 6, 0, 0)
