@@ -183,17 +183,16 @@ def prepare_queue(
         (-1 if r.manager_id is None else int(r.manager_id) for r in rows), np.int64, n
     )
     prepared.assignee = np.array([r.assignee or "" for r in rows], dtype=object)
-    lower = [[c.lower() for c in d] for d in display]
     prepared.sort_keys = [
         prepared.severity.astype(np.int64),
         np.fromiter((r.priority for r in rows), np.int64, n),
-        _rank([d[COL_RULE] for d in lower]),
-        _rank([d[COL_SUBJECT] for d in lower]),
-        _rank([d[COL_MANAGER] for d in lower]),
+        _rank([d[COL_RULE].lower() for d in display]),
+        _rank([d[COL_SUBJECT].lower() for d in display]),
+        _rank([d[COL_MANAGER].lower() for d in display]),
         prepared.state.astype(np.int64),
-        _rank([d[COL_ASSIGNEE] for d in lower]),
+        _rank([d[COL_ASSIGNEE].lower() for d in display]),
         np.fromiter((_ts(r.created_at) for r in rows), float, n),
-        _rank([d[COL_TITLE] for d in lower]),
+        _rank([d[COL_TITLE].lower() for d in display]),
     ]
     return prepared
 
