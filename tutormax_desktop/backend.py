@@ -521,7 +521,10 @@ class Backend:
 
     def save_settings(self, new: Settings) -> None:
         """Validate, write the settings file, and use the new settings from now on."""
+        from services.db.url import check_database_url
+
         new = Settings.model_validate(new.model_dump())
+        new.database_url = check_database_url(new.database_url)
         save_settings(new, self.ctx.paths.settings_file)
         self.ctx.settings = new
 

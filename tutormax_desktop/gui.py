@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="use the built-in sandbox marketplace even if an API is configured",
     )
     p.add_argument("--no-sync", action="store_true", help="do not sync or run jobs at start")
+    p.add_argument(
+        "--database",
+        metavar="URL",
+        help="use this database for this run (e.g. a team's postgresql+psycopg://...); "
+        "Settings > Database URL keeps one",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     # tutormax_desktop/self_test.py: a packaged app checks itself, offscreen.
     test = p.add_argument_group("self-test (offscreen; for installers, CI and support)")
@@ -145,6 +151,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         ui_settings = QSettings(str(ctx.paths.config_dir / "ui.ini"), QSettings.Format.IniFormat)
         theme = ThemeManager(app, str(ui_settings.value("theme", "system")))
+        if args.database:
+            from services.db.url import check_database_url
+
+            try:  # this run only; the settings file is unchanged
+                ctx.settings.database_url = check_database_url(args.database)
+            except ValueError as exc:
+                QMessageBox.critical(None, "TutorMax Desktop", f"--database: {exc}")
+                return EXIT_NO_DISPLAY
         if args.sandbox:
             ctx.settings.api_url = None  # this run only; the settings file is unchanged
         elif not ctx.paths.settings_file.exists() and not first_run_choice(ctx, theme, ui_settings):

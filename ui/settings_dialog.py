@@ -115,6 +115,16 @@ class SettingsDialog(QDialog):
         sl.addWidget(self.api_box)
         sl.addWidget(self.sandbox_radio)
         sl.addWidget(sandbox_note)
+        # A team shares one PostgreSQL database (README "Team deployment").
+        self.database = QLineEdit(s.database_url or "")
+        self.database.setPlaceholderText("empty: this computer's own database")
+        self.database.setToolTip(
+            "A shared team database, e.g. postgresql+psycopg://you@db.example.com/tutormax "
+            "(the password goes in ~/.pgpass or PGPASSWORD, never here)"
+        )
+        db_form = QFormLayout()
+        db_form.addRow("Database URL", self.database)
+        sl.addLayout(db_form)
         (self.sandbox_radio if s.uses_sandbox else self.api_radio).setChecked(True)
         self.api_radio.toggled.connect(self._update_enabled)
 
@@ -231,6 +241,7 @@ class SettingsDialog(QDialog):
         new.api_url = self.url.text().strip() or None if self.api_radio.isChecked() else None
         if self.api_radio.isChecked() and not new.api_url:
             raise ValueError("Enter the API's base URL, or choose the sandbox.")
+        new.database_url = self.database.text().strip() or None
         new.schedule.enabled = self.schedule_on.isChecked()
         new.schedule.nightly_at = self.nightly.time().toString("HH:mm")
         new.dashboard.daily_session_target = self.target.value() or None

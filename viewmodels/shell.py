@@ -137,6 +137,7 @@ class ShellViewModel(QObject):
             summary_interval_ms=summary_interval_ms,
         )
         self._source_key = backend.source_key
+        self._database = backend.database_label
         scheduler = Scheduler(
             JobRegistry(),
             Path(backend.source_dir) / "schedule.json",
@@ -380,7 +381,10 @@ class ShellViewModel(QObject):
         sched.tz = self.backend.timezone()
         sched.enabled = settings.schedule.enabled
         self.sig_settings_changed.emit(settings)
-        if self.backend.source_key != self._source_key:
+        # Another database (a team's shared one, or back to this computer's) is
+        # switched to like another source: every page reloads from it.
+        database = self.backend.database_label
+        if self.backend.source_key != self._source_key or database != self._database:
             self._switch_source()
         else:
             self.sig_message.emit("Settings saved")
@@ -388,6 +392,7 @@ class ShellViewModel(QObject):
     def _switch_source(self) -> None:
         """Another data source: its own schedule, database and models from now on."""
         self._source_key = self.backend.source_key
+        self._database = self.backend.database_label
         sched = self.scheduler.scheduler
         sched.use_state_file(Path(self.backend.source_dir) / "schedule.json")
         self.scheduler.recheck_models()  # this source's models
