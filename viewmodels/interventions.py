@@ -311,6 +311,7 @@ class InterventionsViewModel(QObject):
         self.proxy.sort(0, Qt.SortOrder.AscendingOrder)
         self._loaded_once = False
         self._selected: int | None = None
+        self._choices: dict[str, list[tuple[int, str]]] = {"tutors": [], "managers": []}
         from viewmodels.intervention_effects import EffectivenessViewModel
 
         self.effects = EffectivenessViewModel(runner, service, self)
@@ -338,6 +339,8 @@ class InterventionsViewModel(QObject):
     def _on_loaded(self, result: tuple[list[PreparedRow], datetime]) -> None:
         prepared, now = result
         self.model.set_rows(prepared, now)
+        if not self._loaded_once or not self._choices["tutors"]:
+            self._refresh_choices()
         self._loaded_once = True
         self.sig_loaded.emit(len(prepared))
         overdue = [p.row for p in prepared if p.sla == "overdue"]
@@ -494,7 +497,26 @@ class InterventionsViewModel(QObject):
     # ------------------------------------------------------------------ for dialogs
 
     def choices(self) -> dict[str, list[tuple[int, str]]]:
-        """Tutors and managers for the create dialog (a quick indexed read)."""
-        if self.service is None:
-            return {"tutors": [], "managers": []}
-        return {"tutors": self.service.tutors(), "managers": self.service.managers()}
+        """Tutors and managers for the create dialog, as read on a worker with the last
+        load (a dialog opens at once, without a query on the GUI thread)."""
+        return self._choices
+
+    def _refresh_choices(self) -> None:
+        service = self.service
+        if service is None:
+            return
+
+        def work(_state: Any) -> dict[str, list[tuple[int, str]]]:
+            return {"tutors": service.tutors(), "managers": service.managers()}
+
+        def done(choices: dict[str, list[tuple[int, str]]]) -> None:
+            self._choices = choices
+
+        self.runner.submit(
+            "intervention-choices",
+            work,
+            on_success=done,
+            on_failure=lambda exc, _t: self.sig_error.emit(str(exc)),
+            record=False,
+            coalesce=True,
+        )

@@ -71,6 +71,7 @@ def page(qtbot, runner, engine, settings, tmp_path):
     qtbot.addWidget(page)
     with qtbot.waitSignal(vm.sig_loaded, timeout=10_000):
         vm.load()
+    qtbot.waitUntil(lambda: bool(vm.choices()["tutors"]), timeout=10_000)
     yield page
     page.hide()
 
@@ -109,6 +110,8 @@ def test_queue_is_overdue_first_with_assignees_and_filters(qtbot, page):
 
 def test_create_dialog_validates_then_shows_the_services_refusal(qtbot, page, engine):
     dialog = page.open_create()
+    names = [dialog.tutor.itemText(i) for i in range(dialog.tutor.count())]
+    assert names == ["Mike Ross (#2)", "Sarah Chen (#1)"]  # active, not deleted
     dialog.tutor.setCurrentIndex(dialog.tutor.findData(2))
     dialog.buttons.accepted.emit()
     assert "reason is required" in dialog.error.text() and dialog.isVisible()
