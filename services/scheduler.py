@@ -268,8 +268,9 @@ class Scheduler:
         self, now: datetime, running: frozenset[str] | set[str] = frozenset()
     ) -> list[DueJob]:
         """Jobs to start now (none that is already running): nightly runs first (a
-        retrain comes before the scoring that uses it), then daily, then after-sync;
-        registration order within each."""
+        retrain comes before the scoring that uses it), then after-sync (the scores a
+        manager waits for after a sync), then daily (forecasts); registration order
+        within each."""
         if not self.enabled:
             return []
         due: list[DueJob] = []
@@ -281,7 +282,7 @@ class Scheduler:
                 found = self._due(job.name, job.triggers, job.min_interval, now)
             if found is not None:
                 due.append(found)
-        order = {NIGHTLY: 0, DAILY: 1, AFTER_SYNC: 2}
+        order = {NIGHTLY: 0, AFTER_SYNC: 1, DAILY: 2}
         return sorted(due, key=lambda d: order.get(d.trigger, 3))
 
     def _first_run(self, job: Any, now: datetime) -> DueJob | None:
