@@ -28,6 +28,7 @@ SUITES = {
     "models": "benchmarks.models_bench",
     "forecast": "benchmarks.forecast_bench",
     "gui": "benchmarks.startup_bench",
+    "tutors": "benchmarks.tutors_bench",
     "alerts": "benchmarks.alerts_bench",
     "package": "benchmarks.package_bench",
 }

@@ -238,6 +238,7 @@ def test_profile_loads_off_the_gui_thread_and_fills_every_tab(
     with qtbot.waitSignal(vm.sig_loaded, timeout=60_000):
         vm.load(ids["sarah"])
     assert threads and threads[0] != threading.main_thread().ident
+    qtbot.waitUntil(lambda: not view.pending, timeout=10_000)  # charts and tabs fill in turns
     b = vm.bundle
     assert b.tutor["name"] == "Sarah Chen" and b.tutor["tenure_days"] == 120
     assert b.prediction["risk_tier"] == "Critical"
@@ -314,6 +315,7 @@ def test_a_tutor_with_no_sessions_and_no_predictions_opens_with_no_data_text(
     view = profile_view(vm)
     with qtbot.waitSignal(vm.sig_loaded, timeout=60_000):
         vm.load(new_id)
+    qtbot.waitUntil(lambda: not view.pending, timeout=10_000)
     b = vm.bundle
     assert b.prediction is None and b.tier is None and b.weekly.empty
     assert b.tutor["tenure_days"] is None and b.tutor["manager"] == "no manager"

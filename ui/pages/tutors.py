@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -312,6 +312,8 @@ class TutorProfileView(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(head)
         lay.addWidget(self.tabs, 1)
+        self._steps: list[Any] = []
+        self._color_charts()
         vm.sig_loaded.connect(self.show_bundle)
         vm.sig_loading_changed.connect(self._on_loading)
 
@@ -358,8 +360,18 @@ class TutorProfileView(QWidget):
         self.create_button.setEnabled(not t["deleted"])
         self.report_button.setEnabled(True)
         self._show_curve(b)
-        self._show_performance(b)
-        self._show_flags(b)
+        # The header paints first; charts and tabs follow one per turn of the event
+        # loop (each pyqtgraph chart costs milliseconds to update and repaint), so no
+        # single step holds the GUI thread for long. A newer bundle replaces the rest.
+        steps: list[Any] = [
+            (lambda k=key, c=chart: c.set_series(*self.vm.series(k)))
+            for key, chart in self.charts.items()
+        ]
+        steps += [lambda: self._show_performance(b), lambda: self._show_flags(b)]
+        restart = not self._steps
+        self._steps = steps
+        if restart:
+            QTimer.singleShot(0, self, self._next_step)
         self.interventions_empty.setVisible(not b.interventions)
         self.interventions_table.setVisible(bool(b.interventions))
         n_first = sum(1 for s in b.upcoming_sessions if s["first_session"])
@@ -413,7 +425,19 @@ class TutorProfileView(QWidget):
             "</tr></table>"
         )
 
-    def _show_performance(self, b: Any) -> None:
+    @property
+    def pending(self) -> bool:
+        """Parts of the newest bundle still waiting for their turn."""
+        return bool(self._steps)
+
+    def _next_step(self) -> None:
+        if not self._steps:
+            return
+        self._steps.pop(0)()
+        if self._steps:
+            QTimer.singleShot(0, self, self._next_step)
+
+    def _color_charts(self) -> None:
         colors = {
             "sessions": self._theme.accent,
             "avg_rating": "#b45309",
@@ -424,7 +448,15 @@ class TutorProfileView(QWidget):
         }
         for key, chart in self.charts.items():
             chart.apply_theme(self._theme, colors[key])
-            chart.set_series(*self.vm.series(key))
+        self.risk_chart.setBackground(self._theme.card)
+        self.risk_curve.setPen(pg.mkPen(self._theme.red, width=2))
+        self.risk_curve.setSymbolBrush(self._theme.red)
+        for name in ("left", "bottom"):
+            axis = self.risk_chart.getAxis(name)
+            axis.setPen(pg.mkPen(self._theme.border))
+            axis.setTextPen(pg.mkPen(self._theme.muted))
+
+    def _show_performance(self, b: Any) -> None:
         x, y = self.vm.risk_history()
         self.risk_curve.setData(x, y)
         self.risk_chart.setXRange(min([-4.0, *x]) - 0.5, 0.5, padding=0)
@@ -490,13 +522,7 @@ class TutorProfileView(QWidget):
 
     def apply_theme(self, theme: Theme) -> None:
         self._theme = theme
-        self.risk_chart.setBackground(theme.card)
-        self.risk_curve.setPen(pg.mkPen(theme.red, width=2))
-        self.risk_curve.setSymbolBrush(theme.red)
-        for name in ("left", "bottom"):
-            axis = self.risk_chart.getAxis(name)
-            axis.setPen(pg.mkPen(theme.border))
-            axis.setTextPen(pg.mkPen(theme.muted))
+        self._color_charts()
         if self.vm.bundle is not None:
             self.show_bundle(self.vm.bundle)
 
