@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,16 @@ from PySide6.QtGui import QImage
 from sqlalchemy import func, select
 
 from services.db.engine import make_engine
-from services.db.migrate import current_revision, head_revision
-from services.db.models import ScoringRun, SyncState, TutoringSession, TutorPrediction
+from services.db.migrate import current_revision, head_revision, migrate
+from services.db.models import (
+    Intervention,
+    ScoringRun,
+    SyncState,
+    TutoringSession,
+    TutorPrediction,
+)
+from services.interventions import create_intervention
+from tests.sync.helpers import server_rows
 from viewmodels.shell import PAGES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -247,3 +256,47 @@ def test_sigterm_while_a_job_runs_cancels_it_and_exits_zero(
     line = worker.wait_for(r"job train (cancelled|failed|ok) in", timeout=1)
     assert "worker stopped" in worker.output.split(line, 1)[1]
     assert _connections(postgres_server, postgres_url) == 0
+
+
+@pytest.mark.postgres
+def test_the_worker_sends_what_a_desktop_wrote_to_the_shared_database(
+    postgres_url, writable_sandbox_server, tmp_path
+):
+    handle = writable_sandbox_server
+    now = handle.clock.read_bound_us()
+    # A desktop on the team database records an intervention (local row + outbox item).
+    desktop = make_engine(postgres_url)
+    try:
+        migrate(desktop)
+        local_id = create_intervention(
+            desktop,
+            tutor_id=min(server_rows(handle.world, now, "tutors")),
+            intervention_type="manager_coaching",
+            priority=80,
+            due_at=datetime.now(UTC) + timedelta(hours=48),
+            assigned_to_id=min(server_rows(handle.world, now, "managers")),
+            reason="written by a desktop",
+            actor="desktop-1",
+        )
+    finally:
+        desktop.dispose()
+    result = subprocess.run(
+        [sys.executable, "-m", "tutormax_desktop.launcher", "--tutormax-cli", "worker",
+         "--database", postgres_url, "--api-url", handle.base_url, "--ticks", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env=_env(TUTORMAX_HOME=str(tmp_path / "home"), TUTORMAX_API_TOKEN=handle.token),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "outbox: {'sent': 1" in result.stdout
+    assert handle.stats.count(path="/api/v1/interventions", method="POST") == 1
+    engine = make_engine(postgres_url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                select(Intervention.id, Intervention.pending).where(
+                    Intervention.local_id == local_id
+                )
+            ).one()
+    finally:
+        engine.dispose()
+    assert row.id is not None and not row.pending
