@@ -292,6 +292,7 @@ class MainWindow(QMainWindow):
         self.search.setClearButtonEnabled(True)
         self.search.setFixedWidth(300)
         self.search.textChanged.connect(self._on_search)
+        self.search.returnPressed.connect(self._on_search_enter)
         header = QHBoxLayout()
         header.setContentsMargins(0, 0, 0, 4)
         header.addWidget(self.page_title)
@@ -305,6 +306,10 @@ class MainWindow(QMainWindow):
         self.interventions_page = InterventionsPage(shell.interventions)
         self.alerts_page = AlertsPage(shell.alerts, store=ui_settings)
         self.tutors_page = TutorsPage(shell.tutors, shell.tutor_profile)
+        # A double-click on a Critical tutor opens the profile.
+        self.dashboard_page.critical_table.doubleClicked.connect(
+            lambda index: self._open_tutor_at(index)
+        )
         self.system_page = SystemPage(
             shell.system,
             shell.sync,
@@ -499,6 +504,13 @@ class MainWindow(QMainWindow):
             if page == "alerts" and rest.isdigit():
                 self.alerts_page.show_alert(int(rest))
 
+    def _open_tutor_at(self, index: Any) -> None:
+        from viewmodels.dashboard import TUTOR_ID_ROLE as DASH_TUTOR_ID
+
+        tutor_id = index.data(DASH_TUTOR_ID)
+        if tutor_id is not None and index.column() != 4:  # column 4: Create intervention
+            self.open_tutor(int(tutor_id))
+
     def open_tutor(self, tutor_id: int) -> None:
         """Show the Tutors page with ``tutor_id``'s profile (for any page or link)."""
         self.go_to(PAGES.index("tutors"))
@@ -534,6 +546,12 @@ class MainWindow(QMainWindow):
         self.search.clear()
         self.search.blockSignals(False)
         self.ui_settings.setValue("window/page", name)
+
+    def _on_search_enter(self) -> None:
+        """Enter in the search box opens the best match where a page can (Tutors)."""
+        page = self.pages[self.shell.page_name]
+        if hasattr(page, "open_search_result"):
+            page.open_search_result()
 
     def _on_search(self, text: str) -> None:
         page = self.pages[self.shell.page_name]

@@ -372,6 +372,9 @@ class ShellViewModel(QObject):
         # A scoring or training run writes predictions: what the dashboard shows.
         self._reload("dashboard")
         self._reload("alerts")  # scoring evaluates the alert rules
+        if PAGES[self._page] == "tutors":  # new scores: the visible list and profile
+            self.tutors.load()
+            self.tutor_profile.reload()
         self._reload("system")
 
     def _on_settings_saved(self, settings: Settings) -> None:

@@ -489,11 +489,12 @@ def build_tutor_view_models(
     """The list and profile view models bound to the app's backend (its engine, time
     zone and intervention settings); every bound call runs on the task runner."""
     from services.first_session_queue import first_session_queue, send_prep_email
+    from services.intervention_service import current_user
     from services.intervention_workflow import open_intervention
     from services.tutors import list_tutors, tutor_bundle
     from viewmodels.tutor_profile import TutorProfileViewModel
 
-    actor = "desktop"
+    actor = current_user()  # audited as the person at the desk, like the Interventions page
 
     def settings() -> Any:
         return getattr(backend.settings, "interventions", None)

@@ -476,3 +476,38 @@ def test_trend_column_text_and_sort_key(qtbot, runner, scored_demo, ids):
     assert keys == sorted(keys, reverse=True)
     vm.set_search("sarah chen")
     assert vm.tutors.index(0, COL_TREND).data().startswith("▲ +")
+
+
+# ---------------------------------------------------------------------- the window
+
+
+def test_the_window_opens_a_profile_by_id_and_from_a_search(qtbot, make_window, scored_demo, ids):
+    from services.settings import Settings
+    from tests.gui.conftest import wait_ready
+    from viewmodels.shell import PAGES
+
+    db = scored_demo["folder"] / "tutormax.db"
+    window = make_window(Settings(database_url=f"sqlite:///{db}"))
+    wait_ready(qtbot, window)
+    profile = window.shell.tutor_profile
+    window.open_tutor(ids["sarah"])
+    assert window.shell.page_name == "tutors"
+    assert window.tutors_page.stack.currentWidget() is window.tutors_page.profile
+    qtbot.waitUntil(lambda: profile.bundle is not None, timeout=60_000)
+    assert profile.bundle.tutor["id"] == ids["sarah"]
+    assert window.tutors_page.profile.name.text() == "Sarah Chen"
+    # Back to the list; the search box filters by name and Enter opens the match.
+    window.tutors_page.profile.back.click()
+    qtbot.waitUntil(lambda: window.shell.tutors.tutor_list is not None, timeout=60_000)
+    window.search.setText("Mike Ross")
+    assert window.tutors_page.vm.tutors.rowCount() >= 1
+    qtbot.keyClick(window.search, Qt.Key.Key_Return)
+    qtbot.waitUntil(
+        lambda: profile.bundle is not None and profile.bundle.tutor["id"] == ids["mike"],
+        timeout=60_000,
+    )
+    # A notification target "tutors/<id>" opens that profile too.
+    window.go_to(PAGES.index("dashboard"))
+    window.open_target(f"tutors/{ids['sarah']}")
+    qtbot.waitUntil(lambda: profile.bundle.tutor["id"] == ids["sarah"], timeout=60_000)
+    assert window.shell.page_name == "tutors"

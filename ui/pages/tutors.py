@@ -745,6 +745,13 @@ class TutorsPage(QWidget):
             self.tabs.setCurrentIndex(0)
         self.vm.set_search(text)
 
+    def open_search_result(self) -> bool:
+        """Enter in the search box: open the first tutor the list shows."""
+        if self.stack.currentWidget() is not self.tabs or self.vm.tutors.rowCount() == 0:
+            return False
+        self.open_tutor(self.vm.tutors.tutor_id(0))
+        return True
+
     def load(self) -> None:
         self.vm.load()
         if self.tabs.currentIndex() == 1:
