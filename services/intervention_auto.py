@@ -24,16 +24,18 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select
 
+from services.db.engine import begin_write
 from services.db.models import (
     Alert,
     FirstSessionPrediction,
+    Intervention,
     InterventionHoldout,
     ScoringRun,
     TutorPrediction,
 )
 from services.intervention_policy import Signal, type_label, types_for
 from services.intervention_settings import InterventionSettings
-from services.intervention_workflow import open_for, open_intervention
+from services.intervention_workflow import OPEN_STATUSES, open_intervention
 from services.interventions import InterventionInputError
 
 log = logging.getLogger(__name__)
@@ -232,22 +234,24 @@ def auto_create(
     with engine.connect() as conn:
         planned = plan(conn, fired_alerts=fired_alerts, since=since, now=now)
     done: set[tuple[int, str]] = set()
-    for p in planned:
-        pair = (p.tutor_id, p.intervention_type)
-        type_settings = settings.types.get(p.intervention_type)
-        if pair in done or (type_settings is not None and not type_settings.auto_create):
-            continue
-        done.add(pair)
-        with engine.connect() as conn:
-            if open_for(conn, *pair) is not None:
+    # One write transaction for the whole batch: hundreds of creations after a first
+    # scoring run commit once (each on its own took ~11 ms on SQLite).
+    with begin_write(engine) as conn:
+        already = _open_pairs(conn)
+        for p in planned:
+            pair = (p.tutor_id, p.intervention_type)
+            type_settings = settings.types.get(p.intervention_type)
+            if pair in done or (type_settings is not None and not type_settings.auto_create):
+                continue
+            done.add(pair)
+            if pair in already:
                 report.skipped_open += 1
                 continue
             if _held_out_recently(conn, p, now):
                 report.held_out += 1
                 continue
-        share = type_settings.holdout_share if type_settings is not None else 0.0
-        if share > 0 and rng.random() < share:
-            with engine.begin() as conn:
+            share = type_settings.holdout_share if type_settings is not None else 0.0
+            if share > 0 and rng.random() < share:
                 conn.execute(
                     insert(InterventionHoldout).values(
                         tutor_id=p.tutor_id,
@@ -257,29 +261,41 @@ def auto_create(
                         source_alert_key=p.alert_key,
                     )
                 )
-            report.held_out += 1
-            continue
-        try:
-            local_id = open_intervention(
-                engine,
-                tutor_id=p.tutor_id,
-                intervention_type=p.intervention_type,
-                reason=p.reason,
-                actor=AUTO_ACTOR,
-                settings=settings,
-                now=now,
-                session_at=p.session_at,
-                source_alert_key=p.alert_key,
-                risk=p.risk,
-                auto=True,
-            )
-        except InterventionInputError as exc:
-            report.refused.append(f"tutor {p.tutor_id}: {exc}")
-            continue
-        report.created.append(local_id)
+                report.held_out += 1
+                continue
+            try:  # refused before anything is written, so the batch goes on
+                local_id = open_intervention(
+                    engine,
+                    tutor_id=p.tutor_id,
+                    intervention_type=p.intervention_type,
+                    reason=p.reason,
+                    actor=AUTO_ACTOR,
+                    settings=settings,
+                    now=now,
+                    session_at=p.session_at,
+                    source_alert_key=p.alert_key,
+                    risk=p.risk,
+                    auto=True,
+                    conn=conn,
+                )
+            except InterventionInputError as exc:
+                report.refused.append(f"tutor {p.tutor_id}: {exc}")
+                continue
+            report.created.append(local_id)
     if report.created or report.held_out:
         log.info("auto-created interventions: %s", report.as_dict())
     return report
+
+
+def _open_pairs(conn: Connection) -> set[tuple[int, str]]:
+    """(tutor, type) of every open intervention, read once for the whole batch."""
+    i = Intervention.__table__.c
+    rows = conn.execute(
+        select(i.tutor_id, i.intervention_type).where(
+            i.status.in_(OPEN_STATUSES), i.deleted_at.is_(None), i.tutor_id.is_not(None)
+        )
+    )
+    return {(int(t), str(k)) for t, k in rows}
 
 
 def _held_out_recently(conn: Connection, p: Planned, now: datetime) -> bool:

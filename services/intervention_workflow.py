@@ -10,6 +10,8 @@ outcome result, escalation) are audited in the same way.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -61,6 +63,7 @@ def open_intervention(
     source_alert_key: str | None = None,
     risk: float | None = None,
     auto: bool = False,
+    conn: Connection | None = None,
 ) -> int:
     """Create an intervention with the policy's SLA; returns its local id.
 
@@ -74,8 +77,8 @@ def open_intervention(
             f"intervention_type: must be one of {', '.join(DEFAULT_POLICY)}"
         )
     policy = settings.policy(intervention_type)
-    with engine.connect() as conn:
-        tutor = conn.execute(
+    with _reading(engine, conn) as reader:
+        tutor = reader.execute(
             select(Tutor.name, Tutor.manager_id, Tutor.deleted_at, Tutor.status).where(
                 Tutor.id == tutor_id
             )
@@ -87,7 +90,7 @@ def open_intervention(
                 f"tutor: {tutor.name or tutor_id} was deleted on the server; "
                 "an intervention cannot be created for them"
             )
-        existing = open_for(conn, tutor_id, intervention_type)
+        existing = open_for(reader, tutor_id, intervention_type)
     if existing is not None:
         raise InterventionInputError(
             f"{intervention_type.replace('_', ' ')} for {tutor.name or tutor_id} is already "
@@ -120,7 +123,17 @@ def open_intervention(
         notes=notes,
         actor=actor,
         tracking=tracking,
+        conn=conn,
     )
+
+
+@contextlib.contextmanager
+def _reading(engine: Engine, conn: Connection | None) -> Iterator[Connection]:
+    if conn is not None:
+        yield conn  # inside the caller's transaction: sees its own writes
+        return
+    with engine.connect() as new:
+        yield new
 
 
 def open_for(conn: Connection, tutor_id: int, intervention_type: str) -> int | None:
