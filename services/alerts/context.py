@@ -9,13 +9,14 @@ and the whole evaluation has a 3 s budget.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, Engine, and_, case, func, select
 
 from services.db.models import (
     Customer,
@@ -176,6 +177,53 @@ class RuleContext:
         self.run = run
         self.settings = settings
         self._stats: dict[int, dict[int, SessionStats]] = {}
+        self._success: dict[tuple[int, int], dict[int, tuple]] = {}
+        self._logins: dict[int, dict[int, datetime | None]] = {}
+
+    def prefetch(self, engine: Engine, *, workers: int = 3) -> None:
+        """Load what the built-in rules read, in parallel on separate connections.
+
+        The loads are independent SQL (SQLite and the PostgreSQL driver release the GIL
+        while a query runs), so at full scale this takes about the longest one instead
+        of the sum. A load that fails is left to the rule that needs it, which then
+        fails alone (the engine reports it) rather than the whole evaluation.
+        """
+        s = self.settings
+        windows = {
+            s.rating_window_days,
+            s.first_session_window_days,
+            s.reschedule_window_days,
+            s.technical_window_days,
+        }
+        jobs: list[tuple[Any, Any]] = [
+            ("customers", lambda c: c.customers),
+            ("tutors", lambda c: c.tutors),
+            ("first_sessions", lambda c: c.first_sessions),
+            (("success", 30, 7), lambda c: c.first_session_success(30, 7)),
+            (("logins", s.no_login_days), lambda c: c.last_logins(s.no_login_days)),
+            *[(("stats", d), lambda c, d=d: c.session_stats(d)) for d in sorted(windows)],
+        ]
+
+        def load(job: tuple[Any, Any]) -> tuple[Any, Any]:
+            key, loader = job
+            try:
+                with engine.connect() as conn:
+                    return key, loader(RuleContext(conn, self.run, self.settings))
+            except Exception:  # the rule that needs it will fail and say what broke
+                return key, None
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="alert-load") as pool:
+            for key, value in pool.map(load, jobs):
+                if value is None:
+                    continue
+                if isinstance(key, str):
+                    self.__dict__[key] = value  # fills the cached_property
+                elif key[0] == "stats":
+                    self._stats[key[1]] = value
+                elif key[0] == "success":
+                    self._success[(key[1], key[2])] = value
+                else:
+                    self._logins[key[1]] = value
 
     @property
     def as_of(self) -> datetime:
@@ -263,6 +311,8 @@ class RuleContext:
         """Per tutor: (rated, good) first sessions in the ``window_days`` before as-of and
         in the same window ``shift_days`` earlier: ``(rated_now, good_now, rated_then,
         good_then)``."""
+        if (window_days, shift_days) in self._success:
+            return self._success[(window_days, shift_days)]
         s = TutoringSession
         now_lo = self.as_of - window_days * DAY
         then_lo, then_hi = now_lo - shift_days * DAY, self.as_of - shift_days * DAY
@@ -287,7 +337,9 @@ class RuleContext:
             )
             .group_by(s.tutor_id)
         ).all()
-        return {int(r[0]): (int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows}
+        out = {int(r[0]): (int(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows}
+        self._success[(window_days, shift_days)] = out
+        return out
 
     def last_logins(self, days: int) -> dict[int, datetime | None]:
         """Per scored tutor: their last login, or None when there was none in ``days``.
@@ -295,6 +347,8 @@ class RuleContext:
         A correlated MAX per tutor walks the (tutor_id, occurred_at) index over a short
         range; a plain GROUP BY would scan every engagement event ever synced.
         """
+        if days in self._logins:
+            return self._logins[days]
         e = EngagementEvent
         since = self.as_of - days * DAY
         tp = TutorPrediction
@@ -311,6 +365,7 @@ class RuleContext:
         )
         rows = self.conn.execute(select(tp.tutor_id, recent).where(tp.run_id == self.run.id)).all()
         out: dict[int, datetime | None] = {int(r[0]): r[1] for r in rows}
+        self._logins[days] = out
         return out
 
     def last_login_ever(self, tutor_ids: list[int]) -> dict[int, datetime]:

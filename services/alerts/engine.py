@@ -91,6 +91,7 @@ def evaluate_alerts(
         if run is None:
             return EvaluationResult(run_id=None, as_of=None, seconds=time.perf_counter() - started)
         ctx = RuleContext(conn, run, settings)
+        ctx.prefetch(engine)
         found, errors = _run_rules(ctx, chosen)
 
     result = EvaluationResult(run_id=run.id, as_of=run.as_of.isoformat(), errors=errors)
