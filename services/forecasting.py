@@ -325,6 +325,69 @@ def forecast_accuracy(
                                                        ignore_index=True)  # fmt: skip
 
 
+# ---------------------------------------------------------------------- the page
+
+
+@dataclass
+class SeriesView:
+    """Everything the Forecast page shows for one series (a subject or ``total``)."""
+
+    name: str
+    history: pd.DataFrame  # hour, actual (the days before the forecast)
+    forecast: pd.DataFrame  # hour, mean, lower, upper, supply
+    slots: pd.DataFrame  # shortage/surplus slots (subjects only)
+    backtest: dict[str, Any]
+    accuracy: pd.DataFrame  # past runs scored: run_id, created_at, hours, wape, ...
+
+
+@dataclass
+class ForecastView:
+    run_id: int | None
+    created_at: datetime | None
+    as_of: pd.Timestamp | None
+    model_version: str
+    series: dict[str, SeriesView] = field(default_factory=dict)
+
+
+def forecast_view(engine: Engine, *, history_days: int = 14) -> ForecastView:
+    """The newest forecast of every series with its recent history, slots, backtest and
+    the accuracy of past runs: loaded at once, so the page switches series in memory."""
+    run_id = latest_run_id(engine)
+    if run_id is None:
+        return ForecastView(None, None, None, "")
+    with engine.connect() as conn:
+        run = conn.execute(
+            select(
+                ForecastRun.created_at,
+                ForecastRun.as_of,
+                ForecastRun.model_version,
+                ForecastRun.backtest,
+            ).where(ForecastRun.id == run_id)
+        ).one()
+    as_of = pd.Timestamp(run.as_of)
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    points = forecast_points(engine, run_id)
+    slots = shortage_slots(engine, run_id=run_id)
+    accuracy = forecast_accuracy(engine)
+    frames = load_frames(engine, ("bookings",))
+    names = list(dict.fromkeys(points["series"]))
+    history = demand_history(frames.bookings, as_of, history_days,
+                             [n for n in names if n != "total"])  # fmt: skip
+    view = ForecastView(run_id, run.created_at, as_of, run.model_version)
+    backtests = run.backtest or {}
+    for name in names:
+        hist = history[name] if name in history else pd.Series(0, index=history.index)
+        view.series[name] = SeriesView(
+            name=name,
+            history=hist.rename("actual").rename_axis("hour").reset_index(),
+            forecast=points[points["series"] == name].drop(columns="series").reset_index(drop=True),
+            slots=slots[slots["subject"] == name].reset_index(drop=True),
+            backtest=backtests.get(name, {}),
+            accuracy=accuracy[accuracy["series"] == name].reset_index(drop=True),
+        )
+    return view
+
+
 # ---------------------------------------------------------------------- helpers
 
 
