@@ -10,7 +10,7 @@ the activity chart as the image named :data:`CHART_NAME`.
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
 from html import escape
 from typing import Any
 
@@ -34,9 +34,16 @@ def trends(bundle: TutorBundle, weeks: int = 4) -> list[tuple[str, str, str]]:
     """(what, last ``weeks`` weeks, the ``weeks`` before) for the report's trend table."""
     w = bundle.weekly
 
+    hired = bundle.tutor.get("hired_at")
+    # Weeks that ended before the tutor was hired are not "zero sessions".
+    employed = [hired is None or start + timedelta(days=7) > hired for start in w.week_starts]
+
     def per_week(series: tuple[int, ...]) -> tuple[str, str]:
-        now, before = series[-weeks:], series[-2 * weeks : -weeks]
-        return f"{sum(now) / weeks:.1f}", f"{sum(before) / weeks:.1f}"
+        out = []
+        for lo, hi in ((-weeks, None), (-2 * weeks, -weeks)):
+            vals = [v for v, e in zip(series[lo:hi], employed[lo:hi], strict=True) if e]
+            out.append(f"{sum(vals) / len(vals):.1f}" if vals else "–")
+        return out[0], out[1]
 
     def avg(series: tuple[float | None, ...], fmt: str) -> tuple[str, str]:
         now, before = _mean(series[-weeks:]), _mean(series[-2 * weeks : -weeks])

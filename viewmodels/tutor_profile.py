@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
 from typing import Any
 
 from PySide6.QtCore import (
@@ -178,6 +178,14 @@ class TutorProfileViewModel(QObject):
         n = len(values)
         x = [float(i - n + 1) for i in range(n)]
         y = [math.nan if v is None else float(v) for v in values]
+        hired = b.tutor.get("hired_at")
+        if hired is not None:
+            # Weeks that ended before the tutor was hired have no data, not zeros.
+            week = timedelta(days=7)
+            y = [
+                math.nan if start + week <= hired else v
+                for start, v in zip(b.weekly.week_starts, y, strict=True)
+            ]
         return x, y
 
     def risk_history(self) -> tuple[list[float], list[float]]:

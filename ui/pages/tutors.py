@@ -126,7 +126,8 @@ class _Chart(pg.PlotWidget):
     def set_series(self, x: list[float], y: list[float]) -> None:
         xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
         if self._bars:
-            self.bar.setOpts(x=xs, height=np.nan_to_num(ys), width=0.7)
+            keep = np.isfinite(ys)  # no bar at all where there is no data
+            self.bar.setOpts(x=xs[keep], height=ys[keep], width=0.7)
         elif np.isfinite(ys).any():
             self.curve.setData(xs, ys, connect="finite")
         else:
