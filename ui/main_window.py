@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 
 from ui.pages.alerts import AlertsPage
 from ui.pages.dashboard import DashboardPage
+from ui.pages.forecast import ForecastPage
 from ui.pages.interventions import InterventionsPage
 from ui.pages.simple import PlaceholderPage
 from ui.pages.system import SystemPage
@@ -306,6 +307,7 @@ class MainWindow(QMainWindow):
         self.interventions_page = InterventionsPage(shell.interventions)
         self.alerts_page = AlertsPage(shell.alerts, store=ui_settings)
         self.tutors_page = TutorsPage(shell.tutors, shell.tutor_profile)
+        self.forecast_page = ForecastPage(shell.forecast)
         # A double-click on a Critical tutor opens the profile.
         self.dashboard_page.critical_table.doubleClicked.connect(
             lambda index: self._open_tutor_at(index)
@@ -330,6 +332,8 @@ class MainWindow(QMainWindow):
                 page = self.alerts_page
             elif name == "tutors":
                 page = self.tutors_page
+            elif name == "forecast":
+                page = self.forecast_page
             elif name == "system":
                 page = self.system_page
             else:

@@ -34,6 +34,7 @@ from services.scheduler import Scheduler, parse_hhmm
 from services.settings import Settings
 from viewmodels.alerts import AlertsViewModel
 from viewmodels.dashboard import DashboardViewModel
+from viewmodels.forecast import ForecastViewModel
 from viewmodels.interventions import InterventionsViewModel
 from viewmodels.notifications import NotificationCenter
 from viewmodels.scheduler import SchedulerViewModel
@@ -129,6 +130,7 @@ class ShellViewModel(QObject):
             parent=self,
         )
         self.tutors, self.tutor_profile = build_tutor_view_models(self.runner, backend, self)
+        self.forecast = ForecastViewModel(self.runner, backend.engine, self)
         settings: Settings = backend.settings
         self.notifications = NotificationCenter(
             Path(backend.data_dir) / "inbox.json",
@@ -306,6 +308,10 @@ class ShellViewModel(QObject):
             self.dashboard.load()
         elif name == "tutors":
             self.tutors.load()
+        elif name == "forecast" and (
+            self._stale.pop("forecast", False) or not self.forecast.has_forecast
+        ):
+            self.forecast.load()
 
     def _load_interventions(self) -> None:
         """The Interventions page's table when it is shown; otherwise only the SLA check
@@ -339,6 +345,7 @@ class ShellViewModel(QObject):
                 "dashboard": self.dashboard.load,
                 "system": self.system.load,
                 "alerts": self.alerts.load,
+                "forecast": self.forecast.load,
             }[name]()
         else:
             self._stale[name] = True
@@ -376,6 +383,8 @@ class ShellViewModel(QObject):
             self.tutors.load()
             self.tutor_profile.reload()
         self._reload("system")
+        if _name == "forecast":  # a new forecast run (and its shortage slots)
+            self._reload("forecast")
 
     def _on_settings_saved(self, settings: Settings) -> None:
         self.notifications.set_settings(_policy_settings(settings))

@@ -72,8 +72,9 @@ def page(runner, engine, qtbot):  # type: ignore[no-untyped-def]
     p = ForecastPage(vm)
     qtbot.addWidget(p)
     p.resize(1200, 800)
+    p.show()  # the shell loads a page's view model when it is shown
     with qtbot.waitSignal(vm.sig_loaded, timeout=20_000):
-        p.show()  # the first show loads
+        vm.load()
     return p
 
 
@@ -143,7 +144,29 @@ def test_before_any_forecast_the_page_says_how_to_get_one(runner, tmp_path, qtbo
     vm = ForecastViewModel(runner, lambda: eng)
     p = ForecastPage(vm)
     qtbot.addWidget(p)
+    p.show()
     with qtbot.waitSignal(vm.sig_loaded, timeout=10_000):
-        p.show()
+        vm.load()
     assert p.stack.currentIndex() == 0 and vm.series_names() == []
     eng.dispose()
+
+
+def test_the_window_shows_the_forecast_page_and_loads_it_when_shown(
+    make_window, sandbox_server, monkeypatch, qtbot
+):
+    from services.settings import Settings
+    from tests.gui.conftest import wait_ready
+    from viewmodels.shell import PAGES
+
+    monkeypatch.setenv("TUTORMAX_API_TOKEN", sandbox_server.token)
+    window = make_window(Settings(api_url=sandbox_server.base_url))
+    wait_ready(qtbot, window)
+    with qtbot.waitSignal(window.shell.sync.sig_sync_landed, timeout=60_000):
+        window.sync_now()
+    run_forecast(window.shell.backend.engine(), backtest_origins=0)
+    assert window.pages["forecast"] is window.forecast_page
+    with qtbot.waitSignal(window.shell.forecast.sig_loaded, timeout=20_000):
+        window.go_to(PAGES.index("forecast"))
+    page = window.forecast_page
+    assert page.stack.currentIndex() == 1 and page.series_box.currentText() == "total"
+    assert len(page.mean_curve.getData()[0]) == 168

@@ -133,11 +133,6 @@ class ForecastPage(QWidget):
 
     # ------------------------------------------------------------------ events
 
-    def showEvent(self, event: Any) -> None:
-        super().showEvent(event)
-        if not self.vm.has_forecast and not self.vm.loading:
-            self.vm.load()
-
     def _on_refresh(self) -> None:
         self.vm.load()
 
