@@ -281,7 +281,7 @@ class TutorProfileView(QWidget):
         flags.setWidget(self.flags)
 
         # Interventions
-        self.interventions_table = _table(vm.interventions, (18, 10, 16, 18, 14, 14, 0))
+        self.interventions_table = _table(vm.interventions, (18, 10, 16, 25, 14, 14, 0))
         self.interventions_empty = QLabel("No interventions for this tutor yet.")
         self.interventions_empty.setObjectName("muted")
         iv = QWidget()
