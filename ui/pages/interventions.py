@@ -337,7 +337,7 @@ class InterventionsPage(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
         self.table.setWordWrap(False)
-        default_column_widths(self.table, (9, 14, 18, 24, 11, 7, 13, 16, 0))
+        default_column_widths(self.table, (9, 17, 18, 24, 11, 7, 13, 16, 0))
         self.sla_delegate = SlaDelegate(self.table)
         self.table.setItemDelegateForColumn(0, self.sla_delegate)
         self.table.setItemDelegateForColumn(1, self.sla_delegate)
