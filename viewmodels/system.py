@@ -116,18 +116,20 @@ class ModelRegistryModel(QAbstractTableModel):
         status = "active" if m.active else ""
         if getattr(m, "pinned", False):
             status = "pinned" if m.active else "pinned (unusable)"
+        # The warning first (why a version is or is not used), then its figures.
+        figures = " · ".join(x for x in (m.warning, m.metrics) if x)
         values = (
             m.name,
             m.version,
             m.trained_at,
-            m.warning or m.metrics,
+            figures,
             status,
             m.path,
         )
         if role in (Qt.ItemDataRole.DisplayRole, SORT_ROLE):
             return values[index.column()]
         if role == Qt.ItemDataRole.ToolTipRole:
-            return m.warning or values[index.column()]
+            return figures if index.column() == 3 else (m.warning or values[index.column()])
         return None
 
     def set_rows(self, rows: list[Any]) -> None:

@@ -64,6 +64,7 @@ def test_real_window_walks_every_page_and_is_screenshotted(xvfb_display, demo_se
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    print("\n".join(" | ".join(map(str, job)) for job in summary["jobs"]))
     assert summary["synced"] and summary["trained"], summary
     assert summary["scored"] and summary["dashboard_with_scores"], summary
     assert summary["rows"] > 40_000  # demo scale

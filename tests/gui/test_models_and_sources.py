@@ -122,6 +122,9 @@ def test_roll_back_from_the_system_page_pins_audits_rescored_and_survives(
     # "Use the best version": the pin ends (audited), v3 is used, scoring runs again.
     window.shell.system.load()
     qtbot.waitUntil(lambda: page.select_model("tutor_churn", "v3"), timeout=30_000)
+    row = page.models_table.selectionModel().selectedRows(3)[0]
+    # Why it waits, and its figures, in the metrics column.
+    assert "not used while it is pinned" in row.data() and "concordance 0.800" in row.data()
     assert page.release_button.isEnabled()
     page.release_button.click()
     qtbot.waitUntil(lambda: any("released" in m for m in messages), timeout=30_000)
