@@ -40,7 +40,9 @@ from viewmodels.shell import PAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs the whole module (`make test` uses --dist loadgroup), so the
+# full self-test fixture that trains the models runs once, not once per worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("self_test_and_worker")]
 
 
 def _env(**extra: str) -> dict[str, str]:
