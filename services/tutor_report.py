@@ -17,6 +17,9 @@ from typing import Any
 from services.tutors import TutorBundle
 
 CHART_NAME = "activity-chart.png"
+# In the document's units: an A4 page with 16 mm margins lays out about 500 of them
+# across (Qt maps the page at 72 per inch), so the chart fits with room to spare.
+CHART_WIDTH = 470
 TIER_COLORS = {
     "Platinum": "#0e7490",
     "Gold": "#b45309",
@@ -148,7 +151,7 @@ def report_html(bundle: TutorBundle, *, tz: tzinfo | None = None, chart: bool = 
     )
     if chart:
         parts.append(
-            f"<p><img src='{CHART_NAME}' width='640'/><br/><span style='color:#475569'>"
+            f"<p><img src='{CHART_NAME}' width='{CHART_WIDTH}'/><br/><span style='color:#475569'>"
             "Completed sessions per week (bars) and average rating (line), last 26 weeks"
             "</span></p>"
         )

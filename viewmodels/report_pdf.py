@@ -9,6 +9,7 @@ report without a PDF renderer (tests and screenshots).
 
 from __future__ import annotations
 
+import re
 from datetime import tzinfo
 from pathlib import Path
 
@@ -28,6 +29,9 @@ from PySide6.QtGui import (
 
 from services.tutor_report import CHART_NAME, report_html
 from services.tutors import TutorBundle
+
+# A4 (210 mm) less two 16 mm margins, at Qt's 72 units per inch.
+PAGE_TEXT_WIDTH = 504
 
 
 def activity_chart(bundle: TutorBundle, width: int = 1280, height: int = 420) -> QImage:
@@ -125,21 +129,29 @@ def write_report_pdf(bundle: TutorBundle, path: str | Path, tz: tzinfo | None = 
         )
     )
     doc = build_document(bundle, tz)
-    doc.print_(writer)  # paginates to the writer's page layout
-    pages = doc.pageCount()
+    doc.print_(writer)  # paginates to the writer's page layout (a copy of the document)
+    del writer  # closes the file
     if not path.exists() or path.stat().st_size == 0:
         raise OSError(f"the PDF writer produced no file at {path}")
-    return pages
+    # The pages as written (the document's own pageCount() knows nothing of the copy
+    # print_() paginated): one "/Type /Page" object per page.
+    return len(re.findall(rb"/Type\s*/Page\b(?!s)", path.read_bytes()))
 
 
-def render_report_image(bundle: TutorBundle, width: int = 900, tz: tzinfo | None = None) -> QImage:
-    """The report laid out on one tall image (what the PDF shows, page breaks aside)."""
+def render_report_image(
+    bundle: TutorBundle, scale: float = 1.6, tz: tzinfo | None = None
+) -> QImage:
+    """The report laid out at an A4 page's text width on one tall image (what the PDF
+    shows, page breaks aside), magnified ``scale`` times."""
     doc = build_document(bundle, tz)
-    doc.setTextWidth(width - 40)
-    height = int(doc.size().height()) + 40
+    doc.setTextWidth(PAGE_TEXT_WIDTH)
+    width = int((PAGE_TEXT_WIDTH + 40) * scale)
+    height = int((doc.size().height() + 40) * scale)
     img = QImage(width, height, QImage.Format.Format_ARGB32)
     img.fill(QColor("white"))
     p = QPainter(img)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.scale(scale, scale)
     p.translate(20, 20)
     doc.drawContents(p)
     p.end()

@@ -10,6 +10,8 @@ scored at four weekly past dates and now.
 from __future__ import annotations
 
 import csv
+import shutil
+import subprocess
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -444,6 +446,23 @@ def test_tutor_report_pdf_is_written_with_tier_metrics_goals_and_suggestions(
     assert "churn" not in text.lower()  # the tutor's report carries no churn risk
     SHOTS.mkdir(parents=True, exist_ok=True)
     assert render_report_image(b).save(str(SHOTS / "tutor_report_sarah.png"))
+    # With poppler's tools (apt poppler-utils), read the PDF itself back: its text, its
+    # page count, and its pages as PNGs to look at.
+    if shutil.which("pdftotext") and shutil.which("pdftoppm"):
+        pdf_text = subprocess.run(
+            ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        for expected in ("Your performance report", "Sarah Chen", tier.tier.upper(),
+                         "What makes your tier", "Your goals", "How to get there"):  # fmt: skip
+            assert expected in pdf_text, expected
+        assert pdf_text.count("\f") == sig.args[1]  # one form feed per page
+        for old in SHOTS.glob("tutor_report_sarah_pdf-*.png"):
+            old.unlink()
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "80", str(path), str(SHOTS / "tutor_report_sarah_pdf")],
+            check=True,
+        )
+        assert len(list(SHOTS.glob("tutor_report_sarah_pdf-*.png"))) == sig.args[1]
 
 
 def test_suggestions_point_at_the_weakest_parts():
