@@ -74,7 +74,7 @@ def run_forecast(
     cancel: threading.Event | None = None,
     horizon: int = HORIZON_HOURS,
     history_days: int = HISTORY_DAYS,
-    backtest_origins: int = BACKTEST_ORIGINS,
+    backtest_origins: int | None = None,
     config: ForecastConfig | None = None,
     balance: BalanceSettings | None = None,
     now: datetime | None = None,
@@ -88,6 +88,7 @@ def run_forecast(
     time (default: the wall clock)."""
     say = progress or (lambda _m: None)
     cancel = cancel or threading.Event()
+    origins = BACKTEST_ORIGINS if backtest_origins is None else backtest_origins
     started = time.perf_counter()
     say("loading bookings and availability from the local database")
     frames = load_frames(engine, ("bookings", "availability"))
@@ -107,7 +108,7 @@ def run_forecast(
             observed,
             horizon=horizon,
             history_days=history_days,
-            backtest_origins=backtest_origins,
+            backtest_origins=origins,
             config=config or ForecastConfig(history_days=history_days),
             balance=balance,
             progress=lambda m: _step(cancel, say, m),

@@ -52,7 +52,7 @@ def run(ctx: Any, args: argparse.Namespace) -> int:
     print(f"forecast run {result.run_id} ({result.model_version}): 7 days from "
           f"{result.as_of:%Y-%m-%d %H:%M} UTC, {len(result.series)} series, "
           f"{result.seconds:.1f}s")  # fmt: skip
-    print("backtest (4 rolling weekly origins):")
+    print("backtest (rolling weekly origins over the last weeks):")
     print(f"  {'series':<18}{'per hour':>9}{'WAPE':>8}{'floor':>8}{'daily MAPE':>12}"
           f"{'MASE':>7}{'95% cov':>9}")  # fmt: skip
     for name in result.series:

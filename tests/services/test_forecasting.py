@@ -63,9 +63,9 @@ def synced(request, tmp_path_factory, sandbox_server_factory_module) -> Iterator
     frames = load_frames(engine, ("bookings", "availability"))
     past = run_forecast(
         engine, trigger="test", as_of=frames.observed_until - pd.Timedelta(days=7),
-        now=NOW - timedelta(days=7), backtest_origins=2,
+        now=NOW - timedelta(days=7), backtest_origins=1,
     )  # fmt: skip
-    current = run_forecast(engine, trigger="test", now=NOW, backtest_origins=2)
+    current = run_forecast(engine, trigger="test", now=NOW, backtest_origins=1)
     yield {"engine": engine, "url": url, "frames": frames, "past": past, "current": current}
     engine.dispose()
     if drop is not None:
@@ -160,9 +160,10 @@ def test_shortage_slots_of_the_stored_run_match_the_run_and_keep_their_lead(sync
     assert later_short["start"].min() >= result.as_of + pd.Timedelta(hours=24) or later_short.empty
 
 
-def test_the_forecast_job_is_daily_and_stores_a_run(synced):
+def test_the_forecast_job_is_daily_and_stores_a_run(synced, monkeypatch):
     from services import forecasting
 
+    monkeypatch.setattr(forecasting, "BACKTEST_ORIGINS", 1)  # keep the test quick
     registry = JobRegistry()
     forecasting.register_jobs(registry)
     spec = registry.get("forecast")
@@ -177,7 +178,10 @@ def test_the_forecast_job_is_daily_and_stores_a_run(synced):
     assert after == before + 1
 
 
-def test_cli_forecast_prints_figures_and_slots(synced, capsys):
+def test_cli_forecast_prints_figures_and_slots(synced, capsys, monkeypatch):
+    from services import forecasting
+
+    monkeypatch.setattr(forecasting, "BACKTEST_ORIGINS", 1)  # keep the test quick
     db = synced["url"]
     assert cli.main(["forecast", "--json", "--database", db]) == 0
     out = json.loads(capsys.readouterr().out)
