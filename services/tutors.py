@@ -182,7 +182,14 @@ def list_tutors(engine: Engine, *, include_inactive: bool = True) -> TutorList:
                         p.performance_tier,
                         p.health_score,
                         p.segment,
-                        p.metrics,
+                        # Three headline figures, extracted by the database: decoding
+                        # every row's whole metrics JSON in Python cost more than the
+                        # rest of the list (json_extract on SQLite, ->> on PostgreSQL).
+                        p.metrics["sessions_30d"].as_float().label("sessions_30d"),
+                        p.metrics["rating_avg_30d"].as_float().label("rating_avg_30d"),
+                        p.metrics["first_session_success_rate"]
+                        .as_float()
+                        .label("first_session_success"),
                     ).where(p.run_id == run.id)
                 ).all()
             }
@@ -200,7 +207,6 @@ def list_tutors(engine: Engine, *, include_inactive: bool = True) -> TutorList:
     managers: set[str] = set()
     for r in tutors:
         pred = preds.get(int(r.id))
-        metrics = (pred.metrics or {}) if pred is not None else {}
         p30 = pred.p_churn_30d if pred is not None else None
         then = before.get(int(r.id))
         subj = tuple(str(s) for s in (r.subjects or ()))
@@ -222,9 +228,11 @@ def list_tutors(engine: Engine, *, include_inactive: bool = True) -> TutorList:
                 performance_score=pred.performance_score if pred is not None else None,
                 segment=pred.segment if pred is not None else None,
                 health_score=pred.health_score if pred is not None else None,
-                sessions_30d=_num(metrics.get("sessions_30d")),
-                avg_rating_30d=_num(metrics.get("rating_avg_30d")),
-                first_session_success=_num(metrics.get("first_session_success_rate")),
+                sessions_30d=_num(pred.sessions_30d) if pred is not None else None,
+                avg_rating_30d=_num(pred.rating_avg_30d) if pred is not None else None,
+                first_session_success=(
+                    _num(pred.first_session_success) if pred is not None else None
+                ),
                 open_interventions=open_iv.get(int(r.id), 0),
             )
         )
