@@ -92,3 +92,37 @@ def test_synced_interventions_show_who_handles_which_tutor(sqlite_engine, writab
     assigned = [r for r in synced if r.assigned_to_id is not None]
     assert assigned and all(r.assignee != f"Manager {r.assigned_to_id}" for r in assigned)
     assert {r.sync_state for r in synced} == {"synced"}
+
+
+def test_a_real_409_settled_by_keeping_mine_reaches_the_server(
+    sqlite_engine, writable_sandbox_server
+):
+    from services.intervention_workflow import resolve_conflict
+
+    handle = writable_sandbox_server
+    _synced(sqlite_engine, handle)
+    tutor = _tutor(sqlite_engine)
+    local_id = open_intervention(
+        sqlite_engine, tutor_id=tutor.id, intervention_type="training_module", reason="r",
+        actor="dana",
+    )  # fmt: skip
+    drain_outbox(sqlite_engine, _client(handle))
+    (row,) = list_queue(sqlite_engine)
+    with handle.client() as c:  # Lee starts it on another desktop meanwhile
+        body = {"status": "in_progress", "notes": "Lee on it", "lock_version": 0}
+        assert c.patch(f"{POSTS}/{row.remote_id}", json={"intervention": body}).status_code == 200
+    add_note(sqlite_engine, local_id, "Dana's plan", actor="dana")
+    assert drain_outbox(sqlite_engine, _client(handle)).conflicts == 1
+    (row,) = list_queue(sqlite_engine)
+    assert row.sync_state == "conflict" and row.conflict["notes"] == "Lee on it"
+    assert "Dana's plan" in row.notes  # the user's change is kept until they choose
+
+    resolve_conflict(sqlite_engine, local_id, "mine", actor="dana")
+    report = drain_outbox(sqlite_engine, _client(handle))
+    assert report.sent == 1 and report.conflicts == 0
+    (row,) = list_queue(sqlite_engine)
+    assert row.sync_state == "synced" and row.lock_version == 2
+    # What every desktop reads back from the API: Dana's notes on top of Lee's start.
+    assert make_sync(sqlite_engine, handle).sync(["interventions"]).status == "ok"
+    (row,) = [r for r in list_queue(sqlite_engine) if r.local_id == local_id]
+    assert "Dana's plan" in row.notes and row.status == "in_progress"
