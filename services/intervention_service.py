@@ -133,6 +133,11 @@ class InterventionService:
 
         resolve_conflict(self.engine(), local_id, choice, actor=self.actor)
 
+    def discard(self, local_id: int) -> None:
+        from services.intervention_workflow import discard_rejected
+
+        discard_rejected(self.engine(), local_id, actor=self.actor)
+
     def check_breaches(self, now: datetime | None = None) -> list[Any]:
         from services.intervention_workflow import check_breaches
 

@@ -480,6 +480,42 @@ def resolve_conflict(engine: Engine, local_id: int, choice: str, *, actor: str) 
         _audit(conn, actor, "intervention.conflict_resolved", local_id, {"kept": choice})
 
 
+def discard_rejected(engine: Engine, local_id: int, *, actor: str) -> None:
+    """Drop an intervention the API refused to create (a 422): it never existed on the
+    server, so nothing is sent; the audit trail keeps what it was and why it went."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(Intervention.id, Intervention.tutor_id, Intervention.intervention_type).where(
+                Intervention.local_id == local_id
+            )
+        ).first()
+        if row is None:
+            raise InterventionInputError(f"no intervention {local_id}")
+        failed = conn.execute(
+            select(OutboxItem.last_error).where(
+                OutboxItem.intervention_local_id == local_id,
+                OutboxItem.kind == "intervention.create",
+                OutboxItem.status == "failed",
+            )
+        ).first()
+        if row.id is not None or failed is None:
+            raise InterventionInputError(
+                "only an intervention the API refused to create can be discarded"
+            )
+        _audit(
+            conn,
+            actor,
+            "intervention.discarded",
+            local_id,
+            {
+                "tutor_id": row.tutor_id,
+                "intervention_type": row.intervention_type,
+                "refused_because": failed.last_error,
+            },
+        )
+        conn.execute(Intervention.__table__.delete().where(Intervention.local_id == local_id))
+
+
 def _audit(conn: Connection, actor: str, action: str, local_id: int, details: dict) -> None:
     conn.execute(
         insert(AuditEntry).values(

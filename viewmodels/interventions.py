@@ -487,6 +487,13 @@ class InterventionsViewModel(QObject):
         service = self.service
         self._command("resume", lambda: service.resume(local_id), "SLA resumed")
 
+    def discard(self, local_id: int) -> None:
+        """Drop a create the API refused (the reason stays in the history)."""
+        service = self.service
+        if self._selected == local_id:
+            self._selected = None
+        self._command("discard", lambda: service.discard(local_id), "Discarded")
+
     def resolve_conflict(self, local_id: int, choice: str) -> None:
         service = self.service
         kept = "your version" if choice == "mine" else "the server's version"

@@ -259,3 +259,36 @@ def test_countdowns_move_on_a_worker_and_keep_the_selection(qtbot, page):
     after = page.vm.model.prepared()
     assert [p.row for p in after] == [p.row for p in before]  # same rows, new texts
     assert page.table.selectionModel().selectedRows()[0].data(LOCAL_ID_ROLE) == row.local_id
+
+
+def test_a_create_the_api_refused_shows_why_and_can_be_discarded(qtbot, page, engine):
+    local_id = _select(qtbot, page, "Sarah Chen").local_id
+    with engine.begin() as conn:  # what the outbox records for a 422
+        conn.execute(
+            update(OutboxItem)
+            .where(OutboxItem.intervention_local_id == local_id)
+            .values(status="failed", last_error="422: assigned_to must exist")
+        )
+    with qtbot.waitSignal(page.vm.sig_detail, timeout=10_000):
+        page.vm.load()
+    assert "Rejected by API" in _column(page, 6)
+    assert "The API refused it: 422: assigned_to must exist" in page.detail.fields.text()
+    assert not page.detail.discard.isHidden()
+    with qtbot.waitSignal(page.vm.sig_loaded, timeout=10_000):
+        page.detail.discard.click()
+    assert "Sarah Chen" not in _column(page, 2)
+    from services.db.models import AuditEntry
+
+    with engine.connect() as conn:
+        gone = conn.execute(
+            select(AuditEntry.details).where(AuditEntry.action == "intervention.discarded")
+        ).scalar_one()
+        items = conn.execute(
+            select(OutboxItem.id).where(OutboxItem.intervention_local_id == local_id)
+        ).all()
+    assert gone["refused_because"] == "422: assigned_to must exist" and items == []
+    # A synced or still-pending one cannot be discarded.
+    mike = _select(qtbot, page, "Mike Ross")
+    with qtbot.waitSignal(page.vm.sig_refused, timeout=10_000) as refused:
+        page.vm.discard(mike.local_id)
+    assert "only an intervention the API refused" in refused.args[0]

@@ -164,7 +164,10 @@ class DetailPane(QWidget):
         self.outcome.clicked.connect(self._outcome)
         self.conflict = QPushButton("Resolve conflict…")
         self.conflict.clicked.connect(self.open_conflict)
-        for b in (self.pause, self.outcome, self.conflict):
+        self.discard = QPushButton("Discard")
+        self.discard.setToolTip("The API refused to create it: drop it (kept in the history)")
+        self.discard.clicked.connect(self._discard)
+        for b in (self.pause, self.outcome, self.conflict, self.discard):
             actions.addWidget(b)
         actions.addStretch(1)
         lay = QVBoxLayout(self)
@@ -192,6 +195,7 @@ class DetailPane(QWidget):
             self.notes.setPlainText("")
             self.history.setPlainText("")
             self.conflict.setVisible(False)
+            self.discard.setVisible(False)
             return
         self.title.setText(
             f"{row.intervention_type.replace('_', ' ').capitalize()} · {row.tutor_name}"
@@ -231,6 +235,7 @@ class DetailPane(QWidget):
         self.pause.setText("Resume SLA" if paused else "Pause SLA")
         self.outcome.setEnabled(row.status == "completed")
         self.conflict.setVisible(bool(row.conflict))
+        self.discard.setVisible(bool(row.sync_error) and row.remote_id is None)
         self.notes.setPlainText(row.notes)
         self.history.setPlainText(
             "\n".join(
@@ -267,6 +272,10 @@ class DetailPane(QWidget):
             self.vm.resume(self.row.local_id)
         else:
             self.vm.pause(self.row.local_id)
+
+    def _discard(self) -> None:
+        if self.row is not None:
+            self.vm.discard(self.row.local_id)
 
     def _outcome(self) -> None:
         if self.row is None:
