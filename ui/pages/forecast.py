@@ -64,7 +64,8 @@ class ForecastPage(QWidget):
 
         self.chart = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
         self.chart.setMinimumHeight(260)
-        self.chart.showGrid(x=True, y=True, alpha=0.15)
+        # No grid: the axes draw it, and repainting it over the whole plot was most of a
+        # subject switch's painting.
         self.chart.setLabel("left", "bookings / tutor-hours per hour")
         self.chart.addLegend(offset=(10, 5))
         self.history_curve = pg.PlotDataItem([], [], name="bookings")
@@ -270,8 +271,9 @@ class ForecastPage(QWidget):
         band = QColor(theme.accent)
         band.setAlpha(60)
         self.band.setBrush(band)
-        self.upper_curve.setPen(pg.mkPen(band))
-        self.lower_curve.setPen(pg.mkPen(band))
+        # The band's edges are drawn by the fill; the edge curves only carry its data.
+        self.upper_curve.setPen(None)
+        self.lower_curve.setPen(None)
         self.history_curve.setPen(pg.mkPen(theme.muted, width=1))
         self.mean_curve.setPen(pg.mkPen(theme.accent, width=2))
         self.supply_curve.setPen(pg.mkPen(theme.green, width=2, style=Qt.PenStyle.DashLine))
