@@ -53,13 +53,28 @@ TUTOR_COLUMNS = (
     "Segment",
     "Health",
     "Risk",
-    "Churn 30 d",
-    "Trend 7 d",
-    "Sessions 30 d",
-    "Rating 30 d",
-    "1st-session success",
-    "Open interv.",
+    "Churn 30d",
+    "Trend 7d",
+    "Sessions",
+    "Rating",
+    "1st success",
+    "Interv.",
     "Manager",
+)
+TUTOR_COLUMN_TIPS = (
+    "",
+    "",
+    "Performance tier (Platinum 85+, Gold 70+, Silver 55+, Bronze)",
+    "Health segment (Star, Healthy, At-Risk, Churning)",
+    "Health score 0-100",
+    "Churn risk tier from P(churn within 30 days)",
+    "P(churn within 30 days), newest scoring run",
+    "Change of the 30-day churn risk since the run a week earlier, in percentage points",
+    "Completed sessions in the last 30 days",
+    "Average rating, last 30 days",
+    "First-session success: share of first sessions rated 4 or 5",
+    "Open interventions",
+    "",
 )
 COL_TIER, COL_RISK, COL_TREND = 2, 5, 7
 FIRST_SESSION_COLUMNS = (
@@ -228,6 +243,13 @@ class _SortedTable(QAbstractTableModel):
 
 class TutorListModel(_SortedTable):
     columns = TUTOR_COLUMNS
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return TUTOR_COLUMN_TIPS[section] or None
+        return super().headerData(section, orientation, role)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -596,7 +596,7 @@ class TutorsPage(QWidget):
         self.export_button = QPushButton("Export CSV…")
         self.export_button.clicked.connect(self._export_csv)
         bar.addWidget(self.export_button)
-        self.table = _table(vm.tutors, (16, 15, 7, 8, 6, 9, 9, 9, 11, 9, 15, 10, 0))
+        self.table = _table(vm.tutors, (15, 14, 7, 8, 7, 9, 11, 10, 9, 8, 11, 8, 0))
         self.table.setSortingEnabled(True)
         self.table.horizontalHeader().setSortIndicator(6, Qt.SortOrder.DescendingOrder)
         self.table.setItemDelegateForColumn(COL_RISK, RiskBadgeDelegate(self.table))
@@ -623,7 +623,7 @@ class TutorsPage(QWidget):
         ll.addWidget(hint)
 
         # --- first sessions
-        self.sessions_table = _table(vm.sessions, (9, 7, 14, 15, 11, 4, 8, 7, 14, 0))
+        self.sessions_table = _table(vm.sessions, (9, 8, 16, 15, 11, 5, 9, 9, 14, 0))
         self.sessions_table.setSortingEnabled(True)
         self.sessions_table.horizontalHeader().setSortIndicator(1, Qt.SortOrder.DescendingOrder)
         self.sessions_table.setItemDelegateForColumn(0, RiskBadgeDelegate(self.sessions_table))
