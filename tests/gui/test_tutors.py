@@ -544,3 +544,14 @@ def test_the_window_opens_a_profile_by_id_and_from_a_search(qtbot, make_window, 
     window.open_target(f"tutors/{ids['sarah']}")
     qtbot.waitUntil(lambda: profile.bundle.tutor["id"] == ids["sarah"], timeout=60_000)
     assert window.shell.page_name == "tutors"
+    # A double-click on the Dashboard's Critical tutors panel opens that tutor.
+    window.go_to(PAGES.index("dashboard"))
+    table = window.dashboard_page.critical_table
+    qtbot.waitUntil(lambda: table.model().rowCount() > 0, timeout=120_000)
+    index = table.model().index(0, 1)
+    from viewmodels.dashboard import TUTOR_ID_ROLE as DASH_TUTOR_ID
+
+    critical_id = index.data(DASH_TUTOR_ID)
+    table.doubleClicked.emit(index)
+    assert window.shell.page_name == "tutors"
+    qtbot.waitUntil(lambda: profile.bundle.tutor["id"] == critical_id, timeout=60_000)
