@@ -34,6 +34,7 @@ from sqlalchemy import Connection, Engine, func, insert, select
 from ml.forecast import ForecastConfig, ForecastError
 from ml.forecast.demand import DemandForecast, demand_history, forecast_demand, slots_from_points
 from ml.forecast.supply import SLOT_COLUMNS, BalanceSettings
+from ml.frames import MarketFrames
 from services.db.engine import begin_write
 from services.db.models import ForecastPoint, ForecastRun
 from services.ml_data import load_frames
@@ -253,7 +254,10 @@ def shortage_slots(
 
 
 def forecast_accuracy(
-    engine: Engine, *, until: datetime | pd.Timestamp | None = None
+    engine: Engine,
+    *,
+    until: datetime | pd.Timestamp | None = None,
+    frames: MarketFrames | None = None,
 ) -> pd.DataFrame:
     """Every stored forecast scored against the bookings that arrived for its hours.
 
@@ -261,10 +265,11 @@ def forecast_accuracy(
     data's ``observed_until``): ``run_id, created_at, model_version, series, hours``
     scored, ``actual`` and ``forecast`` totals, ``wape``, ``daily_mape`` (complete
     24-hour blocks from the run's first hour), ``coverage`` of the 95 % interval and
-    ``bias`` (forecast / actual - 1). Newest runs first."""
+    ``bias`` (forecast / actual - 1). Newest runs first. ``frames``: bookings already
+    loaded (else they are read here)."""
     cols = ["run_id", "created_at", "model_version", "series", "hours", "actual", "forecast",
             "wape", "daily_mape", "coverage", "bias"]  # fmt: skip
-    frames = load_frames(engine, ("bookings",))
+    frames = frames if frames is not None else load_frames(engine, ("bookings",))
     end = pd.Timestamp(until) if until is not None else frames.observed_until
     end = (end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")).floor("h")
     fp, fr = ForecastPoint, ForecastRun
@@ -369,8 +374,8 @@ def forecast_view(engine: Engine, *, history_days: int = 14) -> ForecastView:
     as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
     points = forecast_points(engine, run_id)
     slots = shortage_slots(engine, run_id=run_id)
-    accuracy = forecast_accuracy(engine)
-    frames = load_frames(engine, ("bookings",))
+    frames = load_frames(engine, ("bookings",))  # once, for the history and the accuracy
+    accuracy = forecast_accuracy(engine, frames=frames)
     names = list(dict.fromkeys(points["series"]))
     history = demand_history(frames.bookings, as_of, history_days,
                              [n for n in names if n != "total"])  # fmt: skip
