@@ -333,21 +333,29 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
         conn.execute(insert(table), rows)
         return
     names = list(rows[0])
-    procs = [table.c[n].type._cached_bind_processor(conn.dialect) for n in names]
-    shared: dict[tuple[int, int], Any] = {}
+    shared: dict[tuple[str, int], Any] = {}
 
-    def convert(i: int, value: Any) -> Any:
-        proc = procs[i]
-        if proc is None or value is None:
-            return value
-        if isinstance(value, datetime | dict):
-            key = (i, id(value))  # the rows keep these objects alive: ids stay unique
-            if key not in shared:
-                shared[key] = proc(value)
-            return shared[key]
-        return proc(value)
+    def column(name: str) -> list[Any]:
+        values = [row[name] for row in rows]
+        proc = table.c[name].type._cached_bind_processor(conn.dialect)
+        if proc is None:  # most columns: the driver takes the value as it is
+            return values
+        out = []
+        for v in values:
+            if v is None:
+                out.append(None)
+            elif isinstance(v, datetime | dict):
+                # The same object in many rows (now, a rule's thresholds): once. The rows
+                # keep these objects alive, so their ids stay unique meanwhile.
+                key = (name, id(v))
+                if key not in shared:
+                    shared[key] = proc(v)
+                out.append(shared[key])
+            else:
+                out.append(proc(v))
+        return out
 
-    params = [tuple(convert(i, row[n]) for i, n in enumerate(names)) for row in rows]
+    params = list(zip(*(column(n) for n in names), strict=True))
     columns = ", ".join(f'"{n}"' for n in names)
     marks = ", ".join("?" for _ in names)
     conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})', params)
