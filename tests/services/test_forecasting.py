@@ -72,6 +72,13 @@ def synced(request, tmp_path_factory, sandbox_server_factory_module) -> Iterator
         drop()
 
 
+def _sqlite_only(synced: dict[str, Any]) -> None:
+    """The job and the CLI run the same storage code the tests above check on both
+    backends; once is enough for them (they refit every series: seconds each)."""
+    if not synced["url"].startswith("sqlite"):
+        pytest.skip("backend-independent; run on SQLite")
+
+
 def _actual_per_hour(bookings: pd.DataFrame, subject: str | None) -> pd.Series:
     """Demand counted the plain way: non-cancelled bookings by scheduled hour."""
     b = bookings[bookings["status"] != "cancelled"]
@@ -163,6 +170,7 @@ def test_shortage_slots_of_the_stored_run_match_the_run_and_keep_their_lead(sync
 def test_the_forecast_job_is_daily_and_stores_a_run(synced, monkeypatch):
     from services import forecasting
 
+    _sqlite_only(synced)
     monkeypatch.setattr(forecasting, "BACKTEST_ORIGINS", 1)  # keep the test quick
     registry = JobRegistry()
     forecasting.register_jobs(registry)
@@ -181,6 +189,7 @@ def test_the_forecast_job_is_daily_and_stores_a_run(synced, monkeypatch):
 def test_cli_forecast_prints_figures_and_slots(synced, capsys, monkeypatch):
     from services import forecasting
 
+    _sqlite_only(synced)
     monkeypatch.setattr(forecasting, "BACKTEST_ORIGINS", 1)  # keep the test quick
     db = synced["url"]
     assert cli.main(["forecast", "--json", "--database", db]) == 0
