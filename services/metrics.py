@@ -692,7 +692,8 @@ def _critical_alerts(
             return ()
         p = TutorPrediction.__table__.c
         run_id = conn.execute(select(func.max(p.run_id))).scalar()
-        tutor_ids = list({int(r.tutor_id) for r in rows})[: max(limit, 1) * 4]
+        # The tutors the panel will show: the first ``limit`` in priority order.
+        tutor_ids = list(dict.fromkeys(int(r.tutor_id) for r in rows))[: max(limit, 1)]
         risk = {
             int(t): v
             for t, v in conn.execute(
