@@ -77,3 +77,29 @@ def test_a_mild_shortage_is_medium_and_a_stale_forecast_is_ignored(engine):
     (f,) = _findings(engine, AS_OF)
     assert f.severity == "Medium" and f.priority < 70
     assert _findings(engine, AS_OF + timedelta(days=3)) == []
+
+
+def test_the_engine_opens_one_shortage_alert_per_subject_and_clears_it(engine):
+    from sqlalchemy import select
+
+    from services.alerts import evaluate_alerts
+    from services.db.models import Alert, ScoringRun
+
+    with engine.begin() as conn:
+        conn.execute(insert(ScoringRun).values(status="ok", as_of=AS_OF, started_at=AS_OF))
+    _store(engine, AS_OF, {20: 5.0, 21: 3.0})
+    rule = [registered_rules()["supply_shortage"]]
+    evaluate_alerts(engine, rules=rule, now=AS_OF)
+    evaluate_alerts(engine, rules=rule, now=AS_OF + H)  # the same shortage: no second alert
+    with engine.connect() as conn:
+        alerts = conn.execute(select(Alert.__table__)).all()
+    assert [(a.rule, a.subject_type, a.subject_id, a.state) for a in alerts] == [
+        ("supply_shortage", "subject", "algebra", "active")
+    ]
+    assert alerts[0].facts["lead_hours"] == 20 and "in 20 h" in alerts[0].title
+    # The next forecast has the tutors: the alert clears.
+    _store(engine, AS_OF, {})
+    evaluate_alerts(engine, rules=rule, now=AS_OF + 2 * H)
+    with engine.connect() as conn:
+        states = conn.execute(select(Alert.state)).scalars().all()
+    assert states == ["resolved"]
