@@ -26,6 +26,10 @@ refitted with that NB variance, whose coefficient covariance gives the uncertain
 the log-mean of every future hour. Hour-of-week cells with no demand at all in the
 window are fixed at zero instead of estimated (their MLE is minus infinity).
 
+For an overdispersed series the NB dispersion is the larger of the in-sample one and
+the one seen a week ahead (refit without the last week, forecast it): the level's
+week-to-week moves are invisible in-sample.
+
 Intervals come from the predictive distribution, not a normal approximation: the count
 is NB(mu, alpha) with ``log mu ~ N(eta, se^2)`` (parameter uncertainty), integrated by
 Gauss-Hermite quadrature; the interval's ends are that mixture's 2.5 % and 97.5 %
@@ -73,6 +77,8 @@ class ForecastConfig:
     min_history_days: float = 14.0
     level: float = 0.95
     quadrature_nodes: int = 9
+    # Overdispersed series: take the NB dispersion a week ahead into account too.
+    holdout_dispersion: bool = True
 
     def with_(self, **changes: object) -> ForecastConfig:
         return replace(self, **changes)
@@ -175,7 +181,28 @@ class HourlyForecaster:
         beta, cov, alpha, phi = _fit_glm(X, counts[keep], weights, cfg.family)
         self._fitted.columns, self._fitted.beta = cols, beta
         self._fitted.cov, self._fitted.alpha, self._fitted.phi = cov, alpha, phi
+        if alpha > 0 and cfg.holdout_dispersion and span_days >= cfg.min_history_days + 7:
+            self._fitted.alpha = max(alpha, self._holdout_alpha(y))
         return self
+
+    def _holdout_alpha(self, y: pd.Series) -> float:
+        """NB dispersion seen a week ahead: refit without the last week, forecast it, and
+        take the residual variance beyond Poisson and beyond the parameter uncertainty.
+        In-sample, the level's week-to-week moves are absorbed by the recency weights;
+        a week ahead they are not, and the busiest hours' intervals came out too narrow."""
+        inner = HourlyForecaster(replace(self.config, holdout_dispersion=False))
+        cut = y.index[-1] + HOUR - HOUR * HOURS_PER_WEEK
+        try:
+            fc = inner.fit(y[y.index < cut]).predict(HOURS_PER_WEEK)
+        except ForecastError:
+            return 0.0
+        actual = y.reindex(fc.index).to_numpy()
+        mu = fc["mean"].to_numpy()
+        ok = ~np.isnan(actual) & (mu >= 1.0)
+        if ok.sum() < 24:
+            return 0.0
+        extra = (actual - mu) ** 2 - mu - mu**2 * np.expm1(fc["se_log"].to_numpy() ** 2)
+        return max(float(np.sum(extra[ok]) / np.sum(mu[ok] ** 2)), 0.0)
 
     # ------------------------------------------------------------------ predicting
 

@@ -280,3 +280,21 @@ def test_shortage_and_surplus_slots_merge_adjacent_hours_and_respect_lead_time()
     assert surplus["worst_coverage"].item() == pytest.approx(2.0)
     with pytest.raises(ForecastError):
         BalanceSettings(shortage_below=1.5, surplus_above=1.3)
+
+
+def test_week_to_week_level_moves_widen_the_intervals_of_overdispersed_series():
+    # Each week's level moves by about 15 % (a busy week, a holiday week): in-sample the
+    # recency weights absorb it, a week ahead they cannot.
+    rng = np.random.default_rng(12)
+    index = pd.date_range(START, periods=14 * 168, freq="h")
+    week_level = np.repeat(np.exp(rng.normal(0, 0.15, 14)), 168)
+    mu = weekly_mean(index, 60.0) * week_level
+    r = 1 / 0.02
+    series = pd.Series(rng.negative_binomial(r, r / (r + mu)).astype(float), index=index)
+    with_holdout = backtest(series, UTC_CFG, origins=4)
+    without = backtest(series, UTC_CFG.with_(holdout_dispersion=False), origins=4)
+    assert with_holdout.metrics["coverage_busy"] > without.metrics["coverage_busy"]
+    assert 0.88 <= with_holdout.metrics["coverage_busy"] <= 0.99
+    fitted = HourlyForecaster(UTC_CFG).fit(series)
+    plain = HourlyForecaster(UTC_CFG.with_(holdout_dispersion=False)).fit(series)
+    assert fitted.dispersion >= plain.dispersion  # raised only when the last week moved
