@@ -34,6 +34,7 @@ from services.interventions import InterventionInputError
 from services.tutor_plan import tier_breakdown
 from services.tutor_report import report_html
 from services.tutors import TutorNotFoundError, list_tutors, trend_since, tutor_bundle
+from tests.fixtures.system import IN_CI, require
 from viewmodels.report_pdf import build_document, render_report_image
 from viewmodels.tasks import TaskRunner
 from viewmodels.tutor_profile import TutorProfileViewModel
@@ -448,7 +449,10 @@ def test_tutor_report_pdf_is_written_with_tier_metrics_goals_and_suggestions(
     assert render_report_image(b).save(str(SHOTS / "tutor_report_sarah.png"))
     # With poppler's tools (apt poppler-utils), read the PDF itself back: its text, its
     # page count, and its pages as PNGs to look at.
-    if shutil.which("pdftotext") and shutil.which("pdftoppm"):
+    have_poppler = bool(shutil.which("pdftotext") and shutil.which("pdftoppm"))
+    if IN_CI:  # .ci/run installs poppler-utils; locally the read-back is a bonus
+        require(have_poppler, "poppler-utils (pdftotext, pdftoppm)")
+    if have_poppler:
         pdf_text = subprocess.run(
             ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
         ).stdout
