@@ -5,6 +5,9 @@ Everything that touches the database runs on the task runner (loading 50,000 ale
 preparing them, a bulk action, one alert's detail, a CSV export); the GUI thread only
 swaps prepared data in. After a write the queue reloads, and other pages are told
 through ``sig_changed`` (the dashboard's Critical panel reads the same alerts).
+
+The services that touch the database are imported inside the tasks: this module is
+imported at start-up, and SQLAlchemy must wait until after the window's first paint.
 """
 
 from __future__ import annotations
@@ -18,12 +21,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, Qt, Signal, Slot
 
-from services.alerts import AlertActionError, alert_detail, apply_action
-from services.alerts.queries import queue_rows
-from services.alerts.registry import rule_titles
-from services.alerts.suggest import NoSuggestion, suggest_intervention
 from services.api.contract import INTERVENTION_TYPES
-from services.interventions import InterventionInputError
 from viewmodels.alert_queue import (
     COLUMNS,
     AlertQueueModel,
@@ -85,6 +83,9 @@ class AlertsViewModel(QObject):
         engine = self._engine
 
         def work(_state: Any) -> tuple[PreparedQueue, datetime]:
+            from services.alerts.queries import queue_rows
+            from services.alerts.registry import rule_titles
+
             now = datetime.now(UTC)
             return prepare_queue(queue_rows(engine()), rule_titles(), now), now
 
@@ -201,6 +202,9 @@ class AlertsViewModel(QObject):
         engine = self._engine
 
         def work(_state: Any) -> dict[str, Any]:
+            from services.alerts.queries import alert_detail
+            from services.alerts.suggest import NoSuggestion, suggest_intervention
+
             detail = alert_detail(engine(), alert_id)
             try:
                 detail["suggestion"] = suggest_intervention(detail)
@@ -255,6 +259,8 @@ class AlertsViewModel(QObject):
         alert_settings = getattr(settings, "alerts", None)
 
         def work(_state: Any) -> Any:
+            from services.alerts.actions import apply_action
+
             return apply_action(
                 engine(),
                 ids,
@@ -266,6 +272,8 @@ class AlertsViewModel(QObject):
             )
 
         def failed(exc: BaseException, _tb: str) -> None:
+            from services.alerts.actions import AlertActionError
+
             if isinstance(exc, AlertActionError):
                 self.sig_error.emit(str(exc))
             else:
@@ -335,6 +343,8 @@ class AlertsViewModel(QObject):
             )
 
         def failed(exc: BaseException, _tb: str) -> None:
+            from services.interventions import InterventionInputError
+
             prefix = "" if isinstance(exc, InterventionInputError) else "Could not create it: "
             self.sig_error.emit(f"{prefix}{exc}")
 

@@ -10,54 +10,52 @@
 - :mod:`~services.alerts.queries`: the queue and one alert's detail.
 """
 
-from services.alerts.actions import (
-    ActionResult,
-    AlertActionError,
-    acknowledge,
-    apply_action,
-    assign,
-    claim,
-    current_user,
-    dismiss,
-    resolve,
-    snooze,
-)
-from services.alerts.engine import evaluate_alerts
-from services.alerts.model import (
-    SEVERITIES,
-    SEVERITY_RANK,
-    STATES,
-    EvaluationResult,
-    Finding,
-    FiredAlert,
-    alert_key,
-)
-from services.alerts.queries import alert_detail, list_alerts
-from services.alerts.registry import Rule, register, registered_rules, rule
+from __future__ import annotations
 
-__all__ = [
-    "SEVERITIES",
-    "SEVERITY_RANK",
-    "STATES",
-    "ActionResult",
-    "AlertActionError",
-    "EvaluationResult",
-    "Finding",
-    "FiredAlert",
-    "Rule",
-    "acknowledge",
-    "alert_detail",
-    "alert_key",
-    "apply_action",
-    "assign",
-    "claim",
-    "current_user",
-    "dismiss",
-    "evaluate_alerts",
-    "list_alerts",
-    "register",
-    "registered_rules",
-    "resolve",
-    "rule",
-    "snooze",
-]
+import importlib
+from typing import Any
+
+# Public name -> module. Loaded on first use (PEP 562): the desktop imports the Alerts
+# page's view models at start-up, and the engine and actions pull SQLAlchemy and the
+# ORM models in, which must wait until after the window's first paint.
+_EXPORTS = {
+    "ActionResult": "actions",
+    "AlertActionError": "actions",
+    "acknowledge": "actions",
+    "apply_action": "actions",
+    "assign": "actions",
+    "claim": "actions",
+    "dismiss": "actions",
+    "resolve": "actions",
+    "snooze": "actions",
+    "current_user": "model",
+    "evaluate_alerts": "engine",
+    "SEVERITIES": "model",
+    "SEVERITY_RANK": "model",
+    "STATES": "model",
+    "EvaluationResult": "model",
+    "Finding": "model",
+    "FiredAlert": "model",
+    "alert_key": "model",
+    "alert_detail": "queries",
+    "list_alerts": "queries",
+    "Rule": "registry",
+    "register": "registry",
+    "registered_rules": "registry",
+    "rule": "registry",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

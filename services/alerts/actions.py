@@ -15,7 +15,6 @@ input that is wrong as a whole (a snooze in the past, an unknown action) raises
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -63,15 +62,6 @@ class ActionResult:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def current_user() -> str:
-    """Who is acting on this desktop (the OS login): the audit trail's "who" and the
-    owner of "mine"."""
-    try:
-        return getpass.getuser() or "desktop"
-    except (OSError, KeyError):  # no login name (some containers, services)
-        return "desktop"
 
 
 def apply_action(

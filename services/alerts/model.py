@@ -6,6 +6,7 @@ live here so that rules, the engine, the actions and the screens agree on them.
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,15 @@ CLOSED_STATES = ("resolved", "dismissed")
 STATES = OPEN_STATES + CLOSED_STATES
 
 SUBJECT_TYPES = ("tutor", "customer", "session", "subject", "metric")
+
+
+def current_user() -> str:
+    """Who is acting on this desktop (the OS login): the audit trail's "who" and the
+    owner of "mine"."""
+    try:
+        return getpass.getuser() or "desktop"
+    except (OSError, KeyError):  # no login name (some containers, services)
+        return "desktop"
 
 
 def alert_key(rule: str, subject_type: str, subject_id: str | int) -> str:
