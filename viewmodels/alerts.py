@@ -304,6 +304,9 @@ class AlertsViewModel(QObject):
     def snooze(self, ids: Sequence[int], until: datetime) -> None:
         self.act("snooze", ids, until=until)
 
+    def unsnooze(self, ids: Sequence[int]) -> None:
+        self.act("unsnooze", ids)
+
     def assign(self, ids: Sequence[int], assignee: str | None) -> None:
         self.act("assign", ids, assignee=assignee)
 

@@ -148,6 +148,13 @@ def test_snooze_in_the_past_says_so_and_changes_nothing(page, vm, engine, qtbot)
     assert target[0] not in ids_of(vm)
     vm.update_filter(state="snoozed")
     assert ids_of(vm) == target
+    # Unsnoozed from the page: back in the open queue.
+    page.table.selectRow(0)
+    with qtbot.waitSignal(vm.sig_loaded, timeout=10_000):
+        page.buttons["unsnooze"].click()
+    assert ids_of(vm) == []
+    vm.update_filter(state="open")
+    assert target[0] in ids_of(vm)
 
 
 def test_claim_then_mine(page, vm, qtbot) -> None:  # type: ignore[no-untyped-def]

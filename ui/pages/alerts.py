@@ -402,6 +402,7 @@ class AlertsPage(QWidget):
         for key, label in (
             ("acknowledge", "Acknowledge"),
             ("snooze", "Snooze…"),
+            ("unsnooze", "Unsnooze"),
             ("resolve", "Resolve"),
             ("dismiss", "Dismiss"),
             ("claim", "Claim"),
