@@ -12,7 +12,14 @@ from typing import Any
 from sqlalchemy import Engine, or_, select
 
 from services.alerts.model import SEVERITIES, SEVERITY_RANK, STATES
-from services.db.models import Alert, AuditEntry, Manager, ScoringRun, TutorPrediction
+from services.db.models import (
+    Alert,
+    AuditEntry,
+    CustomerPrediction,
+    Manager,
+    ScoringRun,
+    TutorPrediction,
+)
 
 # The columns the queue shows (facts and thresholds stay for the detail pane).
 QUEUE_COLUMNS = (
@@ -139,6 +146,21 @@ def alert_detail(engine: Engine, alert_id: int) -> dict[str, Any]:
                     "30d": last.p_churn_30d,
                     "90d": last.p_churn_90d,
                 }
+        if d["tutor_id"] is None and d["customer_id"] is not None:
+            # A customer alert: the customer churn model's top factors, newest run.
+            factors = list(
+                conn.execute(
+                    select(CustomerPrediction.factors)
+                    .join(ScoringRun, ScoringRun.id == CustomerPrediction.run_id)
+                    .where(
+                        CustomerPrediction.customer_id == d["customer_id"],
+                        ScoringRun.status == "ok",
+                    )
+                    .order_by(CustomerPrediction.run_id.desc())
+                    .limit(1)
+                ).scalar()
+                or []
+            )
     for k, v in list(d.items()):
         if isinstance(v, datetime):
             d[k] = v.isoformat()
@@ -146,7 +168,7 @@ def alert_detail(engine: Engine, alert_id: int) -> dict[str, Any]:
         {"at": _iso(a.at), "actor": a.actor, "action": a.action, "details": a.details or {}}
         for a in trail
     ]
-    d["tutor_factors"] = factors
+    d["model_factors"] = factors
     d["risk_curve"] = curve
     d["risk_history"] = history
     return d

@@ -172,6 +172,7 @@ class Market:
                     health_score=70.0,
                     health_tier="At Risk",
                     components={"figures": CALM_CUSTOMER | figures},
+                    factors=[{"text": "calls to support up to 3 in 14 days"}],
                 )
             )
         return cid

@@ -107,6 +107,7 @@ def test_customer_alert_has_no_intervention_button(page, vm, engine, qtbot) -> N
     assert not page.detail.create_button.isEnabled()
     assert "customer" in page.detail.create_button.toolTip()
     assert not page.detail.curve.isVisibleTo(page)
+    assert "calls to support up to 3" in page.detail.factors.text()  # the customer model
 
 
 def test_bulk_acknowledge_from_the_page_reloads_and_audits(page, vm, engine, qtbot) -> None:  # type: ignore[no-untyped-def]

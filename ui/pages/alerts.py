@@ -260,7 +260,7 @@ class AlertDetail(QScrollArea):
             f"<table>{rows}</table>"
             + (f"<p style='color:#64748b'>Thresholds: {limits}</p>" if limits else "")
         )
-        factors = d.get("tutor_factors") or []
+        factors = d.get("model_factors") or []
         self.factors.setText(
             "\n".join(f"• {f.get('text')}" for f in factors if f.get("text"))
             or "No model explanation for this subject."
