@@ -254,10 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.child == "forecast":
         print(json.dumps(_clean(_forecast_child(Path(args.folder)))), flush=True)
-        # PySide6 6.12.0 loses a reference to True per Python-side signal emit; after
-        # the page's redraws the interpreter's final collection aborts (bool_dealloc).
-        # The figures are out: leave without that collection.
-        os._exit(0)
+        return 0
     if args.child == "compare":
         print(json.dumps(_clean(_compare_child(Path(args.folder)))))
         return 0

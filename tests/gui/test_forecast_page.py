@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-import gc
-import sys
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -42,21 +39,6 @@ def engine(tmp_path_factory, sandbox_server_factory_module):  # type: ignore[no-
     run_forecast(eng, now=now, backtest_origins=1)
     yield eng
     eng.dispose()
-
-
-@pytest.fixture(autouse=True)
-def _repay_pyside_bool_refs():  # type: ignore[no-untyped-def]
-    """PySide6 6.12.0 drops a reference to ``True`` on every ``Signal.emit`` (see
-    ``python -c`` in the report: 100 emits, ``sys.getrefcount(True)`` 100 lower), and
-    pyqtgraph emits on every ``setData``; a page redrawn a few hundred times takes
-    ``True`` to zero and the interpreter aborts (bool_dealloc) at exit. Give back what
-    the test's emits took; an extra reference to ``True`` is harmless."""
-    before = sys.getrefcount(True), sys.getrefcount(False)
-    yield
-    gc.collect()
-    for obj, was in zip((True, False), before, strict=True):
-        for _ in range(max(0, was - sys.getrefcount(obj))):
-            ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
 
 
 @pytest.fixture
