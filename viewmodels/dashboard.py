@@ -78,7 +78,7 @@ class CriticalTutorsModel(QAbstractTableModel):
             if col == 2:
                 return "–" if row.p_churn_30d is None else f"{row.p_churn_30d * 100:.0f} %"
             if col == 3:
-                return row.reason or "–"
+                return without_subject(row.reason, row.name) or "–"
             return "Intervention open" if row.open_intervention else "Create intervention"
         if role == Qt.ItemDataRole.ToolTipRole and col == 3:
             return row.reason
@@ -215,3 +215,11 @@ class DashboardViewModel(QObject):
             on_failure=lambda exc, _t: self.sig_error.emit(f"Could not create it: {exc}"),
         )
         return rec is not None
+
+
+def without_subject(reason: str | None, name: str) -> str:
+    """An alert's reason without its leading "<tutor name>: " (the row or the
+    notification already names the tutor)."""
+    text = reason or ""
+    prefix = f"{name}: "
+    return text[len(prefix) :] if name and text.startswith(prefix) else text

@@ -33,7 +33,7 @@ from services.notifications import (
 from services.scheduler import Scheduler, parse_hhmm
 from services.settings import Settings
 from viewmodels.alerts import AlertsViewModel
-from viewmodels.dashboard import DashboardViewModel
+from viewmodels.dashboard import DashboardViewModel, without_subject
 from viewmodels.forecast import ForecastViewModel
 from viewmodels.interventions import InterventionsViewModel
 from viewmodels.notifications import NotificationCenter
@@ -438,17 +438,21 @@ class ShellViewModel(QObject):
             for c in dash.critical
             if c.risk_tier == "Critical" and getattr(c, "alert_state", None) != "acknowledged"
         ]
+        new = 0
         for c in critical[:NOTIFY_CAP]:
+            reason = without_subject(c.reason, c.name)
+            # The alert's own reason says the risk when it is about the risk ("81 %
+            # chance of leaving..."); other rules ("no sessions for 27 days") get it added.
             risk = (
                 ""
-                if c.p_churn_30d is None
+                if c.p_churn_30d is None or "%" in reason
                 else f"{c.p_churn_30d * 100:.0f} % churn risk in 30 days"
             )
-            self.notify(
+            decision = self.notify(
                 critical_alert_event(
                     alert_key=c.alert_key or f"churn_critical:tutor:{c.tutor_id}",
                     subject=c.name,
-                    reason="; ".join(x for x in (risk, c.reason) if x),
+                    reason="; ".join(x for x in (risk, reason) if x),
                     target=(
                         f"alerts/{c.alert_id}"
                         if c.alert_id is not None
@@ -456,7 +460,9 @@ class ShellViewModel(QObject):
                     ),
                 )
             )
-        if len(critical) > NOTIFY_CAP:
+            new += getattr(decision, "reason", "") != "duplicate"
+        # "N more" only with news: a re-scoring with the same Critical tutors is quiet.
+        if len(critical) > NOTIFY_CAP and new:
             self.notice(
                 f"critical-overflow:{run.get('id')}",
                 f"{len(critical) - NOTIFY_CAP} more Critical tutors",

@@ -250,3 +250,47 @@ def test_sla_breaches_are_announced_without_filling_the_hidden_interventions_tab
     # Shown again by the page's own load: announced once (de-duplicated).
     qtbot.wait(200)
     assert sum("SLA breached" in n.event.title for n in center.items()) == 3
+
+
+def test_critical_notifications_say_each_thing_once(qtbot, make_window, sandbox_server):
+    """From the alert engine's rows: the tutor named once, the risk once, and the
+    "N more" notice only when a scoring run brought news (a re-scoring is quiet)."""
+    from types import SimpleNamespace
+
+    from viewmodels.shell import NOTIFY_CAP
+
+    window = make_window(Settings(api_url=sandbox_server.base_url), start=False)
+    shell = window.shell
+
+    def row(i: int, reason: str) -> SimpleNamespace:
+        name = f"Tutor {i}"
+        return SimpleNamespace(
+            tutor_id=i,
+            name=name,
+            risk_tier="Critical",
+            p_churn_30d=0.9 - i / 100,
+            reason=f"{name}: {reason}",
+            alert_key=f"churn_critical:tutor:{i}",
+            alert_id=100 + i,
+            alert_state="new",
+        )
+
+    rows = [row(0, "no sessions for 27 days")] + [
+        row(i, f"{90 - i} % chance of leaving within 30 days") for i in range(1, 23)
+    ]
+    shell._notify_critical(SimpleNamespace(scoring_run={"id": 1}, critical=rows))
+    items = {n.event.title: n.event for n in shell.notifications.items()}
+    first = items["Critical: Tutor 0"]
+    assert first.body.count("Tutor 0") == 0 and first.body.startswith("90 % churn risk")
+    assert "no sessions for 27 days" in first.body
+    assert items["Critical: Tutor 1"].body == "89 % chance of leaving within 30 days"
+    assert f"{len(rows) - NOTIFY_CAP} more Critical tutors" in items
+    count = len(shell.notifications.items())
+    # The same Critical tutors from the next scoring run: nothing new to say.
+    shell._notify_critical(SimpleNamespace(scoring_run={"id": 2}, critical=rows))
+    assert len(shell.notifications.items()) == count
+    # The dashboard's Critical panel names the tutor in its own column.
+    from viewmodels.dashboard import without_subject
+
+    assert without_subject("Tutor 3: 87 % chance", "Tutor 3") == "87 % chance"
+    assert without_subject("87 % chance", "Tutor 3") == "87 % chance"
