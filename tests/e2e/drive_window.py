@@ -148,6 +148,9 @@ def main() -> int:
 
     for i, name in enumerate(PAGES):
         window.go_to(i)
+        if name == "alerts":
+            # The queue loads when its page is first shown: its rows, not "Loading…".
+            wait_until(lambda: vm.alerts.loaded and not vm.runner.is_running("alerts"), 60)
         if name == "system":
             for tab in range(window.system_page.tabs.count()):
                 window.system_page.tabs.setCurrentIndex(tab)
