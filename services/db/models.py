@@ -669,3 +669,42 @@ class ForecastPoint(Base):
     lower: Mapped[float]
     upper: Mapped[float]
     supply: Mapped[float | None]
+
+
+# --- recommendations (issue 7) ------------------------------------------------------
+
+
+class Recommendation(Base):
+    """A recommendation card from the PRD's marketplace rules (services.recommendations).
+
+    Identity is ``key`` = ``rule:subject``; like an alert, only one card per key may be
+    open: ``open_key`` holds the key while ``state`` is ``open`` and NULL afterwards, and
+    is UNIQUE, so the database refuses a duplicate open card. ``facts`` are the numbers
+    in the reason, ``roi`` the estimate with its assumptions, ``thresholds`` the settings
+    that fired it (DOMAIN.md: stored with the data).
+    """
+
+    __tablename__ = "recommendations"
+    __table_args__ = (Index(None, "state", "priority"), Index(None, "key"))
+
+    id: Mapped[PkId]
+    key: Mapped[str] = mapped_column(String(200))
+    open_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(64))
+    # open / implemented / dismissed / expired
+    state: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    priority: Mapped[int]  # 1 (act first) .. 5
+    action: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    impact: Mapped[str] = mapped_column(Text)
+    roi: Mapped[dict[str, Any] | None]
+    facts: Mapped[dict[str, Any] | None]
+    thresholds: Mapped[dict[str, Any] | None]
+    forecast_run_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decision_note: Mapped[LongText]
