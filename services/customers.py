@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from ml.scores import ScoreSettings, risk_tier
 from services.alerts.model import OPEN_STATES
+from services.customer_parts import COMPONENTS
 from services.db.models import (
     Alert,
     AuditEntry,
@@ -38,15 +39,6 @@ from services.db.models import (
     TutoringSession,
 )
 
-# The five components as services.scoring stores them (keys of ``components``), in the
-# PRD's order with their weights (DOMAIN.md "Customers").
-COMPONENTS: tuple[tuple[str, str, int], ...] = (
-    ("first_session_success", "First-session success", 30),
-    ("session_velocity", "Session velocity", 25),
-    ("inbound_calls", "Inbound calls", 20),
-    ("goal_status", "Goal status", 15),
-    ("tutor_consistency", "Tutor consistency", 10),
-)
 TIERS = ("Critical", "At Risk", "Healthy", "Thriving")
 RECENT_SESSIONS = 30
 RECENT_CALLS = 30

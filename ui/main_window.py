@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui.pages.alerts import AlertsPage
+from ui.pages.customers import CustomersPage
 from ui.pages.dashboard import DashboardPage
 from ui.pages.forecast import ForecastPage
 from ui.pages.interventions import InterventionsPage
@@ -308,6 +309,7 @@ class MainWindow(QMainWindow):
         self.alerts_page = AlertsPage(shell.alerts, store=ui_settings)
         self.tutors_page = TutorsPage(shell.tutors, shell.tutor_profile)
         self.forecast_page = ForecastPage(shell.forecast)
+        self.customers_page = CustomersPage(shell.customers, shell.customer_detail)
         # A double-click on a Critical tutor opens the profile.
         self.dashboard_page.critical_table.doubleClicked.connect(
             lambda index: self._open_tutor_at(index)
@@ -334,6 +336,8 @@ class MainWindow(QMainWindow):
                 page = self.tutors_page
             elif name == "forecast":
                 page = self.forecast_page
+            elif name == "customers":
+                page = self.customers_page
             elif name == "system":
                 page = self.system_page
             else:
@@ -632,6 +636,7 @@ class MainWindow(QMainWindow):
             "interventions": self.interventions_page.table,
             "tutors": self.tutors_page.table,
             "first_sessions": self.tutors_page.sessions_table,
+            "customers": self.customers_page.table,
             "sync": self.system_page.sync_table,
             "rejects": self.system_page.rejects_table,
             "jobs": self.system_page.jobs_table,

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import (
@@ -32,10 +32,12 @@ from PySide6.QtCore import (
     Slot,
 )
 
-from services.customers import COMPONENTS as COMPONENTS  # re-exported for the page
-from services.customers import CustomerBundle, CustomerList, CustomerRow
+from services.customer_parts import COMPONENTS as COMPONENTS  # re-exported for the page
 from services.export import write_csv
 from viewmodels.tasks import SORT_ROLE, TaskRunner, TaskState
+
+if TYPE_CHECKING:  # imported where used: SQLAlchemy and pandas stay out of start-up
+    from services.customers import CustomerBundle, CustomerList, CustomerRow
 
 Index = QModelIndex | QPersistentModelIndex
 

@@ -33,6 +33,7 @@ from services.notifications import (
 from services.scheduler import Scheduler, parse_hhmm
 from services.settings import Settings
 from viewmodels.alerts import AlertsViewModel
+from viewmodels.customers import build_customer_view_models
 from viewmodels.dashboard import DashboardViewModel, without_subject
 from viewmodels.forecast import ForecastViewModel
 from viewmodels.interventions import InterventionsViewModel
@@ -130,6 +131,9 @@ class ShellViewModel(QObject):
             parent=self,
         )
         self.tutors, self.tutor_profile = build_tutor_view_models(self.runner, backend, self)
+        self.customers, self.customer_detail = build_customer_view_models(
+            self.runner, backend, self
+        )
         self.forecast = ForecastViewModel(self.runner, backend.engine, self)
         settings: Settings = backend.settings
         self.notifications = NotificationCenter(
@@ -185,6 +189,8 @@ class ShellViewModel(QObject):
         self.tutor_profile.sig_intervention_created.connect(lambda *_: self.interventions.load())
         self.tutor_profile.sig_message.connect(self.sig_message)
         self.tutor_profile.sig_error.connect(lambda m: self.sig_error.emit("Tutor profile", m))
+        self.customers.sig_message.connect(self.sig_message)
+        self.customers.sig_error.connect(lambda m: self.sig_error.emit("Customers", m))
         self.interventions.sig_overdue.connect(self._notify_sla_breaches)
         # An alert action changes what the dashboard's Critical panel shows.
         self.alerts.sig_changed.connect(lambda: self._reload("dashboard"))
@@ -308,6 +314,8 @@ class ShellViewModel(QObject):
             self.dashboard.load()
         elif name == "tutors":
             self.tutors.load()
+        elif name == "customers":
+            self.customers.load()
         elif name == "forecast" and (
             self._stale.pop("forecast", False) or not self.forecast.has_forecast
         ):
@@ -382,6 +390,9 @@ class ShellViewModel(QObject):
         if PAGES[self._page] == "tutors":  # new scores: the visible list and profile
             self.tutors.load()
             self.tutor_profile.reload()
+        if PAGES[self._page] == "customers":  # new health scores and alerts
+            self.customers.load()
+            self.customer_detail.reload()
         self._reload("system")
         if _name == "forecast":  # a new forecast run (and its shortage slots)
             self._reload("forecast")
