@@ -445,4 +445,14 @@ def forecast_job(ctx: Any) -> dict[str, Any]:
     )
     short = int((result.slots["kind"] == "shortage").sum()) if len(result.slots) else 0
     summary = f"{len(result.series)} series forecast 7 days ahead; {short} shortage slots"
-    return {"summary": summary, "run_id": result.run_id, "errors": result.errors}
+    # The recommendations read this run (PRD: recruiting and spend follow the forecast).
+    from services.recommendations import generate_recommendations
+
+    ctx.progress("recommendations from the new forecast")
+    recs = generate_recommendations(ctx.engine, run_id=result.run_id)
+    return {
+        "summary": f"{summary}; {recs.summary()}",
+        "run_id": result.run_id,
+        "errors": result.errors,
+        "recommendations": {"open": len(recs.cards), "new": len(recs.created)},
+    }

@@ -184,6 +184,13 @@ def test_the_forecast_job_is_daily_and_stores_a_run(synced, monkeypatch):
     with synced["engine"].connect() as conn:
         after = conn.execute(select(func.count()).select_from(ForecastRun)).scalar()
     assert after == before + 1
+    # The recommendations follow the new forecast: every open card is from this run.
+    from services.recommendations import list_recommendations
+
+    assert "recommendations" in out["summary"]
+    cards = list_recommendations(synced["engine"])
+    assert len(cards) == out["recommendations"]["open"]
+    assert all(c["forecast_run_id"] == out["run_id"] for c in cards)
 
 
 def test_cli_forecast_prints_figures_and_slots(synced, capsys, monkeypatch):
