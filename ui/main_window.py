@@ -50,6 +50,7 @@ from ui.pages.customers import CustomersPage
 from ui.pages.dashboard import DashboardPage
 from ui.pages.forecast import ForecastPage
 from ui.pages.interventions import InterventionsPage
+from ui.pages.recommendations import RecommendationsPage
 from ui.pages.simple import PlaceholderPage
 from ui.pages.system import SystemPage
 from ui.pages.tutors import TutorsPage
@@ -309,6 +310,7 @@ class MainWindow(QMainWindow):
         self.alerts_page = AlertsPage(shell.alerts, store=ui_settings)
         self.tutors_page = TutorsPage(shell.tutors, shell.tutor_profile)
         self.forecast_page = ForecastPage(shell.forecast)
+        self.recommendations_page = RecommendationsPage(shell.recommendations)
         self.customers_page = CustomersPage(shell.customers, shell.customer_detail)
         # A double-click on a Critical tutor opens the profile.
         self.dashboard_page.critical_table.doubleClicked.connect(
@@ -336,6 +338,8 @@ class MainWindow(QMainWindow):
                 page = self.tutors_page
             elif name == "forecast":
                 page = self.forecast_page
+            elif name == "recommendations":
+                page = self.recommendations_page
             elif name == "customers":
                 page = self.customers_page
             elif name == "system":

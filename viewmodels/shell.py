@@ -38,6 +38,7 @@ from viewmodels.dashboard import DashboardViewModel, without_subject
 from viewmodels.forecast import ForecastViewModel
 from viewmodels.interventions import InterventionsViewModel
 from viewmodels.notifications import NotificationCenter
+from viewmodels.recommendations import RecommendationsViewModel
 from viewmodels.scheduler import SchedulerViewModel
 from viewmodels.settings import SettingsViewModel
 from viewmodels.sync_status import SyncViewModel
@@ -135,6 +136,9 @@ class ShellViewModel(QObject):
             self.runner, backend, self
         )
         self.forecast = ForecastViewModel(self.runner, backend.engine, self)
+        self.recommendations = RecommendationsViewModel(
+            self.runner, backend.engine, user=current_user(), parent=self
+        )
         settings: Settings = backend.settings
         self.notifications = NotificationCenter(
             Path(backend.data_dir) / "inbox.json",
@@ -320,6 +324,10 @@ class ShellViewModel(QObject):
             self._stale.pop("forecast", False) or not self.forecast.has_forecast
         ):
             self.forecast.load()
+        elif name == "recommendations" and (
+            self._stale.pop("recommendations", False) or not self.recommendations.loaded
+        ):
+            self.recommendations.load()
 
     def _load_interventions(self) -> None:
         """The Interventions page's table when it is shown; otherwise only the SLA check
@@ -354,6 +362,7 @@ class ShellViewModel(QObject):
                 "system": self.system.load,
                 "alerts": self.alerts.load,
                 "forecast": self.forecast.load,
+                "recommendations": self.recommendations.load,
             }[name]()
         else:
             self._stale[name] = True
@@ -396,6 +405,7 @@ class ShellViewModel(QObject):
         self._reload("system")
         if _name == "forecast":  # a new forecast run (and its shortage slots)
             self._reload("forecast")
+            self._reload("recommendations")  # the job makes them from the new run
 
     def _on_settings_saved(self, settings: Settings) -> None:
         self.notifications.set_settings(_policy_settings(settings))
