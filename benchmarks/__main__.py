@@ -29,6 +29,7 @@ SUITES = {
     "forecast": "benchmarks.forecast_bench",
     "gui": "benchmarks.startup_bench",
     "tutors": "benchmarks.tutors_bench",
+    "customers": "benchmarks.customers_bench",
     "alerts": "benchmarks.alerts_bench",
     "package": "benchmarks.package_bench",
 }
