@@ -361,9 +361,7 @@ def prune_history(engine: Engine, *, now: datetime | None = None) -> int:
 
 
 def latest_run_id(conn: Connection) -> int | None:
-    return conn.execute(
-        select(func.max(ScoringRun.id)).where(ScoringRun.status == "ok")
-    ).scalar()
+    return conn.execute(select(func.max(ScoringRun.id)).where(ScoringRun.status == "ok")).scalar()
 
 
 # ---------------------------------------------------------------------- helpers
