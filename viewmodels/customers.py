@@ -34,6 +34,7 @@ from PySide6.QtCore import (
 
 from services.customer_parts import COMPONENTS as COMPONENTS  # re-exported for the page
 from services.export import write_csv
+from viewmodels.first_session_stats import FirstSessionStatsViewModel
 from viewmodels.tasks import SORT_ROLE, TaskRunner, TaskState
 
 if TYPE_CHECKING:  # imported where used: SQLAlchemy and pandas stay out of start-up
@@ -407,6 +408,7 @@ class CustomersViewModel(QObject):
         runner: TaskRunner,
         *,
         load_list: Callable[[], CustomerList],
+        load_first_sessions: Callable[[str], Any] | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -414,6 +416,12 @@ class CustomersViewModel(QObject):
         self._load_list = load_list
         self.customers = CustomerListModel(self)
         self.customer_list: CustomerList | None = None
+        # The "First sessions" tab's view model (None: the page shows no such tab).
+        self.first_sessions = (
+            FirstSessionStatsViewModel(runner, load=load_first_sessions, parent=self)
+            if load_first_sessions is not None
+            else None
+        )
 
     @Slot()
     def load(self) -> None:
@@ -618,9 +626,13 @@ def build_customer_view_models(
     """The list and detail view models bound to the app's backend (its engine and time
     zone); every bound call runs on the task runner."""
     from services.customers import customer_bundle, list_customers
+    from services.first_session_stats import first_session_stats
 
     customers = CustomersViewModel(
-        runner, load_list=lambda: list_customers(backend.engine()), parent=parent
+        runner,
+        load_list=lambda: list_customers(backend.engine()),
+        load_first_sessions=lambda period: first_session_stats(backend.engine(), period),
+        parent=parent,
     )
     detail = CustomerDetailViewModel(
         runner,

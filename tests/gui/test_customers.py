@@ -20,6 +20,7 @@ from sqlalchemy import delete, insert
 
 from services.customers import customer_bundle, list_customers
 from services.db.models import Customer, TutoringSession
+from services.first_session_stats import first_session_stats
 from viewmodels.customers import (
     COL_CHURN,
     COL_NAME,
@@ -32,6 +33,7 @@ from viewmodels.customers import (
     filter_mask,
     prepare_customers,
 )
+from viewmodels.first_session_stats import COL_SUCCESS, FLAG_COLORS, FLAG_ROLE
 from viewmodels.tasks import SORT_ROLE, TaskRunner
 
 EVIL = '=HYPERLINK("http://evil.example","x")'
@@ -60,7 +62,12 @@ def page(qtbot, runner, scored_demo):
     from ui.pages.customers import CustomersPage
 
     engine = scored_demo["engine"]
-    vm = CustomersViewModel(runner, load_list=lambda: list_customers(engine), parent=runner)
+    vm = CustomersViewModel(
+        runner,
+        load_list=lambda: list_customers(engine),
+        load_first_sessions=lambda period: first_session_stats(engine, period),
+        parent=runner,
+    )
     detail = CustomerDetailViewModel(
         runner,
         load_bundle=lambda cid: customer_bundle(engine, cid),
@@ -249,7 +256,7 @@ def test_detail_view_fills_from_the_bundle(qtbot, page, scored_demo):
     newest = bundle.history[-1]
     assert view.history.rows()[0][1] == f"{newest[1]:.0f}"
     page.show_list()
-    assert page.stack.currentWidget() is page.listing
+    assert page.stack.currentWidget() is page.tabs and page.tabs.currentWidget() is page.listing
 
 
 def test_a_customer_with_no_sessions_or_scores_opens_with_no_data_text(qtbot, page, scored_demo):
@@ -275,3 +282,32 @@ def test_default_sort_is_riskiest_first_and_the_sort_role_is_the_key(page):
     model = page.vm.customers
     keys = [model.index(r, COL_CHURN).data(SORT_ROLE) for r in range(model.rowCount())]
     assert keys == sorted(keys, reverse=True)
+
+
+def test_first_sessions_tab_loads_periods_flags_and_sorts(qtbot, page, scored_demo):
+    vm = page.vm.first_sessions
+    with qtbot.waitSignal(vm.sig_loaded, timeout=60_000) as sig:
+        page.tabs.setCurrentWidget(page.first_sessions)
+    week = sig.args[0]
+    assert week.period == "week"
+    model = vm.by_tutor
+    assert model.rowCount() == len(week.by_tutor) > 0
+    assert vm.by_subject.rowCount() == len(week.by_subject)
+    assert vm.by_segment.rowCount() == len(week.by_segment)
+    flags = [model.index(r, 0).data(FLAG_ROLE) for r in range(model.rowCount())]
+    assert "red" in flags  # the demo has tutors below 70 %
+    for r, flag in enumerate(flags):
+        color = model.index(r, COL_SUCCESS).data(Qt.ItemDataRole.ForegroundRole)
+        assert (color.name() if color is not None else None) == FLAG_COLORS.get(flag)
+    assert "Last week" in page.first_sessions.summary.text()
+
+    model.sort(COL_SUCCESS, Qt.SortOrder.AscendingOrder)
+    keys = [model.index(r, COL_SUCCESS).data(SORT_ROLE) for r in range(model.rowCount())]
+    assert keys == sorted(keys)
+
+    with qtbot.waitSignal(vm.sig_loaded, timeout=60_000) as sig:
+        page.first_sessions.period.setCurrentIndex(2)
+    quarter = sig.args[0]
+    assert quarter.period == "quarter" and quarter.end == week.end
+    assert model.rowCount() == len(quarter.by_tutor) >= len(week.by_tutor)
+    assert "Last quarter" in page.first_sessions.summary.text()

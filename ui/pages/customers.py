@@ -42,6 +42,7 @@ from viewmodels.customers import (
     CustomerDetailViewModel,
     CustomersViewModel,
 )
+from viewmodels.first_session_stats import PERIOD_NAMES, FirstSessionStatsViewModel
 from viewmodels.tutor_profile import TextTableModel
 
 TIER_COLORS = {
@@ -206,6 +207,49 @@ class CustomerDetailView(QWidget):
         self.contacts.set_rows(self.vm.contact_rows())
 
 
+class FirstSessionsTab(QWidget):
+    """Success rate by tutor, subject and grade for a week, month or quarter."""
+
+    def __init__(self, vm: FirstSessionStatsViewModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.vm = vm
+        self.period = QComboBox()
+        for key, name in PERIOD_NAMES.items():
+            self.period.addItem(f"{name} vs the {name.lower()} before", key)
+        self.period.currentIndexChanged.connect(lambda _i: vm.load(self.period.currentData()))
+        self.summary = QLabel("Loading…")
+        self.summary.setObjectName("muted")
+        self.summary.setWordWrap(True)
+        self.tutors = _table(vm.by_tutor, (18, 8, 8, 8, 8, 0))
+        self.subjects = _table(vm.by_subject, (14, 8, 8, 8, 8, 0))
+        self.segments = _table(vm.by_segment, (10, 8, 8, 8, 8, 0))
+        for t in (self.tutors, self.subjects, self.segments):
+            t.setSortingEnabled(True)
+        self.tutors.horizontalHeader().setSortIndicator(1, Qt.SortOrder.DescendingOrder)
+        self.subjects.horizontalHeader().setSortIndicator(2, Qt.SortOrder.AscendingOrder)
+        self.segments.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
+        bar = QHBoxLayout()
+        bar.addWidget(self.period)
+        bar.addWidget(self.summary, 1)
+        right = QVBoxLayout()
+        right.addWidget(QLabel("By subject (below 60 % flagged red)"))
+        right.addWidget(self.subjects, 3)
+        right.addWidget(QLabel("By customer grade"))
+        right.addWidget(self.segments, 2)
+        left = QVBoxLayout()
+        left.addWidget(QLabel("By tutor (below 70 % red, top performers green)"))
+        left.addWidget(self.tutors, 1)
+        body = QHBoxLayout()
+        body.addLayout(left, 3)
+        body.addLayout(right, 2)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 6, 0, 0)
+        lay.addLayout(bar)
+        lay.addLayout(body, 1)
+        vm.sig_loaded.connect(lambda _s: self.summary.setText(vm.summary()))
+        vm.sig_error.connect(self.summary.setText)
+
+
 class CustomersPage(QWidget):
     title = "Customers"
 
@@ -277,10 +321,18 @@ class CustomersPage(QWidget):
         ll.addWidget(self.list_stack, 1)
         ll.addWidget(hint)
 
+        self.tabs = QTabWidget()
+        self.tabs.addTab(listing, "All customers")
+        self.first_sessions: FirstSessionsTab | None = None
+        if vm.first_sessions is not None:
+            self.first_sessions = FirstSessionsTab(vm.first_sessions)
+            self.tabs.addTab(self.first_sessions, "First sessions")
+        self.tabs.currentChanged.connect(self._on_tab)
+
         self.detail = CustomerDetailView(detail)
         self.detail.back.clicked.connect(self.show_list)
         self.stack = QStackedWidget()
-        self.stack.addWidget(listing)
+        self.stack.addWidget(self.tabs)
         self.stack.addWidget(self.detail)
         self.listing = listing
         lay = QVBoxLayout(self)
@@ -323,6 +375,10 @@ class CustomersPage(QWidget):
         )
         self.count.setText(f"{shown:,} of {total:,} customers · {when}")
 
+    def _on_tab(self, index: int) -> None:
+        if self.tabs.widget(index) is self.first_sessions and self.first_sessions is not None:
+            self.first_sessions.vm.load()
+
     def _open_from_list(self, index: QModelIndex) -> None:
         cid = index.data(CUSTOMER_ID_ROLE)
         if cid is not None:
@@ -355,7 +411,8 @@ class CustomersPage(QWidget):
         self.detail_vm.load(int(customer_id))
 
     def show_list(self) -> None:
-        self.stack.setCurrentWidget(self.listing)
+        self.stack.setCurrentWidget(self.tabs)
+        self.tabs.setCurrentWidget(self.listing)
 
     def set_filter(self, text: str) -> None:
         """The window's search box: names."""
@@ -364,7 +421,7 @@ class CustomersPage(QWidget):
         self.vm.set_search(text)
 
     def open_search_result(self) -> bool:
-        if self.stack.currentWidget() is not self.listing or self.vm.customers.rowCount() == 0:
+        if self.tabs.currentWidget() is not self.listing or self.vm.customers.rowCount() == 0:
             return False
         self.open_customer(self.vm.customers.customer_id(0))
         return True
@@ -373,3 +430,5 @@ class CustomersPage(QWidget):
         self.vm.load()
         if self.stack.currentWidget() is self.detail:
             self.detail_vm.reload()
+        if self.first_sessions is not None and self.tabs.currentWidget() is self.first_sessions:
+            self.first_sessions.vm.load()

@@ -1,0 +1,202 @@
+"""The Customers page's "First sessions" tab: success rate by tutor, subject and grade for
+a week, month or quarter against the period before (``services.first_session_stats``,
+read on the task runner), as three small self-sorting tables whose success column is
+coloured by the service's flag (red: below the threshold, green: a top performer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QColor
+
+from viewmodels.tasks import SORT_ROLE, TaskRunner
+
+if TYPE_CHECKING:  # imported where used: SQLAlchemy and pandas stay out of start-up
+    from services.first_session_stats import FirstSessionStats, SuccessRow
+
+Index = QModelIndex | QPersistentModelIndex
+FLAG_ROLE = Qt.ItemDataRole.UserRole + 50
+FLAG_COLORS = {"red": "#dc2626", "green": "#16a34a"}
+PERIOD_NAMES = {"week": "Week", "month": "Month", "quarter": "Quarter"}
+COL_SUCCESS = 2
+MISSING = -1e18
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{x * 100:.0f} %"
+
+
+def trend_text(delta: float | None) -> str:
+    """Points since the period before; falling success is the bad news here."""
+    if delta is None:
+        return "–"
+    pts = delta * 100
+    if abs(pts) < 0.5:
+        return "▬ 0 pts"
+    return f"{'▲' if pts > 0 else '▼'} {pts:+.0f} pts"
+
+
+def _key(x: float | None) -> float:
+    return MISSING if x is None else float(x)
+
+
+class SuccessTableModel(QAbstractTableModel):
+    """Rows of ``SuccessRow`` with ready texts; sorts itself (at most a few thousand)."""
+
+    def __init__(self, first_column: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.columns = (first_column, "First sessions", "Success", "Avg rating", "Before", "Trend")
+        self._rows: list[tuple[SuccessRow, tuple[str, ...], tuple[Any, ...]]] = []
+        self._sort: tuple[int, Qt.SortOrder] | None = None
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.columns[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row, texts, keys = self._rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return texts[col]
+        if role == SORT_ROLE:
+            return keys[col]
+        if role == FLAG_ROLE:
+            return row.flag
+        if role == Qt.ItemDataRole.ForegroundRole and row.flag and col in (0, COL_SUCCESS):
+            return QColor(FLAG_COLORS[row.flag])
+        if role == Qt.ItemDataRole.TextAlignmentRole and col > 0:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole and col == COL_SUCCESS:
+            return f"{row.rated} of {row.first_sessions} first sessions rated"
+        return None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self._sort = (column, order)
+        self.layoutAboutToBeChanged.emit()
+        self._apply_sort()
+        self.layoutChanged.emit()
+
+    def _apply_sort(self) -> None:
+        if self._sort is not None:
+            col, order = self._sort
+            self._rows.sort(key=lambda r: r[2][col], reverse=order == Qt.SortOrder.DescendingOrder)
+
+    def set_rows(self, rows: Sequence[SuccessRow]) -> None:
+        self.beginResetModel()
+        self._rows = [
+            (
+                r,
+                (
+                    r.label,
+                    str(r.first_sessions),
+                    _pct(r.success_rate),
+                    "–" if r.avg_rating is None else f"{r.avg_rating:.2f}",
+                    _pct(r.previous_rate),
+                    trend_text(r.trend),
+                ),
+                (
+                    r.label.lower(),
+                    r.first_sessions,
+                    _key(r.success_rate),
+                    _key(r.avg_rating),
+                    _key(r.previous_rate),
+                    _key(r.trend),
+                ),
+            )
+            for r in rows
+        ]
+        self._apply_sort()
+        self.endResetModel()
+
+    def row(self, i: int) -> SuccessRow:
+        return self._rows[i][0]
+
+
+class FirstSessionStatsViewModel(QObject):
+    sig_loaded = Signal(object)
+    """A new ``services.first_session_stats.FirstSessionStats``."""
+    sig_error = Signal(str)
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        *,
+        load: Callable[[str], FirstSessionStats],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self._load = load
+        self.period = "week"
+        self.stats: FirstSessionStats | None = None
+        self.by_tutor = SuccessTableModel("Tutor", self)
+        self.by_subject = SuccessTableModel("Subject", self)
+        self.by_segment = SuccessTableModel("Grade", self)
+
+    @Slot(str)
+    def load(self, period: str | None = None) -> None:
+        if period is not None:
+            self.period = period
+        load, chosen = self._load, self.period
+        self.runner.submit(
+            "customers-first-sessions",
+            lambda _state: load(chosen),
+            title="First-session success",
+            on_success=self._on_loaded,
+            on_failure=lambda exc, _t: self.sig_error.emit(
+                f"First-session success could not load: {exc}"
+            ),
+            record=False,
+            coalesce=True,  # a quick week -> month -> quarter shows only the last
+        )
+
+    def _on_loaded(self, stats: FirstSessionStats) -> None:
+        if stats.period != self.period:
+            return  # an older request; the newer one is on its way
+        self.stats = stats
+        self.by_tutor.set_rows(stats.by_tutor)
+        self.by_subject.set_rows(stats.by_subject)
+        self.by_segment.set_rows(stats.by_segment)
+        self.sig_loaded.emit(stats)
+
+    def summary(self) -> str:
+        s = self.stats
+        if s is None:
+            return ""
+        name = PERIOD_NAMES.get(s.period, s.period).lower()
+        red = sum(r.flag == "red" for r in s.by_tutor)
+        green = sum(r.flag == "green" for r in s.by_tutor)
+        subjects = [r.label for r in s.by_subject if r.flag == "red"]
+        parts = [
+            f"Last {name} ({s.start:%d %b} – {s.end:%d %b}): {_pct(s.overall_rate)} of rated "
+            f"first sessions were 4+ ({_pct(s.previous_overall_rate)} the {name} before)",
+            f"{red} tutors below 70 % (red), {green} top performers (green)",
+            (
+                "subjects below 60 %: " + ", ".join(subjects)
+                if subjects
+                else "no subject below 60 %"
+            ),
+        ]
+        return " · ".join(parts)
