@@ -102,6 +102,11 @@ def _num(value: Any) -> float | None:
     return f if f == f else None  # NaN -> None
 
 
+def grade_order(grade: str) -> tuple[int, int, str]:
+    """Sort key of a grade level: 1, 2, ..., 12, then the named ones (adult, college)."""
+    return (0, int(grade), "") if grade.isdigit() else (1, 0, grade.lower())
+
+
 def latest_customer_run(conn: Connection) -> Any:
     """The newest ok run that scored customers (a run may have had no customer model)."""
     cp = CustomerPrediction.__table__.c
@@ -240,7 +245,7 @@ def list_customers(engine: Engine) -> CustomerList:
         rows=tuple(rows),
         as_of=run.as_of if run is not None else None,
         run_id=run.id if run is not None else None,
-        segments=tuple(sorted({r.segment for r in rows if r.segment})),
+        segments=tuple(sorted({r.segment for r in rows if r.segment}, key=grade_order)),
         channels=tuple(sorted({r.channel for r in rows if r.channel})),
         subjects=tuple(sorted({s for r in rows for s in r.subjects})),
         tutors=tuple(sorted({r.main_tutor for r in rows if r.main_tutor})),

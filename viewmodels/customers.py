@@ -116,6 +116,17 @@ def _rank_of_text(values: Sequence[str]) -> np.ndarray:
     return codes.astype(np.float64)
 
 
+def _grade_rank(values: Sequence[str]) -> np.ndarray:
+    """Sort key of the grade column: school order (2 before 10), then named grades."""
+    order = {
+        g: i
+        for i, g in enumerate(
+            sorted(set(values), key=lambda g: (0, int(g), "") if g.isdigit() else (1, 0, g))
+        )
+    }
+    return np.array([order[v] for v in values], dtype=np.float64)
+
+
 @dataclass
 class PreparedCustomers:
     """Everything the model needs, built on the worker: one entry per customer."""
@@ -175,7 +186,7 @@ def prepare_customers(rows: Sequence[CustomerRow]) -> PreparedCustomers:
 
     keys = [
         _rank_of_text([r.name for r in rows]),
-        _rank_of_text([t[1] for t in texts]),
+        _grade_rank([r.segment for r in rows]),
         _rank_of_text([t[2] for t in texts]),
         _rank_of_text([t[3] for t in texts]),
         _rank_of_text([t[4] for t in texts]),

@@ -117,7 +117,8 @@ class SuccessTableModel(QAbstractTableModel):
                     trend_text(r.trend),
                 ),
                 (
-                    r.label.lower(),
+                    # Grades in school order (2 before 10), names alphabetically.
+                    (0, int(r.label), "") if r.label.isdigit() else (1, 0, r.label.lower()),
                     r.first_sessions,
                     _key(r.success_rate),
                     _key(r.avg_rating),

@@ -18,7 +18,7 @@ import shiboken6
 from PySide6.QtCore import Qt
 from sqlalchemy import delete, insert
 
-from services.customers import customer_bundle, list_customers
+from services.customers import customer_bundle, grade_order, list_customers
 from services.db.models import Customer, TutoringSession
 from services.first_session_stats import first_session_stats
 from viewmodels.customers import (
@@ -109,6 +109,13 @@ def test_list_sorts_by_risk_and_any_column(page):
     health = [rows[i].health_score for i in _ids(model)]
     known = [h for h in health if h is not None]
     assert known == sorted(known) and health[: health.count(None)] == [None] * health.count(None)
+
+    # Grades in school order (2 before 10), in the column and in the filter's list.
+    model.sort(1, Qt.SortOrder.AscendingOrder)
+    order = [grade_order(rows[i].segment) for i in _ids(model)]
+    assert order == sorted(order)
+    assert list(vm.customer_list.segments) == sorted(vm.customer_list.segments, key=grade_order)
+    assert vm.customer_list.segments.index("2") < vm.customer_list.segments.index("10")
 
     model.sort(COL_NAME, Qt.SortOrder.AscendingOrder)
     names = _visible(model)
@@ -304,6 +311,10 @@ def test_first_sessions_tab_loads_periods_flags_and_sorts(qtbot, page, scored_de
     model.sort(COL_SUCCESS, Qt.SortOrder.AscendingOrder)
     keys = [model.index(r, COL_SUCCESS).data(SORT_ROLE) for r in range(model.rowCount())]
     assert keys == sorted(keys)
+    grades = vm.by_segment
+    grades.sort(0, Qt.SortOrder.AscendingOrder)
+    labels = [grades.index(r, 0).data() for r in range(grades.rowCount())]
+    assert labels == sorted(labels, key=grade_order)
 
     with qtbot.waitSignal(vm.sig_loaded, timeout=60_000) as sig:
         page.first_sessions.period.setCurrentIndex(2)
