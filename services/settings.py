@@ -167,6 +167,10 @@ class AlertSettings(BaseModel):
     )
     # Rules switched off by name.
     disabled_rules: list[str] = Field(default_factory=list)
+    # Metric anomalies (services.anomalies): per metric, overrides of the defaults
+    # {"z": 2.0 SDs, "wow": 0.20 change week over week, "drops": 3 days in a row},
+    # e.g. {"inbound_calls": {"z": 3.0}}.
+    anomaly_thresholds: dict[str, dict[str, float]] = Field(default_factory=dict)
 
 
 class Settings(BaseModel):

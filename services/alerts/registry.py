@@ -35,6 +35,7 @@ BUILTIN_MODULES = (
     "services.alerts.first_session_rules",
     "services.alerts.customer_rules",
     "services.alerts.supply_rules",
+    "services.alerts.anomaly_rules",
 )
 
 
