@@ -16,8 +16,8 @@ metric (:class:`MetricThresholds`, overridable in Settings):
             ``wow`` (20 %) that is also beyond 2 SD of sampling noise (a 20 % move of a
             rate measured on 30 sessions is noise).
 ``drops``   ``drops`` (3) days in a row each worse than the same weekday a week before
-            (by more than 1 SD of noise): a slide, judged against last week so a normal
-            Friday-Saturday-Sunday decline does not count.
+            (by more than 1 SD of noise and half of ``wow``): a slide, judged against
+            last week so a normal Friday-Saturday-Sunday decline does not count.
 
 SD floors: a count's SD is at least Poisson's sqrt(mean), a rate's at least the
 binomial one, a rating's at least ``RATING_SD``/sqrt(n): 14 history points alone can
@@ -302,8 +302,10 @@ def _drops(
         if c is None:
             return None
         days.append(c)
-    # Each day worse than the same weekday a week before, beyond 1 SD of noise.
-    if not all(metric.bad * z > 1.0 for _v1, _v0, _rel, z in days):
+    # Each day worse than the same weekday a week before, beyond 1 SD of noise and by
+    # half the week-over-week threshold: at full scale 1 SD of Poisson noise is ~2 %,
+    # and the market's own drift of a few percent would be a "slide" every other day.
+    if not all(metric.bad * z > 1.0 and metric.bad * rel > t.wow / 2 for _v1, _v0, rel, z in days):
         return None
     v1, v0, rel, _z = days[0]
     lo, hi = _clip(metric, v0 * (1 - t.wow), v0 * (1 + t.wow))

@@ -142,3 +142,17 @@ def test_the_alert_rule_reads_the_database_and_says_what_to_look_at(engine):
     strict = AlertSettings(anomaly_thresholds={"bookings": {"z": 50}})
     with engine.connect() as conn:
         assert list(rule.evaluate(RuleContext(conn, RunInfo(1, as_of, {}), strict))) == []
+
+
+def test_a_three_day_slide_is_caught_as_drops_in_a_row(demo):
+    """A quarter of the logins gone for three days: each day worse than the same weekday
+    a week before."""
+    at = demo["now"].normalize()
+    hurt = inject_anomaly(demo["frames"], "logins", at - pd.Timedelta(days=3), 72, keep=0.75)
+    found = detect(metric_streams(hurt, demo["start"], demo["now"]), at)
+    checks = {a.check for a in found if a.metric == "logins" and a.bad}
+    assert "drops" in checks and "wow" in checks
+    # Two days of it are not three in a row.
+    hurt2 = inject_anomaly(demo["frames"], "logins", at - pd.Timedelta(days=2), 48, keep=0.75)
+    found2 = detect(metric_streams(hurt2, demo["start"], demo["now"]), at)
+    assert "drops" not in {a.check for a in found2 if a.metric == "logins"}
