@@ -94,7 +94,8 @@ def _fill(engine) -> dict[int, int]:
                  "factors": [{"text": "2 calls in 14 days", "direction": "raises risk"}]},
             ],
         )  # fmt: skip
-        # Ada: algebra with Sarah 3 times, physics with Mike twice (one cancelled).
+        # Ada: algebra with Sarah 3 times, physics with Mike 3 times (one cancelled, one to
+        # come): a tie, broken by the lower tutor id (Sarah) and A-Z for the subjects.
         conn.execute(
             insert(TutoringSession),
             _rows(
