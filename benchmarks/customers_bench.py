@@ -13,7 +13,9 @@ One fresh subprocess (offscreen Qt, its own peak memory):
    and times ``CustomerListModel`` on the GUI side: a filter change (tier, risk, grade,
    channel, subject, tutor, a name search, combinations, clearing; the worst of each
    repeated 5 times; target < 100 ms), a sort by risk and by name (target < 100 ms),
-   and, for information, the worker's ``prepare_customers``.
+   and, for information, the worker's ``prepare_customers``;
+4. for information, when the ``gui`` suite's full-scale database exists, the list's load
+   from it (``services.customers.list_customers`` and ``prepare_customers``, read only).
 
 Run alone: ``.venv/bin/python -m benchmarks.customers_bench``.
 """
@@ -31,6 +33,7 @@ ANCHOR = "2026-11-20T12:00:00Z"
 HEALTH_TARGET_S = 5.0
 FILTER_TARGET_MS = 100.0
 SORT_TARGET_MS = 100.0
+FULL_DB = ROOT / "artifacts" / "startup" / "full-scale.db"
 
 _CHILD = r"""
 import json, sys, time
@@ -163,6 +166,30 @@ print(json.dumps(out), flush=True)
 """
 
 
+def measure_list_load() -> dict[str, object]:
+    """The list's load from the full-scale database of the ``gui`` suite, if it was built
+    (read only): what the page's worker does before the first row shows."""
+    if not FULL_DB.exists():
+        return {}
+    import time
+
+    from services.customers import list_customers
+    from services.db.engine import make_engine
+    from viewmodels.customers import prepare_customers
+
+    engine = make_engine(f"sqlite:///{FULL_DB}")
+    try:
+        started = time.perf_counter()
+        listing = list_customers(engine)
+        loaded = time.perf_counter() - started
+        prepare_customers(listing.rows)
+        both = time.perf_counter() - started
+    finally:
+        engine.dispose()
+    return {"db_list_seconds": loaded, "db_list_and_prepare_seconds": both,
+            "db_customers": len(listing.rows)}  # fmt: skip
+
+
 def measure() -> dict[str, object]:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
     done = subprocess.run(
@@ -176,7 +203,7 @@ def measure() -> dict[str, object]:
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"customers bench child failed: {done.stderr[-4000:]}")
-    return json.loads(lines[-1])
+    return json.loads(lines[-1]) | measure_list_load()
 
 
 def _row(name: str, value: object, unit: str, target: float | None) -> dict[str, object]:
@@ -201,6 +228,11 @@ def rows(m: dict[str, object]) -> list[dict[str, object]]:
         *[_row(f"page_filter_ms.{k}", v, "ms", FILTER_TARGET_MS) for k, v in filter_ms.items()],
         *[_row(f"page_sort_ms.{k}", v, "ms", SORT_TARGET_MS) for k, v in sort_ms.items()],
         _row("peak_rss_mb", m["peak_rss_mb"], "MB", None),
+        *[
+            _row(k, m[k], "s" if k.endswith("seconds") else "customers", None)
+            for k in ("db_customers", "db_list_seconds", "db_list_and_prepare_seconds")
+            if k in m
+        ],
     ]
 
 
