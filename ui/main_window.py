@@ -510,6 +510,8 @@ class MainWindow(QMainWindow):
             self.show_inbox()
         elif page == "tutors" and target.split("/")[-1].isdigit():
             self.open_tutor(int(target.split("/")[-1]))
+        elif page == "customers" and target.split("/")[-1].isdigit():
+            self.open_customer(int(target.split("/")[-1]))
         elif page in PAGES:
             self.go_to(PAGES.index(page))
             rest = target.split("/", 1)[1] if "/" in target else ""
@@ -527,6 +529,11 @@ class MainWindow(QMainWindow):
         """Show the Tutors page with ``tutor_id``'s profile (for any page or link)."""
         self.go_to(PAGES.index("tutors"))
         self.tutors_page.open_tutor(tutor_id)
+
+    def open_customer(self, customer_id: int) -> None:
+        """Show the Customers page with ``customer_id``'s detail (for any page or link)."""
+        self.go_to(PAGES.index("customers"))
+        self.customers_page.open_customer(customer_id)
 
     def bring_to_front(self) -> None:
         if self.isMinimized():

@@ -322,3 +322,36 @@ def test_first_sessions_tab_loads_periods_flags_and_sorts(qtbot, page, scored_de
     assert quarter.period == "quarter" and quarter.end == week.end
     assert model.rowCount() == len(quarter.by_tutor) >= len(week.by_tutor)
     assert "Last quarter" in page.first_sessions.summary.text()
+
+
+def test_the_window_opens_a_customer_by_target_and_from_a_search(qtbot, make_window, scored_demo):
+    from services.settings import Settings
+    from tests.gui.conftest import wait_ready
+    from viewmodels.shell import PAGES
+
+    db = scored_demo["folder"] / "tutormax.db"
+    window = make_window(Settings(database_url=f"sqlite:///{db}"))
+    wait_ready(qtbot, window)
+    page, detail = window.customers_page, window.shell.customer_detail
+    rows = list_customers(scored_demo["engine"]).rows
+    first, other = rows[0], rows[len(rows) // 2]
+    # A notification target "customers/<id>" opens that customer's detail.
+    window.open_target(f"customers/{first.customer_id}")
+    assert window.shell.page_name == "customers" and page.stack.currentWidget() is page.detail
+    qtbot.waitUntil(
+        lambda: detail.bundle is not None and detail.bundle.customer["id"] == first.customer_id,
+        timeout=60_000,
+    )
+    # The page loaded its list when shown; the search box filters it and Enter opens.
+    page.detail.back.click()
+    qtbot.waitUntil(lambda: window.shell.customers.customer_list is not None, timeout=60_000)
+    window.search.setText(other.name)
+    assert 1 <= page.vm.customers.rowCount() < len(rows)
+    qtbot.keyClick(window.search, Qt.Key.Key_Return)
+    names = {r.customer_id: r.name for r in rows}
+    qtbot.waitUntil(
+        lambda: detail.bundle is not None and detail.bundle.customer["id"] != first.customer_id,
+        timeout=60_000,
+    )
+    assert names[detail.bundle.customer["id"]] == other.name
+    window.go_to(PAGES.index("dashboard"))
