@@ -6,6 +6,7 @@ synced bookings, sessions and tutors, and applies four rules per subject:
 
 ``recruit``      forecast demand above supply by 20 %        -> raise recruiting budget 15 %
 ``cut_spend``    supply above forecast demand by 30 %        -> cut spend 20 %
+                 (unless its ROI is negative: short hours would lose more margin)
 ``priority``     bookings up 30 % week over week             -> make it a priority subject
 ``onboarding``   new tutors' first-session success below 60 % -> pause onboarding for review
 
@@ -218,6 +219,10 @@ def _balance_cards(
         lost_hours = saving / st.cost_per_hire * st.hours_per_new_tutor * weeks_roi / 2.0
         at_risk = max(0.0, min(lost_hours, unmet / weeks * weeks_roi))
         lost = at_risk * margin
+        if saving <= lost:
+            # Surplus over the week but short in enough hours that the hires the cut
+            # forgoes would have earned more than it saves: not worth recommending.
+            return []
         return [
             Card(
                 rule="cut_spend",

@@ -146,6 +146,16 @@ def test_each_rule_fires_above_its_threshold_and_not_at_it():
     assert all(1 <= c.priority <= 5 for c in cards)
 
 
+def test_no_spend_cut_when_the_short_hours_would_lose_more_than_it_saves():
+    """Supply 40 % above demand over the week, but none in half the hours."""
+    half = _points({"algebra": (10.0, 28.0)})
+    half.loc[half.index % 2 == 0, "supply"] = 0.0
+    assert half["supply"].sum() == pytest.approx(1.4 * half["mean"].sum())
+    assert evaluate(half, _frames(), AS_OF) == []
+    (card,) = evaluate(_points({"algebra": (10.0, 14.0)}), _frames(), AS_OF)
+    assert card.rule == "cut_spend" and card.roi["net_usd"] > 0
+
+
 def test_stricter_settings_change_what_fires():
     points = _points({"algebra": (12.5, 10.0)})
     strict = RecommendationSettings(shortage_ratio=1.3)
