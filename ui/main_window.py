@@ -403,6 +403,7 @@ class MainWindow(QMainWindow):
         shell.runner.sig_finished.connect(self._on_task_finished)
         shell.notifications.sig_unread_changed.connect(self._on_unread)
         shell.notifications.sig_open_target.connect(self.open_target)
+        self.alerts_page.detail.sig_open_target.connect(self.open_target)
         theme.sig_theme_changed.connect(self.apply_theme)
         self._on_unread(shell.notifications.unread)
         self.apply_theme(theme.theme)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QDateTime, Qt, QTimer
+from PySide6.QtCore import QDateTime, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -171,6 +171,9 @@ class HistoryChart(pg.PlotWidget):
 class AlertDetail(QScrollArea):
     """The selected alert: what fired it, why, what to do, and who did what."""
 
+    sig_open_target = Signal(str)
+    """Show that place of the app ("forecast", "tutors", ...): the view an alert names."""
+
     def __init__(self, vm: AlertsViewModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.vm = vm
@@ -201,6 +204,11 @@ class AlertDetail(QScrollArea):
         self.audit.setObjectName("muted")
         self.create_button = QPushButton("Create intervention…")
         self.create_button.clicked.connect(self._create)
+        # An alert about a metric names the page to look at (facts["view"]).
+        self.open_view_button = QPushButton()
+        self.open_view_button.clicked.connect(
+            lambda: self.sig_open_target.emit(str((self.detail or {})["facts"]["view"]))
+        )
         lay = QVBoxLayout(body)
         for w in (
             self.title,
@@ -216,6 +224,7 @@ class AlertDetail(QScrollArea):
             self.history_label,
             self.history,
             self.create_button,
+            self.open_view_button,
             QLabel("<b>History</b>"),
             self.audit,
         ):
@@ -273,6 +282,10 @@ class AlertDetail(QScrollArea):
             self.history.set_history(d.get("risk_history") or [])
         self.create_button.setEnabled(d.get("suggestion") is not None)
         self.create_button.setToolTip(d.get("suggestion_error") or "")
+        view = facts.get("view")
+        self.open_view_button.setVisible(bool(view))
+        if view:
+            self.open_view_button.setText(f"Open the {str(view).capitalize()} page")
         self.audit.setText(
             "\n".join(
                 f"{datetime.fromisoformat(a['at']).astimezone():%Y-%m-%d %H:%M}  "
