@@ -33,6 +33,15 @@ def run(ctx: Any, args: argparse.Namespace) -> int:
     except ForecastingError as exc:
         print(f"tutormax: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    # Like the scheduled job: the recommendations follow the new forecast.
+    from services.recommendations import generate_recommendations
+
+    recs = generate_recommendations(ctx.engine(args.database), run_id=result.run_id)
+    cards = [
+        {"priority": c.priority, "rule": c.rule, "subject": c.subject, "action": c.action,
+         "reason": c.reason, "roi": c.roi}
+        for c in recs.cards
+    ]  # fmt: skip
     slots = slots_json(result.slots)
     if args.json:
         out = {
@@ -46,6 +55,7 @@ def run(ctx: Any, args: argparse.Namespace) -> int:
             "surplus_slots": slots.get("surplus", []),
             "errors": result.errors,
             "seconds": round(result.seconds, 2),
+            "recommendations": cards,
         }
         print(json.dumps(out, indent=2))
         return EXIT_OK
@@ -69,6 +79,9 @@ def run(ctx: Any, args: argparse.Namespace) -> int:
               f"{s['supply']:.0f} tutor-hours for {s['demand']:.1f} bookings "
               f"({_pct(s['coverage'])}), in {s['lead_hours']:.0f} h")  # fmt: skip
     print(f"surplus slots (coverage > 130 %): {len(slots.get('surplus', []))}")
+    print(f"recommendations: {recs.summary()}")
+    for c in cards:
+        print(f"  P{c['priority']} {c['action']}")
     for name, err in result.errors.items():
         print(f"warning: {name}: {err}")
     return EXIT_OK

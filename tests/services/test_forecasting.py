@@ -202,6 +202,8 @@ def test_cli_forecast_prints_figures_and_slots(synced, capsys, monkeypatch):
     assert cli.main(["forecast", "--json", "--database", db]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["series"][-1] == "total" and len(out["series"]) >= 2
+    for card in out["recommendations"]:  # the tiny world may have none; each is complete
+        assert 1 <= card["priority"] <= 5 and card["action"] and card["roi"]["assumptions"]
     for name in out["series"]:
         f = out["backtest"][name]
         assert {"wape", "daily_mape", "mase", "coverage"} <= set(f)
