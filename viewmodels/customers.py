@@ -2,7 +2,8 @@
 
 The list holds up to 50,000 customers (the PRD's volume), so :class:`CustomerListModel`
 keeps its data as numpy columns built once on the worker (:func:`prepare_customers`):
-display texts in one list, a sort key array per column, integer codes for every filter.
+display texts as one list per column, a sort key array per column, integer codes for
+every filter.
 Sorting is one stable ``argsort`` of a ready key array, filtering a few vectorised
 comparisons and one boolean index into the current order: a few milliseconds for 50,000
 rows on the GUI thread, where a ``QSortFilterProxyModel`` would call ``data()`` n·log n
@@ -132,7 +133,9 @@ class PreparedCustomers:
     """Everything the model needs, built on the worker: one entry per customer."""
 
     rows: tuple[CustomerRow, ...]
-    texts: list[tuple[str, ...]]
+    # Display texts, one list per column: an export copies only the visible index array
+    # on the GUI thread and builds the row tuples on its worker.
+    columns: list[list[str]]
     keys: list[np.ndarray]  # one float64 array per column
     ids: np.ndarray
     health_tier: np.ndarray  # index into HEALTH_TIERS, -1 when not scored
@@ -214,7 +217,9 @@ def prepare_customers(rows: Sequence[CustomerRow]) -> PreparedCustomers:
             by_subject.setdefault(s, []).append(i)
     return PreparedCustomers(
         rows=tuple(rows),
-        texts=texts,
+        columns=[list(c) for c in zip(*texts, strict=True)]
+        if texts
+        else [[] for _ in CUSTOMER_COLUMNS],
         keys=keys,
         ids=np.array([r.customer_id for r in rows], dtype=np.int64),
         health_tier=np.array([HEALTH_RANK.get(r.health_tier or "", -1) for r in rows], np.int8),
@@ -317,7 +322,7 @@ class CustomerListModel(QAbstractTableModel):
         i = int(self._view[index.row()])
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._p.texts[i][col]
+            return self._p.columns[col][i]
         if role == SORT_ROLE:
             return float(self._p.keys[col][i])
         if role == CUSTOMER_ID_ROLE:
@@ -329,7 +334,7 @@ class CustomerListModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and col in _NUMERIC_COLS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and col == 3:
-            return self._p.texts[i][3]
+            return self._p.columns[3][i]
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -379,16 +384,29 @@ class CustomerListModel(QAbstractTableModel):
     def row(self, row: int) -> CustomerRow:
         return self._p.rows[int(self._view[row])]
 
+    def visible_rows(self) -> tuple[list[list[str]], np.ndarray]:
+        """What an export writes: the text columns and the visible rows' indexes in the
+        current order (a copy of the index array: later filters do not change it)."""
+        return self._p.columns, self._view.copy()
+
     def visible_texts(self) -> list[tuple[str, ...]]:
-        """The visible rows' display texts in the current order (what an export writes)."""
-        texts = self._p.texts
-        return [texts[i] for i in self._view.tolist()]
+        """The visible rows' display texts in the current order."""
+        columns, view = self.visible_rows()
+        return list(rows_of(columns, view))
 
 
-def _export_rows(rows: list[tuple[str, ...]], state: TaskState | None) -> Iterator[tuple[str, ...]]:
+def rows_of(columns: list[list[str]], view: np.ndarray) -> Iterator[tuple[str, ...]]:
+    """Row tuples of ``view``'s rows, built as they are consumed (on the export worker)."""
+    for i in view.tolist():
+        yield tuple(c[i] for c in columns)
+
+
+def _export_rows(
+    columns: list[list[str]], view: np.ndarray, state: TaskState | None
+) -> Iterator[tuple[str, ...]]:
     """The rows, reporting progress (a fraction) and stopping when cancelled."""
-    total = max(1, len(rows))
-    for n, r in enumerate(rows):
+    total = max(1, len(view))
+    for n, r in enumerate(rows_of(columns, view)):
         if state is not None and n % EXPORT_PROGRESS_EVERY == 0:
             if state.cancelled:
                 raise InterruptedError("export cancelled")
@@ -396,9 +414,12 @@ def _export_rows(rows: list[tuple[str, ...]], state: TaskState | None) -> Iterat
         yield r
 
 
-def export_customers(path: str, rows: list[tuple[str, ...]], state: TaskState | None) -> int:
-    """Write the given rows under the list's header (the export task; no Qt)."""
-    n = write_csv(path, CUSTOMER_COLUMNS, _export_rows(rows, state))
+def export_customers(
+    path: str, columns: list[list[str]], view: np.ndarray, state: TaskState | None
+) -> int:
+    """Write ``view``'s rows of the text columns under the list's header (the export
+    task; no Qt)."""
+    n = write_csv(path, CUSTOMER_COLUMNS, _export_rows(columns, view, state))
     if state is not None:
         state.progress(1.0)
     return n
@@ -468,9 +489,10 @@ class CustomersViewModel(QObject):
 
     def export_csv(self, path: str) -> bool:
         """The visible rows in their current order, written on a worker with progress.
-        The texts are taken now, on the GUI thread (a list of references, not a copy of
-        the strings): a filter changed during the export does not change the file."""
-        rows = self.customers.visible_texts()
+        The rows are fixed now (a copy of the visible index array; the row tuples are
+        built on the worker): a filter changed during the export does not change the
+        file, and a new list load replaces the columns rather than changing them."""
+        columns, view = self.customers.visible_rows()
 
         def done(n: int) -> None:
             msg = f"Exported {n:,} customers to {path}"
@@ -484,7 +506,7 @@ class CustomersViewModel(QObject):
 
         rec = self.runner.submit(
             "customers-export",
-            lambda state: export_customers(path, rows, state),
+            lambda state: export_customers(path, columns, view, state),
             title="Export customers to CSV",
             trigger="user",
             on_success=done,
