@@ -10,30 +10,21 @@ import pytest
 from sqlalchemy import func, select
 
 from services.api.rails_time import parse_us
-from services.db.engine import make_engine
-from services.db.migrate import migrate
 from services.db.models import Alert, AuditEntry
 from services.metrics import _critical_alerts
-from services.sandbox.clock import SandboxClock
-from services.sandbox.world import WorldConfig, build_world
 from services.scoring import score
-from services.training import train_models
-from tests.sync.helpers import make_sync
+from tests.fixtures.scored_demo import trained_demo
 from tutormax_desktop import cli
 
 ANCHOR = parse_us("2026-11-20T12:00:00Z")
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory, sandbox_server_factory_module):  # type: ignore[no-untyped-def]
-    world = build_world(WorldConfig(scale="demo", seed=42, anchor_us=ANCHOR))
-    handle = sandbox_server_factory_module(world=world, clock=SandboxClock.fixed(ANCHOR))
-    folder = tmp_path_factory.mktemp("alerts-demo")
-    engine = make_engine(f"sqlite:///{folder / 'tutormax.db'}")
-    migrate(engine)
-    assert make_sync(engine, handle).sync().status == "ok"
-    models_dir = folder / "models"
-    train_models(engine, models_dir)
+def demo(tmp_path_factory, sandbox_server_factory_module, demo_cache):  # type: ignore[no-untyped-def]
+    built = trained_demo(
+        tmp_path_factory.mktemp("alerts-demo"), sandbox_server_factory_module, demo_cache
+    )
+    engine, models_dir, world = built["engine"], built["models"], built["world"]
     first = score(engine, models_dir, trigger="test")
     second = score(engine, models_dir, trigger="test")
     yield {"engine": engine, "world": world, "first": first, "second": second}

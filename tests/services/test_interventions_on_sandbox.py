@@ -11,15 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from services.api.rails_time import parse_us
-from services.db.engine import make_engine
-from services.db.migrate import migrate
 from services.db.models import Intervention, InterventionTracking, Tutor
 from services.intervention_effects import measure
-from services.sandbox.clock import SandboxClock
-from services.sandbox.world import WorldConfig, build_world
 from services.scoring import score
-from services.training import train_models
-from tests.sync.helpers import make_sync
+from tests.fixtures.scored_demo import trained_demo
 from tutormax_desktop import cli
 
 ANCHOR = parse_us("2026-11-20T12:00:00Z")
@@ -28,15 +23,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def scored(tmp_path_factory, sandbox_server_factory_module):
-    world = build_world(WorldConfig(scale="demo", seed=42, anchor_us=ANCHOR))
-    handle = sandbox_server_factory_module(world=world, clock=SandboxClock.fixed(ANCHOR))
-    folder = tmp_path_factory.mktemp("interventions")
-    engine = make_engine(f"sqlite:///{folder / 'tutormax.db'}")
-    migrate(engine)
-    assert make_sync(engine, handle).sync().status == "ok"
-    models_dir = folder / "models"
-    train_models(engine, models_dir)
+def scored(tmp_path_factory, sandbox_server_factory_module, demo_cache):
+    built = trained_demo(
+        tmp_path_factory.mktemp("interventions"), sandbox_server_factory_module, demo_cache
+    )
+    engine, models_dir, world = built["engine"], built["models"], built["world"]
     result = score(engine, models_dir, trigger="test")
     yield {"engine": engine, "models": models_dir, "world": world, "result": result}
     engine.dispose()

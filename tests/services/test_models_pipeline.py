@@ -20,27 +20,22 @@ from services.db.models import (
     TutorPrediction,
 )
 from services.ml_data import load_frames
-from services.sandbox.clock import SandboxClock
-from services.sandbox.world import WorldConfig, build_world
 from services.scoring import ScoringError, prune_history, score
 from services.training import TrainingError, train_models
-from tests.sync.helpers import make_sync
+from tests.fixtures.scored_demo import trained_demo
 from tutormax_desktop import cli
 
 ANCHOR = parse_us("2026-11-20T12:00:00Z")
 
 
 @pytest.fixture(scope="module")
-def scored(tmp_path_factory, sandbox_server_factory_module):
+def scored(tmp_path_factory, sandbox_server_factory_module, demo_cache):
     """The demo world synced into SQLite, every model trained, one scoring run."""
-    world = build_world(WorldConfig(scale="demo", seed=42, anchor_us=ANCHOR))
-    handle = sandbox_server_factory_module(world=world, clock=SandboxClock.fixed(ANCHOR))
-    folder = tmp_path_factory.mktemp("pipeline")
-    engine = make_engine(f"sqlite:///{folder / 'tutormax.db'}")
-    migrate(engine)
-    assert make_sync(engine, handle).sync().status == "ok"
-    models_dir = folder / "models"
-    trained = train_models(engine, models_dir)
+    built = trained_demo(
+        tmp_path_factory.mktemp("pipeline"), sandbox_server_factory_module, demo_cache
+    )
+    engine, models_dir, world = built["engine"], built["models"], built["world"]
+    folder, trained = built["folder"], built["trained"]
     result = score(engine, models_dir, trigger="test")
     yield {"engine": engine, "models": models_dir, "trained": trained, "result": result,
            "world": world, "folder": folder}  # fmt: skip
