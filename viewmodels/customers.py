@@ -401,6 +401,11 @@ def rows_of(columns: list[list[str]], view: np.ndarray) -> Iterator[tuple[str, .
         yield tuple(c[i] for c in columns)
 
 
+class ExportCancelled(Exception):
+    """The user cancelled an export (not an OSError: the CSV writer reports those as
+    "cannot write", which a cancel is not)."""
+
+
 def _export_rows(
     columns: list[list[str]], view: np.ndarray, state: TaskState | None
 ) -> Iterator[tuple[str, ...]]:
@@ -409,7 +414,7 @@ def _export_rows(
     for n, r in enumerate(rows_of(columns, view)):
         if state is not None and n % EXPORT_PROGRESS_EVERY == 0:
             if state.cancelled:
-                raise InterruptedError("export cancelled")
+                raise ExportCancelled("export cancelled")
             state.progress(n / total)
         yield r
 
@@ -500,8 +505,12 @@ class CustomersViewModel(QObject):
             self.sig_export_finished.emit(True, msg)
 
         def failed(exc: BaseException, _trace: str) -> None:
-            msg = f"Export failed: {exc}"
-            self.sig_error.emit(msg)
+            if isinstance(exc, ExportCancelled):
+                msg = f"Export cancelled; nothing was written to {path}"
+                self.sig_message.emit(msg)
+            else:
+                msg = f"Export failed: {exc}"
+                self.sig_error.emit(msg)
             self.sig_export_finished.emit(False, msg)
 
         rec = self.runner.submit(
@@ -658,8 +667,11 @@ def build_customer_view_models(
 ) -> tuple[CustomersViewModel, CustomerDetailViewModel]:
     """The list and detail view models bound to the app's backend (its engine and time
     zone); every bound call runs on the task runner."""
-    from services.customers import customer_bundle, list_customers
-    from services.first_session_stats import first_session_stats
+    from viewmodels.tasks import lazy_call
+
+    customer_bundle = lazy_call("services.customers", "customer_bundle")
+    list_customers = lazy_call("services.customers", "list_customers")
+    first_session_stats = lazy_call("services.first_session_stats", "first_session_stats")
 
     customers = CustomersViewModel(
         runner,

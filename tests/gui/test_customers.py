@@ -355,3 +355,20 @@ def test_the_window_opens_a_customer_by_target_and_from_a_search(qtbot, make_win
     )
     assert names[detail.bundle.customer["id"]] == other.name
     window.go_to(PAGES.index("dashboard"))
+
+
+def test_a_cancelled_export_stops_and_leaves_no_file(scored_demo, tmp_path):
+    from viewmodels.customers import ExportCancelled, export_customers
+    from viewmodels.tasks import TaskState
+
+    p = prepare_customers(list_customers(scored_demo["engine"]).rows)
+    seen: list[object] = []
+    out = tmp_path / "all.csv"
+    n = export_customers(str(out), p.columns, np.arange(len(p)), TaskState(seen.append))
+    assert n == len(p) and out.exists() and seen  # progress was reported
+    state = TaskState(seen.append)
+    state.cancel_event.set()
+    gone = tmp_path / "cancelled.csv"
+    with pytest.raises(ExportCancelled):  # not reported as "cannot write"
+        export_customers(str(gone), p.columns, np.arange(len(p)), state)
+    assert not gone.exists() and [f.name for f in tmp_path.iterdir()] == ["all.csv"]
