@@ -9,12 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, select
-
-from services.db.models import Manager, Tutor
 from services.intervention_settings import InterventionSettings
+
+if TYPE_CHECKING:  # SQLAlchemy is imported where first used: the shell builds this
+    from sqlalchemy import Engine  # service before the window's first paint
 
 
 def current_user() -> str:
@@ -53,6 +53,10 @@ class InterventionService:
 
     def tutors(self) -> list[tuple[int, str]]:
         """Active tutors for the create dialog's picker: (id, name)."""
+        from sqlalchemy import select
+
+        from services.db.models import Tutor
+
         with self.engine().connect() as conn:
             rows = conn.execute(
                 select(Tutor.id, Tutor.name)
@@ -62,6 +66,10 @@ class InterventionService:
         return [(int(r.id), r.name or f"Tutor {r.id}") for r in rows]
 
     def managers(self) -> list[tuple[int, str]]:
+        from sqlalchemy import select
+
+        from services.db.models import Manager
+
         with self.engine().connect() as conn:
             rows = conn.execute(
                 select(Manager.id, Manager.name)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from datetime import timedelta, tzinfo
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from services.tutors import TutorBundle
+if TYPE_CHECKING:  # services.tutors imports SQLAlchemy; only its type is needed here
+    from services.tutors import TutorBundle
+
 
 CHART_NAME = "activity-chart.png"
 # In the document's units: an A4 page with 16 mm margins lays out about 500 of them

@@ -190,9 +190,16 @@ class Backend:
 
     @property
     def database_label(self) -> str:
-        from sqlalchemy.engine import make_url
+        # urllib rather than SQLAlchemy's make_url: the shell reads this before the first
+        # paint, and importing SQLAlchemy then costs about a second.
+        from urllib.parse import urlsplit, urlunsplit
 
-        return make_url(self.ctx.database_url).render_as_string(hide_password=True)
+        url = self.ctx.database_url
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.netloc.rsplit("@", 1)[1]
+        return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
     def timezone(self) -> Any:
         from services.scheduler import user_zone

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMarginsF, QPointF, QRectF, Qt, QUrl
 from PySide6.QtGui import (
@@ -28,7 +29,9 @@ from PySide6.QtGui import (
 )
 
 from services.tutor_report import CHART_NAME, report_html
-from services.tutors import TutorBundle
+
+if TYPE_CHECKING:  # services.tutors imports SQLAlchemy; only its type is needed here
+    from services.tutors import TutorBundle
 
 # A4 (210 mm) less two 16 mm margins, at Qt's 72 units per inch.
 PAGE_TEXT_WIDTH = 504

@@ -20,6 +20,7 @@ Rules it enforces:
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
@@ -441,3 +442,15 @@ class TaskHistoryModel(QAbstractTableModel):
 
     def records(self) -> list[TaskRecord]:
         return list(self._rows)
+
+
+def lazy_call(module: str, name: str) -> Callable[..., Any]:
+    """``module.name``, imported on its first call. The composition root binds database
+    reads when the window is built; importing them then would put SQLAlchemy and pandas
+    in front of the first paint, while the calls themselves run later, on a worker."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = name
+    return call

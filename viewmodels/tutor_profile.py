@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import timedelta, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -28,9 +28,11 @@ from PySide6.QtCore import (
     Slot,
 )
 
-from services.tutors import TutorBundle
 from viewmodels.report_pdf import write_report_pdf
 from viewmodels.tasks import TaskRunner
+
+if TYPE_CHECKING:  # services.tutors imports SQLAlchemy: not before the first paint
+    from services.tutors import TutorBundle
 
 NO_PREDICTION = (
     "No predictions yet for this tutor. The churn curve, tiers and factors appear after "

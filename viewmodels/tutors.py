@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -29,9 +29,11 @@ from PySide6.QtCore import (
 )
 
 from services.export import write_csv
-from services.first_session_queue import FirstSessionQueue, FirstSessionRow
-from services.tutors import TutorList, TutorRow
 from viewmodels.tasks import SORT_ROLE, TaskRunner
+
+if TYPE_CHECKING:  # both import SQLAlchemy: only their types are needed before first paint
+    from services.first_session_queue import FirstSessionQueue, FirstSessionRow
+    from services.tutors import TutorList, TutorRow
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -510,11 +512,15 @@ def build_tutor_view_models(
 ) -> tuple[TutorsViewModel, Any]:
     """The list and profile view models bound to the app's backend (its engine, time
     zone and intervention settings); every bound call runs on the task runner."""
-    from services.first_session_queue import first_session_queue, send_prep_email
     from services.intervention_service import current_user
-    from services.intervention_workflow import open_intervention
-    from services.tutors import list_tutors, tutor_bundle
+    from viewmodels.tasks import lazy_call
     from viewmodels.tutor_profile import TutorProfileViewModel
+
+    first_session_queue = lazy_call("services.first_session_queue", "first_session_queue")
+    send_prep_email = lazy_call("services.first_session_queue", "send_prep_email")
+    open_intervention = lazy_call("services.intervention_workflow", "open_intervention")
+    list_tutors = lazy_call("services.tutors", "list_tutors")
+    tutor_bundle = lazy_call("services.tutors", "tutor_bundle")
 
     actor = current_user()  # audited as the person at the desk, like the Interventions page
 

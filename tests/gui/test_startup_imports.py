@@ -14,8 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = r"""
@@ -43,13 +41,6 @@ app.exec()
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Alerts page and the shell import services.alerts at start-up, whose "
-    "__init__ imports its engine and actions: SQLAlchemy, the ORM models and Alembic "
-    "(about 1 s, 1.8 s on a busy 2-core box) before the first paint. Remove this marker "
-    "when services.alerts imports them where first used.",
-)
 def test_the_first_paint_imports_no_database_http_or_model_library(tmp_path):
     env = dict(os.environ, TUTORMAX_HOME=str(tmp_path), QT_QPA_PLATFORM="offscreen")
     env["PYTHONPATH"] = str(ROOT)

@@ -10,10 +10,9 @@ view model (every series is loaded together, off the GUI thread).
 from __future__ import annotations
 
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor
@@ -31,9 +30,14 @@ from ui.theme import LIGHT, Theme
 from ui.widgets import EmptyState
 from viewmodels.forecast import ForecastViewModel
 
+if TYPE_CHECKING:  # pandas is imported when the page first draws, not before the first paint
+    import pandas as pd
+
 
 def _seconds(hours: pd.Series) -> np.ndarray:
     """UTC timestamps as epoch seconds (pyqtgraph's DateAxisItem)."""
+    import pandas as pd
+
     # as_unit: the frames' timestamps are microseconds (pandas would give asi8 in them).
     return pd.DatetimeIndex(hours).as_unit("s").asi8.astype(float) if len(hours) else np.zeros(0)
 
@@ -234,6 +238,8 @@ class ForecastPage(QWidget):
         if acc is None or acc.empty:
             lines.append(f"<span style='color:{muted}'>none scored yet: a forecast is "
                          "scored as its hours arrive</span>")  # fmt: skip
+        import pandas as pd
+
         for r in acc.head(5).itertuples():
             lines.append(
                 f"{pd.Timestamp(r.created_at):%d %b}: {r.hours} h scored, WAPE {_pct(r.wape)}, "
