@@ -24,9 +24,9 @@ SHOTS = ROOT / "artifacts" / "screenshots"
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_tutor_profiles_tell_the_demo_stories_on_screen(
-    xvfb_display, sandbox_server_factory, tmp_path
+    xvfb_display, sandbox_server_factory, tmp_path, demo_cache
 ):
-    built = build_scored_demo(tmp_path / "db", sandbox_server_factory)
+    built = build_scored_demo(tmp_path / "db", sandbox_server_factory, demo_cache)
     database = built["folder"] / "tutormax.db"
     built["engine"].dispose()
     SHOTS.mkdir(parents=True, exist_ok=True)

@@ -365,6 +365,9 @@ class InterventionsPage(QWidget):
         split.addWidget(self.detail)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        # Stretch factors only share space beyond the size hints, and the detail pane's
+        # hint (its button row, its title) took half the page: start at 62/38.
+        split.setSizes([620, 380])
         self.stack.addWidget(split)
         self.chart = EffectChart()
         self.effect_note = QLabel(
