@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from services.intervention_settings import InterventionSettings
 
@@ -171,6 +178,16 @@ class AlertSettings(BaseModel):
     # {"z": 2.0 SDs, "wow": 0.20 change week over week, "drops": 3 days in a row},
     # e.g. {"inbound_calls": {"z": 3.0}}.
     anomaly_thresholds: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _critical_above_high(self) -> AlertSettings:
+        # Otherwise every High churn alert would already be Critical.
+        if self.churn_critical < self.churn_high:
+            raise ValueError(
+                f"churn_critical ({self.churn_critical}) must not be below churn_high "
+                f"({self.churn_high})"
+            )
+        return self
 
 
 class Settings(BaseModel):

@@ -205,6 +205,10 @@ class SettingsDialog(QDialog):
         self.tabs = QTabWidget()
         self.tabs.addTab(more, "General")
         self.tabs.addTab(self.policy_editor, "Interventions")
+        from ui.alert_thresholds_editor import AlertThresholdsEditor
+
+        self.alerts_editor = AlertThresholdsEditor(s.alerts)
+        self.tabs.addTab(self.alerts_editor, "Alerts")
         self.tabs.setVisible(not first_run)
         lay.addWidget(self.tabs)
         # First run asks one thing; the rest keeps its defaults (Preferences later).
@@ -254,6 +258,7 @@ class SettingsDialog(QDialog):
         zone = self.zone.itemData(i) if i >= 0 else (text or None)  # typed by hand
         new.notifications.timezone = zone
         new.interventions = self.policy_editor.build()
+        new.alerts = self.alerts_editor.build()
         return new
 
     def _save(self) -> None:

@@ -78,3 +78,29 @@ def test_a_bad_policy_is_explained_and_not_saved(qtbot, dialog):
     dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
     assert "workdays" in dialog.error.text()
     assert not app_paths().settings_file.exists()
+
+
+def test_alert_thresholds_are_edited_validated_and_saved(qtbot, dialog):
+    from ui.alert_thresholds_editor import label_for
+
+    editor = dialog.alerts_editor
+    assert editor.inputs["churn_critical"].value() == pytest.approx(0.70)
+    assert "anomaly_thresholds" not in editor.inputs  # not a single number: kept as is
+    assert label_for("customer_idle_days") == "Customer idle (days)"
+    # A Critical cut-off below the High one is refused with both named, nothing saved.
+    editor.inputs["churn_critical"].setValue(0.40)
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    assert "churn_critical" in dialog.error.text() and "churn_high" in dialog.error.text()
+    assert not app_paths().settings_file.exists()
+    # Spin boxes keep values inside the field's bounds (ge=1 for days).
+    editor.inputs["no_sessions_days"].setValue(0)
+    assert editor.inputs["no_sessions_days"].value() == 1
+    editor.inputs["churn_critical"].setValue(0.80)
+    editor.inputs["no_sessions_days"].setValue(21)
+    editor.inputs["customer_calls"].setValue(3)
+    with qtbot.waitSignal(dialog.vm.sig_saved, timeout=10_000):
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    saved = load_settings(app_paths().settings_file).alerts
+    assert saved.churn_critical == pytest.approx(0.80)
+    assert saved.no_sessions_days == 21 and saved.customer_calls == 3
+    assert saved.cooldown_hours_by_rule == {"customer_goal_completed": 24 * 90}
