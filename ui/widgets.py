@@ -380,9 +380,14 @@ def default_column_widths(table: Any, chars: Sequence[int]) -> None:
     fm = table.fontMetrics()
     unit = fm.horizontalAdvance("abcdefghijklmnopqrstuvwxyz0123456789") / 36
     header = table.horizontalHeader()
+    model = table.model()
     for i, n in enumerate(chars):
         if n > 0:
-            header.resizeSection(i, int(unit * n + 18))
+            # Never narrower than the column's own title (plus the sort arrow): a width
+            # in characters guessed for the data clipped titles such as "Consistency".
+            title = model.headerData(i, Qt.Orientation.Horizontal) if model is not None else None
+            titled = header.fontMetrics().horizontalAdvance(str(title or "")) + 30
+            header.resizeSection(i, max(int(unit * n + 18), titled))
 
 
 def panel(title: str, body: QWidget, *, extra: QWidget | None = None) -> QFrame:
