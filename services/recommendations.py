@@ -39,6 +39,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from ml.frames import MarketFrames
 from services.db.engine import begin_write
 from services.db.models import AuditEntry, ForecastRun, Recommendation
+from services.labels import subject_label
 
 RULES: dict[str, str] = {
     "recruit": "Raise recruiting budget",
@@ -186,7 +187,7 @@ def _balance_cards(
                 rule="recruit",
                 subject=subject,
                 priority=priority_from_value(value),
-                action=f"Raise the {subject} recruiting budget by {st.recruit_raise:.0%} "
+                action=f"Raise the {_name(subject)} recruiting budget by {st.recruit_raise:.0%} "
                 f"(+${extra:,.0f} a week)",
                 reason=f"{demand:,.0f} bookings forecast for the next {hours / 24:.0f} days "
                 f"against {supply:,.0f} tutor-hours offered: demand {gap:.0%} above supply "
@@ -228,7 +229,7 @@ def _balance_cards(
                 rule="cut_spend",
                 subject=subject,
                 priority=priority_from_value(saving - lost),
-                action=f"Cut {subject} supply spend by {st.spend_cut:.0%} "
+                action=f"Cut {_name(subject)} supply spend by {st.spend_cut:.0%} "
                 f"(-${st.spend_cut * budget:,.0f} a week)",
                 reason=f"{supply:,.0f} tutor-hours offered for {demand:,.0f} bookings "
                 f"forecast in the next {hours / 24:.0f} days: supply {surplus:.0%} above "
@@ -281,8 +282,8 @@ def _growth_cards(
                 rule="priority",
                 subject=str(subject),
                 priority=priority_from_value(value),
-                action=f"Make {subject} a priority subject: recruit and onboard for it first "
-                "and ask its tutors to open more hours",
+                action=f"Make {_name(subject)} a priority subject: recruit and onboard for it "
+                "first and ask its tutors to open more hours",
                 reason=f"{n_last} bookings in the last 7 days against {int(n_prev)} the week "
                 f"before: up {growth:.0%} (threshold {st.growth_wow:.0%}).",
                 impact=f"{extra} more bookings a week; ${value:,.0f} margin over "
@@ -346,8 +347,8 @@ def _onboarding_cards(
                 rule="onboarding",
                 subject=str(subject),
                 priority=priority_from_value(value),
-                action=f"Pause {subject} tutor onboarding and review its training",
-                reason=f"First sessions of {tutors} {subject} tutors hired in the last "
+                action=f"Pause {_name(subject)} tutor onboarding and review its training",
+                reason=f"First sessions of {tutors} {_name(subject)} tutors hired in the last "
                 f"{st.new_tutor_days} days: {int(ok.sum())} of {n} rated 4+ in "
                 f"{st.first_session_days} days ({rate:.0%}; target {st.first_session_target:.0%}).",
                 impact=f"About {avoidable:.1f} fewer poor first sessions a week once fixed; "
@@ -374,6 +375,11 @@ def _onboarding_cards(
             )
         )
     return cards
+
+
+def _name(subject: object) -> str:
+    """A subject inside a card's sentence: "computer science", "French", "SAT prep"."""
+    return subject_label(str(subject), capitalize=False)
 
 
 def _roi(
@@ -403,8 +409,41 @@ def roi_text(roi: dict[str, Any] | None) -> str:
     head = f"net ${roi['net_usd']:,.0f}"
     if roi.get("ratio") is not None:
         head = f"ROI {roi['ratio']:.0%} ({head} on ${roi['cost_usd']:,.0f} spent)"
-    parts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in roi.get("assumptions", {}).items())
+    parts = ", ".join(assumption_text(k, v) for k, v in roi.get("assumptions", {}).items())
     return f"{head}; {roi.get('formula', '')}; assuming {parts}"
+
+
+# How each stored assumption reads: a sentence part with a slot and the value's unit.
+# Unknown keys fall back to their words and the raw value, so a new assumption shows.
+_ASSUMPTIONS: dict[str, tuple[str, str]] = {
+    "weekly_budget_per_subject": ("a weekly budget per subject of {}", "usd"),
+    "cost_per_hire": ("a cost per hire of {}", "usd"),
+    "hours_per_new_tutor": ("new tutors offering {}", "hours_week"),
+    "payback_weeks": ("a payback horizon of {}", "weeks"),
+    "margin_per_booking": ("a margin per booking of {}", "usd"),
+    "poor_first_session_churn": ("{} extra churn after a poor first session", "share"),
+    "sessions_per_kept_customer": ("{} future sessions per kept customer", "number"),
+}
+
+
+def assumption_text(key: str, value: Any) -> str:
+    """``("cost_per_hire", 400.0)`` -> ``"a cost per hire of $400"``."""
+    if key == "growth_holds":
+        return "the growth holds" if value else "the growth fades"
+    template, unit = _ASSUMPTIONS.get(key, (key.replace("_", " ") + " {}", "number"))
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return template.format(value)
+    if unit == "usd":
+        shown = f"${value:,.0f}" if float(value).is_integer() else f"${value:,.2f}"
+    elif unit == "share":
+        shown = f"{value:.0%}"
+    elif unit == "weeks":
+        shown = f"{value:g} weeks"
+    elif unit == "hours_week":
+        shown = f"{value:g} h a week"
+    else:
+        shown = f"{value:,.4g}"
+    return template.format(shown)
 
 
 # ---------------------------------------------------------------------- storage

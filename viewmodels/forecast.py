@@ -80,6 +80,14 @@ class ForecastViewModel(QObject):
         names = [n for n in self._view.series if n != "total"]
         return sorted(names) + (["total"] if "total" in self._view.series else [])
 
+    def series_label(self, name: str) -> str:
+        """What the series box shows: "Computer science", "SAT prep", "All subjects"."""
+        if name == "total":
+            return "All subjects"
+        from services.labels import subject_label  # tiny module; loaded with the page
+
+        return subject_label(name)
+
     def series_view(self, name: str | None = None) -> Any:
         """The :class:`services.forecasting.SeriesView` of ``name`` (default: current)."""
         if self._view is None:

@@ -10,6 +10,7 @@ dismissal without a reason is refused here at once, before any task starts.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -49,7 +50,7 @@ class RecommendationsViewModel(QObject):
         self.subject = ""  # "" = every subject
         self.max_priority: int | None = None
         self.cards: list[dict[str, Any]] = []
-        self.subjects: list[str] = []
+        self.subjects: list[tuple[str, str]] = []  # (key, display name)
         self.acceptance: Any = None
         self.loaded = False
 
@@ -89,9 +90,16 @@ class RecommendationsViewModel(QObject):
             cards = list_recommendations(
                 eng, states=states, subject=subject or None, max_priority=prio
             )
-            for card in cards:  # the page shows it as one line (ui may not use services)
+            from services.labels import subject_label
+
+            # The page shows these as they are (ui may not use services): the ROI as one
+            # line, the subject's name, the expiry in the user's time zone.
+            for card in cards:
                 card["roi_text"] = roi_text(card.get("roi"))
-            return cards, subjects(eng), acceptance_rate(eng)
+                card["subject_label"] = subject_label(card.get("subject"))
+                card["expires_local"] = _local(card["expires_at"])
+            names = subjects(eng)
+            return cards, [(k, subject_label(k)) for k in names], acceptance_rate(eng)
 
         self.runner.submit(
             TASK_NAME,
@@ -155,3 +163,10 @@ class RecommendationsViewModel(QObject):
         self.cards, self.subjects, self.acceptance = result
         self.loaded = True
         self.sig_loaded.emit()
+
+
+def _local(when: datetime) -> datetime:
+    """A stored UTC time (naive from SQLite) in the user's time zone."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone()

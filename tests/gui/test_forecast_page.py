@@ -64,7 +64,12 @@ def test_the_page_shows_the_total_with_history_band_supply_and_figures(page, eng
     vm = page.vm
     names = vm.series_names()
     assert names[-1] == "total" and names[:-1] == sorted(names[:-1]) and len(names) >= 3
-    assert vm.current == "total" and page.series_box.currentText() == "total"
+    assert vm.current == "total" and page.series_box.currentData() == "total"
+    assert page.series_box.currentText() == "All subjects"
+    # Subjects read as names, keyed by their API keys.
+    keys = [page.series_box.itemData(i) for i in range(page.series_box.count())]
+    texts = [page.series_box.itemText(i) for i in range(page.series_box.count())]
+    assert keys == vm.series_names() and all("_" not in t for t in texts)
     assert page.stack.currentIndex() == 1
     view = forecast_view(engine)
     total = view.series["total"]
@@ -88,7 +93,7 @@ def test_switching_subjects_is_in_memory_and_redraws(page, runner, qtbot):
     vm = page.vm
     subject = vm.series_names()[0]
     with qtbot.waitSignal(vm.sig_series_changed, timeout=1000) as sig:
-        page.series_box.setCurrentText(subject)
+        page.series_box.setCurrentIndex(page.series_box.findData(subject))
     assert sig.args == [subject] and vm.current == subject
     assert not runner.is_running("forecast-page")  # no query: all series were loaded
     _, y = page.mean_curve.getData()
@@ -99,7 +104,7 @@ def test_switching_subjects_is_in_memory_and_redraws(page, runner, qtbot):
     assert len(mx) == n_short
     assert "Shortage slots" in page.slots.text()
     vm.select("total")
-    assert page.series_box.currentText() == "total" and "per subject" in page.slots.text()
+    assert page.series_box.currentData() == "total" and "per subject" in page.slots.text()
 
 
 def test_hover_reads_out_the_hour_under_the_cursor(page):
@@ -150,5 +155,5 @@ def test_the_window_shows_the_forecast_page_and_loads_it_when_shown(
     with qtbot.waitSignal(window.shell.forecast.sig_loaded, timeout=20_000):
         window.go_to(PAGES.index("forecast"))
     page = window.forecast_page
-    assert page.stack.currentIndex() == 1 and page.series_box.currentText() == "total"
+    assert page.stack.currentIndex() == 1 and page.series_box.currentData() == "total"
     assert len(page.mean_curve.getData()[0]) == 168

@@ -65,8 +65,10 @@ def test_the_feed_shows_every_open_card_with_its_numbers(page, engine):
     assert f"P{algebra.card['priority']}" in algebra.head.text()
     assert page.acceptance.text() == "Acceptance: no decisions yet"
     assert [page.subject_box.itemText(i) for i in range(page.subject_box.count())] == [
-        "All subjects", "algebra", "french", "history"
+        "All subjects", "Algebra", "French", "History"
     ]  # fmt: skip
+    assert page.subject_box.itemData(2) == "french"  # the filter keeps the key
+    assert "<b>French</b>" in _card(page, "french").head.text()
 
 
 def test_dismiss_needs_a_reason_and_both_decisions_are_audited(page, engine, qtbot):

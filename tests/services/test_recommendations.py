@@ -130,7 +130,11 @@ def test_each_rule_fires_above_its_threshold_and_not_at_it():
     unmet = 2.5 * 168 * st.payback_weeks
     assert rec.roi["value_usd"] == pytest.approx(min(hours, unmet) * 15.0)
     assert rec.roi["ratio"] == pytest.approx((rec.roi["value_usd"] - spend) / spend, abs=1e-3)
-    assert "assuming" in roi_text(rec.roi) and "cost per hire 400" in roi_text(rec.roi)
+    line = roi_text(rec.roi)
+    # Money, hours and weeks read with their units, not as raw floats ("1000.0").
+    assert "a cost per hire of $400" in line and "a margin per booking of $15" in line
+    assert "new tutors offering 6 h a week" in line and "12 weeks" in line
+    assert ".0," not in line and not line.rstrip().endswith(".0")
     assert by["cut_spend"].facts["supply_over_demand"] == pytest.approx(0.4)
     assert by["priority"].facts == pytest.approx(
         {

@@ -130,7 +130,7 @@ class ForecastPage(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.stack)
 
-        self.series_box.currentTextChanged.connect(self._on_box)
+        self.series_box.currentIndexChanged.connect(self._on_box)
         self.refresh_button.clicked.connect(self._on_refresh)
         vm.sig_loaded.connect(self._on_loaded)
         vm.sig_series_changed.connect(self._show_series)
@@ -141,7 +141,8 @@ class ForecastPage(QWidget):
     def _on_refresh(self) -> None:
         self.vm.load()
 
-    def _on_box(self, name: str) -> None:
+    def _on_box(self, _index: int) -> None:
+        name = self.series_box.currentData()
         if name:
             self.vm.select(name)
 
@@ -149,8 +150,9 @@ class ForecastPage(QWidget):
         names = self.vm.series_names()
         self.series_box.blockSignals(True)  # our own echo: the view model picked already
         self.series_box.clear()
-        self.series_box.addItems(names)
-        self.series_box.setCurrentText(self.vm.current)
+        for name in names:  # shown by name, keyed by the series' key
+            self.series_box.addItem(self.vm.series_label(name), name)
+        self.series_box.setCurrentIndex(max(0, self.series_box.findData(self.vm.current)))
         self.series_box.blockSignals(False)
         self.stack.setCurrentIndex(1 if self.vm.has_forecast else 0)
         self.summary.setText(
@@ -162,9 +164,9 @@ class ForecastPage(QWidget):
         self._view = view
         if view is None:
             return
-        if self.series_box.currentText() != name:
+        if self.series_box.currentData() != name:
             self.series_box.blockSignals(True)
-            self.series_box.setCurrentText(name)
+            self.series_box.setCurrentIndex(self.series_box.findData(name))
             self.series_box.blockSignals(False)
         fc, hist = view.forecast, view.history
         self._x, self._hx = _seconds(fc["hour"]), _seconds(hist["hour"])

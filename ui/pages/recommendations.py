@@ -56,12 +56,12 @@ class RecommendationCard(QFrame):
         self.rec_id = int(card["id"])
         lay = QVBoxLayout(self)
         title = RULE_TITLES.get(card["rule"], card["rule"])
-        expires = card["expires_at"]
+        expires = card["expires_local"]
         state = card["state"]
         head = (
             f"<b>P{card['priority']}</b> &middot; {escape(title)} &middot; "
-            f"<b>{escape(card['subject'])}</b> &middot; {escape(state)}"
-            f" &middot; expires {expires:%a %d %b %H:%M} UTC"
+            f"<b>{escape(card['subject_label'])}</b> &middot; {escape(state)}"
+            f" &middot; expires {expires:%a %d %b %H:%M %Z}"
         )
         self.head = QLabel(head)
         self.action = QLabel(f"<b>{escape(card['action'])}</b>")
@@ -160,8 +160,8 @@ class RecommendationsPage(QWidget):
         self.subject_box.blockSignals(True)  # our own echo must not reload
         self.subject_box.clear()
         self.subject_box.addItem("All subjects", "")
-        for s in vm.subjects:
-            self.subject_box.addItem(s, s)
+        for key, name in vm.subjects:
+            self.subject_box.addItem(name, key)
         self.subject_box.setCurrentIndex(max(0, self.subject_box.findData(current)))
         self.subject_box.blockSignals(False)
         for card in self.cards:
