@@ -240,6 +240,8 @@ def macos_dmg() -> Path | None:
 
 def run_self_test(scale: str) -> tuple[int, float]:
     exe = executable()
+    if sys.platform == "win32":  # the console twin: the windowed desktop prints nowhere
+        exe = BUNDLE / "tutormax.exe"
     if sys.platform == "darwin":
         exe = DIST / "TutorMax Desktop.app" / "Contents" / "MacOS" / NAME
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}

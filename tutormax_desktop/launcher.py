@@ -10,7 +10,9 @@ through the bundle's executable. So this entry point
 - runs the headless ``tutormax`` CLI when started with the hidden first argument
   :data:`CLI_FLAG` (how the app starts the built-in sandbox server, see
   :func:`cli_command`) or when invoked under the name ``tutormax`` (the archive ships a
-  ``tutormax`` link to the same executable);
+  ``tutormax`` link to the same executable; the Windows bundle a console twin
+  ``tutormax.exe`` beside the windowed desktop), except ``tutormax --self-test``, which
+  is the desktop's self-test run where its report can be read;
 - otherwise runs the desktop (``tutormax_desktop.gui.main``), ``--self-test`` included.
 
 Unfrozen (a source checkout, an installed wheel) the same functions give ``python -m``
@@ -19,6 +21,7 @@ command lines, so the code that starts helper processes is the same in both.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,13 +48,24 @@ def bundle_root() -> Path | None:
     return Path(sys.executable).resolve().parent if is_frozen() else None
 
 
+def ensure_streams() -> None:
+    """Give a windowed executable somewhere to print: a Windows GUI executable starts
+    with ``sys.stdout``/``sys.stderr`` set to None, and the first print (a library's
+    warning, argparse's --help) would raise instead of being lost."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import multiprocessing
 
     # Must come before anything else: in a spawned child this call never returns.
     multiprocessing.freeze_support()
+    ensure_streams()
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == [CLI_FLAG] or Path(sys.argv[0]).stem == CLI_NAME:
+    as_cli = Path(sys.argv[0]).stem == CLI_NAME and args[:1] != ["--self-test"]
+    if args[:1] == [CLI_FLAG] or as_cli:
         from tutormax_desktop import cli
 
         return cli.main(args[1:] if args[:1] == [CLI_FLAG] else args)

@@ -5,7 +5,9 @@
 ;
 ; A per-user install (no admin rights: managers install it themselves) into
 ; %LOCALAPPDATA%\Programs\TutorMax Desktop, with Start-menu entries for the app and for
-; the self-test, and `tutormax.exe` (the same executable, run as the headless CLI).
+; the self-test. tutormax-desktop.exe is windowed (no console window beside the app);
+; tutormax.exe, its console twin from the same bundle, is the headless CLI and runs the
+; self-test where its report can be read.
 ; Settings, database and logs live in %LOCALAPPDATA%\TutorMax\TutorMax Desktop and are
 ; kept by an uninstall or an upgrade; the API token stays in Credential Manager.
 
@@ -37,8 +39,6 @@ CloseApplications=yes
 
 [Files]
 Source: "{#SourceDir}\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
-; The CLI name: launcher.py runs the headless CLI when the executable is named tutormax.
-Source: "{#SourceDir}\tutormax-desktop.exe"; DestDir: "{app}"; DestName: "tutormax.exe"; Flags: ignoreversion
 
 [InstallDelete]
 ; An upgrade replaces the whole bundle: no stale library of the previous version stays.
@@ -46,7 +46,7 @@ Type: filesandordirs; Name: "{app}\_internal"
 
 [Icons]
 Name: "{group}\TutorMax Desktop"; Filename: "{app}\tutormax-desktop.exe"
-Name: "{group}\TutorMax Desktop self-test"; Filename: "{app}\tutormax-desktop.exe"; Parameters: "--self-test --keep"
+Name: "{group}\TutorMax Desktop self-test"; Filename: "{app}\tutormax.exe"; Parameters: "--self-test --keep"
 Name: "{autodesktop}\TutorMax Desktop"; Filename: "{app}\tutormax-desktop.exe"; Tasks: desktopicon
 
 [Tasks]

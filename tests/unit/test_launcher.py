@@ -50,3 +50,41 @@ def test_the_cli_flag_works_through_a_real_process():
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("usage: tutormax worker")
+
+
+def test_the_cli_name_with_self_test_runs_the_desktops_self_test(monkeypatch):
+    # tutormax.exe (the Windows console twin) is where the self-test's report is read.
+    seen: list[tuple[str, list[str]]] = []
+    from tutormax_desktop import cli, gui
+
+    monkeypatch.setattr(gui, "main", lambda args: seen.append(("gui", args)) or 0)
+    monkeypatch.setattr(cli, "main", lambda args: seen.append(("cli", args)) or 0)
+    monkeypatch.setattr(sys, "argv", ["C:/TutorMax/tutormax.exe", "--self-test", "--keep"])
+    assert launcher.main() == 0
+    monkeypatch.setattr(sys, "argv", ["C:/TutorMax/tutormax.exe", "alerts", "list"])
+    assert launcher.main() == 0
+    assert seen == [("gui", ["--self-test", "--keep"]), ("cli", ["alerts", "list"])]
+
+
+def test_a_windowed_executable_without_streams_can_still_print(monkeypatch):
+    # A Windows GUI executable starts with sys.stdout and sys.stderr set to None.
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(sys, "stderr", None)
+    launcher.ensure_streams()
+    print("a library's warning")
+    print("argparse's usage", file=sys.stderr)
+    assert not sys.stdout.closed and not sys.stderr.closed
+    sys.stdout.close()
+    sys.stderr.close()
+
+
+def test_the_spec_builds_a_windowed_desktop_and_a_console_cli_on_windows():
+    spec = (ROOT / "build" / "tutormax-desktop.spec").read_text()
+    # Read, not run (PyInstaller runs specs only inside a build): the Windows branch
+    # must ask for a windowed desktop and a console executable named tutormax.
+    assert "console=not WINDOWS" in spec
+    assert 'name="tutormax"' in spec and "console=True" in spec
+    assert "COLLECT(*executables" in spec
+    iss = (ROOT / "build" / "windows" / "tutormax-desktop.iss").read_text()
+    assert 'DestName: "tutormax.exe"' not in iss  # the bundle has it; no copy of the GUI one
+    assert '{app}\\tutormax.exe"; Parameters: "--self-test --keep"' in iss
