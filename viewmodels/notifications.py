@@ -146,17 +146,29 @@ class NotificationCenter(QObject):
     # ------------------------------------------------------------------ commands
 
     def post(self, event: NotificationEvent, now: datetime | None = None) -> Any:
+        return self.post_batch([event], now)[0]
+
+    def post_batch(self, events: list[NotificationEvent], now: datetime | None = None) -> list[Any]:
+        """Events of one moment, most urgent first. The policy decides them in that order
+        (the desktop pops its rate limit allows go to the most urgent), and the inbox,
+        newest on top, lists them in that order too: posted one by one, the least
+        urgent of a scoring run would end up on top."""
         now = now or datetime.now(UTC)
-        decision = self.policy.decide(event, now)
-        if decision.inbox:
-            self._inbox.add(event, at=now, desktop=decision.desktop)
-            self.inbox.inserted_at_top()
+        decided = [(event, self.policy.decide(event, now)) for event in events]
+        added = False
+        for event, decision in reversed(decided):
+            if decision.inbox:
+                self._inbox.add(event, at=now, desktop=decision.desktop)
+                self.inbox.inserted_at_top()
+                added = True
+        if added:
             self._update_unread()
             self._save_timer.start()
-        if decision.desktop:
-            self.sig_desktop.emit(event)
-        self.sig_posted.emit(event, decision)
-        return decision
+        for event, decision in decided:
+            if decision.desktop:
+                self.sig_desktop.emit(event)
+            self.sig_posted.emit(event, decision)
+        return [decision for _, decision in decided]
 
     @Slot()
     def flush_summary(self, now: datetime | None = None) -> None:

@@ -459,7 +459,7 @@ class ShellViewModel(QObject):
             for c in dash.critical
             if c.risk_tier == "Critical" and getattr(c, "alert_state", None) != "acknowledged"
         ]
-        new = 0
+        events = []
         for c in critical[:NOTIFY_CAP]:
             reason = without_subject(c.reason, c.name)
             # The alert's own reason says the risk when it is about the risk ("81 %
@@ -469,7 +469,7 @@ class ShellViewModel(QObject):
                 if c.p_churn_30d is None or "%" in reason
                 else f"{c.p_churn_30d * 100:.0f} % churn risk in 30 days"
             )
-            decision = self.notify(
+            events.append(
                 critical_alert_event(
                     alert_key=c.alert_key or f"churn_critical:tutor:{c.tutor_id}",
                     subject=c.name,
@@ -481,7 +481,9 @@ class ShellViewModel(QObject):
                     ),
                 )
             )
-            new += getattr(decision, "reason", "") != "duplicate"
+        # One batch: the riskiest gets the desktop pop and the top of the inbox.
+        decisions = self.notifications.post_batch(events)
+        new = sum(getattr(d, "reason", "") != "duplicate" for d in decisions)
         # "N more" only with news: a re-scoring with the same Critical tutors is quiet.
         if len(critical) > NOTIFY_CAP and new:
             self.notice(

@@ -32,7 +32,9 @@ def test_critical_alerts_notify_once_per_alert_identity(qtbot, tmp_path) -> None
     )
     desktop = []
     center.sig_desktop.connect(desktop.append)
-    shell = SimpleNamespace(_notified_run=None, notify=center.post, notice=lambda *a: None)
+    shell = SimpleNamespace(
+        _notified_run=None, notifications=center, notify=center.post, notice=lambda *a: None
+    )
     rows = (
         critical(1, "churn_risk:tutor:1"),
         critical(2, "no_sessions:tutor:2"),
@@ -45,4 +47,24 @@ def test_critical_alerts_notify_once_per_alert_identity(qtbot, tmp_path) -> None
     # The next scoring run finds the same open alerts: nothing new on the desktop.
     ShellViewModel._notify_critical(shell, SimpleNamespace(scoring_run={"id": 2}, critical=rows))
     assert len(desktop) == 2 and len(center.items()) == 2
+    center.stop()
+
+
+def test_a_scoring_runs_alerts_list_most_urgent_first_and_pop_the_most_urgent(qtbot, tmp_path):  # type: ignore[no-untyped-def]
+    # The rate limit allows one desktop pop: it must go to the most urgent alert, and
+    # the inbox (newest on top) must list the run's alerts in their order of urgency.
+    center = NotificationCenter(
+        tmp_path / "inbox.json", PolicySettings(quiet_hours=False, max_per_window=1)
+    )
+    desktop = []
+    center.sig_desktop.connect(desktop.append)
+    shell = SimpleNamespace(
+        _notified_run=None, notifications=center, notify=center.post, notice=lambda *a: None
+    )
+    rows = tuple(critical(t, f"churn_risk:tutor:{t}") for t in (7, 3, 5))  # most urgent first
+    ShellViewModel._notify_critical(shell, SimpleNamespace(scoring_run={"id": 1}, critical=rows))
+    keys = [i.event.key for i in center.items()]
+    assert keys == [f"alert:churn_risk:tutor:{t}" for t in (7, 3, 5)]
+    assert [e.target for e in desktop] == ["alerts/70"]
+    assert center.unread == 3
     center.stop()
