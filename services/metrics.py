@@ -800,6 +800,7 @@ class ModelEntry:
     warning: str = ""
     pinned: bool = False  # rolled back to (ml.registry): used until the pin is released
     usable: bool = True  # files intact: it can be rolled back to
+    report: Any = None  # services.model_report.ModelReport: the figures laid out
 
 
 _MANIFEST_NAMES = ("manifest.json", "meta.json", "metadata.json", "model.json", "registry.json")
@@ -867,6 +868,8 @@ def _registry_entries(models_dir: Path) -> list[ModelEntry]:
         from ml.registry import ModelRegistry
     except ImportError:
         return []
+    from services.model_report import model_report
+
     # No loaders: listing must not import the model libraries or load any model.
     registry = ModelRegistry(models_dir, loaders={})
     entries: list[ModelEntry] = []
@@ -901,6 +904,7 @@ def _registry_entries(models_dir: Path) -> list[ModelEntry]:
                     warning=warning,
                     pinned=v.version == pinned,
                     usable=problems[v.version] is None,
+                    report=model_report(md),
                 )
             )
     return entries

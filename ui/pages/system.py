@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.model_detail import ModelDetail
 from ui.widgets import EmptyState, default_column_widths
 from viewmodels.scheduler import SchedulerViewModel
 from viewmodels.sync_status import SyncViewModel
@@ -213,10 +214,19 @@ class SystemPage(QWidget):
         mr.addWidget(self.retrain_button)
         mr.addWidget(self.rollback_button)
         mr.addWidget(self.release_button)
+        self.model_detail = ModelDetail()
+        self.models_table.selectionModel().selectionChanged.connect(
+            lambda *_: self.model_detail.show_entry(self.selected_model())
+        )
+        models_split = QSplitter(Qt.Orientation.Vertical)
+        models_split.addWidget(self.models_stack)
+        models_split.addWidget(self.model_detail)
+        models_split.setStretchFactor(0, 1)
+        models_split.setStretchFactor(1, 1)
         models_tab = QWidget()
         ml = QVBoxLayout(models_tab)
         ml.addLayout(mr)
-        ml.addWidget(self.models_stack, 1)
+        ml.addWidget(models_split, 1)
         self.tabs.addTab(models_tab, "Models")
 
         # --- storage
@@ -284,6 +294,9 @@ class SystemPage(QWidget):
         self.tabs.setTabText(1, f"Rejects ({n_rejects:,})" if n_rejects else "Rejects")
         models = snap.get("models") or []
         self.models_stack.setCurrentIndex(1 if models else 0)
+        if models and self.selected_model() is None:
+            self._select_first_active()
+        self.model_detail.show_entry(self.selected_model())
         self._update_model_buttons()
         self.models_empty.set_text(
             "No trained models yet",
@@ -333,6 +346,18 @@ class SystemPage(QWidget):
                 self.models_table.selectRow(row)
                 return True
         return False
+
+    def _select_first_active(self) -> None:
+        """Something to read when the tab opens: the first model's version in use."""
+        model = self.models_table.model()
+        for row in range(model.rowCount()):
+            entry = model.index(row, 0).data(ENTRY_ROLE)
+            if entry is not None and entry.active:
+                self.models_table.selectRow(row)
+                return
+
+    def apply_theme(self, theme: Any) -> None:
+        self.model_detail.apply_theme(theme)
 
     def _update_model_buttons(self, *_: Any) -> None:
         entry = self.selected_model()
