@@ -7,6 +7,10 @@ content types (``utf-8`` for renders, ``UTF-8`` for the exceptions app), weak ET
 keep-alive; responses go out in one write (headers and body together, Nagle off) so a
 keep-alive client never waits on delayed ACKs.
 
+Control endpoints under ``/sandbox/`` (same token): the clock, faults, stats, and
+``POST /sandbox/anomalies`` (``services.sandbox.anomalies``: a metric misbehaves in the
+served data for a window).
+
 Request order is Rails' order: routing (404), token auth (401), injected faults (what a
 proxy or an overloaded app would add), parameter validation (422/400), then the action.
 """
@@ -32,6 +36,7 @@ import orjson
 
 from services.api.contract import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, RESOURCES
 from services.api.rails_time import US_PER_DAY, TimestampError, parse_us
+from services.sandbox.anomalies import AnomalyInjector, parse_spec
 from services.sandbox.clock import SandboxClock
 from services.sandbox.faults import FaultConfig, FaultInjector, RequestFaults, corrupt_record
 from services.sandbox.rails_json import (
@@ -282,6 +287,7 @@ class SandboxServer:
         self.writer = InterventionWriter(
             world, self.clock, self._data_lock, lambda: self._precision
         )
+        self.anomalies = AnomalyInjector(world, self.clock)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._serving = threading.Event()
@@ -424,6 +430,8 @@ class SandboxServer:
             until = bound_us + EXTEND_AHEAD_US
             log.info("extending the sandbox world to %s", format_time(until))
             self.world.extend(until)
+            # Injected anomalies outlast the world's growth (sealed records stay so).
+            self.anomalies.reseal()
             if self.world.horizon_us <= horizon:
                 # A world that cannot grow: say so once, do not retry every request.
                 log.warning("world.extend(%d) did not move the horizon", until)
@@ -615,7 +623,29 @@ class SandboxServer:
             return _json(200, orjson.dumps(self.faults.to_json()))
         if key == ("GET", "/sandbox/stats"):
             return _json(200, orjson.dumps(self.stats.to_json()))
+        if key == ("GET", "/sandbox/anomalies"):
+            with self._data_lock:
+                return _json(200, orjson.dumps({"anomalies": self.anomalies.applied}))
+        if key == ("POST", "/sandbox/anomalies"):
+            return self._inject(req)
         return _rails_error(404, req)
+
+    def _inject(self, req: Request) -> Response:
+        """``POST /sandbox/anomalies``: a metric misbehaves in the served data for a
+        window (``services.sandbox.anomalies``); 201 with what changed, 422 naming the
+        field that is wrong."""
+        params = _parse_body(req)
+        if isinstance(params, Response):
+            return params
+        with self._data_lock:
+            spec = parse_spec(
+                params, getattr(self.world, "origin_us", None), self.clock.read_bound_us()
+            )
+            if isinstance(spec, dict):
+                return _json(422, orjson.dumps({"errors": spec}))
+            summary = self.anomalies.inject(spec)
+        log.info("sandbox anomaly injected: %s", summary)
+        return _json(201, orjson.dumps(summary))
 
 
 # ------------------------------------------------------------------------ helpers

@@ -191,6 +191,47 @@ class VersionLog:
                     out[name] = value.item() if isinstance(value, np.generic) else value
             return out
 
+    def final_rows(self) -> np.ndarray:
+        """Positions of every record's newest version, whatever the clock."""
+        with self._lock:
+            self._merge_pending()
+            return np.flatnonzero(self._next_time == NEVER)
+
+    def versions(self, rows: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Copies of the columns and null masks at ``rows``: the raw material of new
+        versions of those records (change a field, set ``updated_at``, :meth:`append`)."""
+        with self._lock:
+            columns = {k: v[rows].copy() for k, v in self._columns.items()}
+            nulls = {k: v[rows].copy() for k, v in self._nulls.items()}
+            return columns, nulls
+
+    def drop_versions(self, ids: np.ndarray, from_us: np.ndarray | int, bound_us: int) -> int:
+        """Remove the versions of records ``ids`` stamped at or after ``from_us`` (one per
+        id, or one for all) and after ``bound_us``: decided futures that are not to
+        happen after all. Versions a reader may already have seen (``<= bound_us``) are
+        never removed: the API never takes back what it served. Returns rows removed."""
+        with self._lock:
+            self._merge_pending()
+            ids = np.asarray(ids, dtype=np.int64)
+            if len(ids) == 0:
+                return 0
+            order = np.argsort(ids)
+            sorted_ids = ids[order]
+            col_ids = self._columns["id"]
+            pos = np.clip(np.searchsorted(sorted_ids, col_ids), 0, len(sorted_ids) - 1)
+            hit = sorted_ids[pos] == col_ids
+            cut = np.broadcast_to(np.asarray(from_us, dtype=np.int64), ids.shape)[order][pos]
+            times = self._columns["updated_at"]
+            drop = hit & (times >= cut) & (times > bound_us)
+            n = int(drop.sum())
+            if n:
+                keep = ~drop
+                self._set(
+                    {k: v[keep] for k, v in self._columns.items()},
+                    {k: v[keep] for k, v in self._nulls.items()},
+                )
+            return n
+
     def max_id(self) -> int:
         with self._lock:
             self._merge_pending()
