@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from tutormax_desktop import __version__
@@ -92,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--database")
     show.add_argument("--json", action="store_true")
 
+    report = tusub.add_parser(
+        "report", help="write the tutor's performance report as a PDF (as the app's Export)"
+    )
+    report.add_argument("key", help="tutor id, or (part of) the name")
+    report.add_argument("--out", required=True, help="the PDF file to write")
+    report.add_argument("--database")
+
     fs = sub.add_parser("first-sessions", help="upcoming first sessions with their risk")
     fs.add_argument("--days", type=int, default=7)
     fs.add_argument("--database")
@@ -146,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "score":
             return _score(ctx, args)
         if args.command == "tutor":
+            if args.tutor_command == "report":
+                return _tutor_report(ctx, args)
             return _tutor_show(ctx, args)
         if args.command == "first-sessions":
             return _first_sessions(ctx, args)
@@ -486,6 +497,40 @@ def _tutor_show(ctx: Any, args: argparse.Namespace) -> int:
     print("top factors:")
     for f in profile["factors"]:
         print(f"  - {f['text']} ({f['direction']})")
+    return EXIT_OK
+
+
+def _tutor_report(ctx: Any, args: argparse.Namespace) -> int:
+    """The same PDF as the profile's "Export report", for a manager's batch or a cron."""
+    from services.readouts import ReadoutError, find_tutor
+    from services.scheduler import user_zone
+
+    out = Path(args.out).expanduser()
+    if out.suffix.lower() != ".pdf":
+        print(f"tutormax: {out} is not a .pdf file name", file=sys.stderr)
+        return EXIT_USAGE
+    engine = ctx.engine(args.database)
+    try:
+        tutor = find_tutor(engine, args.key)
+    except ReadoutError as exc:
+        print(f"tutormax: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    # QPdfWriter and QTextDocument need a QGuiApplication; no window is shown, so the
+    # command runs on a server without a display too.
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtGui import QGuiApplication
+
+    from services.tutors import tutor_bundle
+    from viewmodels.report_pdf import write_report_pdf
+
+    _app = QGuiApplication.instance() or QGuiApplication([sys.argv[0]])
+    bundle = tutor_bundle(engine, int(tutor["id"]))
+    try:
+        pages = write_report_pdf(bundle, out, user_zone(ctx.settings.notifications.timezone))
+    except OSError as exc:
+        print(f"tutormax: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"report for {tutor['name']} (#{tutor['id']}): {out} ({pages} pages)")
     return EXIT_OK
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -270,3 +272,30 @@ def test_awkward_tutors_and_an_unseen_subject_score_cleanly(scored, tmp_path):
     assert first.p_poor is not None and 0.0 < first.p_poor < 1.0
     assert first.risk_tier in {"Critical", "High", "Medium", "Low"}
     engine.dispose()
+
+
+def test_the_tutor_report_from_the_command_line(scored, capsys, tmp_path):
+    db = str(scored["engine"].url)
+    out = tmp_path / "sarah.pdf"
+    assert cli.main(["tutor", "report", "Sarah Chen", "--out", str(out), "--database", db]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("report for Sarah Chen") and str(out) in said
+    pdf = out.read_bytes()
+    pages = int(said.rsplit("(", 1)[1].split()[0])
+    assert pdf.startswith(b"%PDF") and pages >= 1
+    assert len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf)) == pages
+    if shutil.which("pdftotext"):
+        text = subprocess.run(
+            ["pdftotext", str(out), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        assert "Sarah Chen" in text and "Your performance report" in text
+    # Refused with a message, nothing written: not a PDF name, an unknown tutor.
+    bad = tmp_path / "sarah.txt"
+    assert cli.main(["tutor", "report", "Sarah Chen", "--out", str(bad), "--database", db]) == 2
+    assert "not a .pdf" in capsys.readouterr().err and not bad.exists()
+    nobody = tmp_path / "nobody.pdf"
+    assert cli.main(["tutor", "report", "zzz-nobody", "--out", str(nobody), "--database", db]) == 2
+    assert "no tutor matches" in capsys.readouterr().err and not nobody.exists()
+    missing = tmp_path / "no-such-folder" / "x.pdf"
+    assert cli.main(["tutor", "report", "Sarah Chen", "--out", str(missing), "--database", db]) == 2
+    assert "does not exist" in capsys.readouterr().err
