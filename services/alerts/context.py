@@ -131,6 +131,8 @@ class CustomerTable:
     ids: np.ndarray
     names: list[str | None]
     goal_status: np.ndarray
+    # The API's account status ("active", "paused"; churned customers are not scored).
+    status: np.ndarray
     p_churn_30d: np.ndarray
     health_score: np.ndarray
     health_tier: list[str | None]
@@ -141,7 +143,7 @@ class CustomerTable:
 
     @classmethod
     def from_rows(cls, rows: list[Any]) -> CustomerTable:
-        width = 7 + len(CUSTOMER_FIGURES)
+        width = 8 + len(CUSTOMER_FIGURES)
         cols = list(zip(*rows, strict=True)) if rows else [()] * width
         return cls(
             ids=np.array(cols[0], dtype=np.int64),
@@ -151,7 +153,8 @@ class CustomerTable:
             health_score=_floats(cols[2]),
             health_tier=list(cols[3]),
             updated_at=_epoch_seconds(cols[6]),
-            figures={name: _floats(cols[7 + i]) for i, name in enumerate(CUSTOMER_FIGURES)},
+            status=np.array(cols[7], dtype=object),
+            figures={name: _floats(cols[8 + i]) for i, name in enumerate(CUSTOMER_FIGURES)},
         )
 
     def __len__(self) -> int:
@@ -430,6 +433,7 @@ class RuleContext:
                 Customer.name,
                 Customer.goal_status,
                 Customer.updated_at,
+                Customer.status,
                 *figures,
             )
             .join(Customer, Customer.id == cp.customer_id, isouter=True)

@@ -6,10 +6,16 @@ builds findings only for the customers that fire: at full scale there are 50,000
 
 Where two triggers describe the same lapse they are split by time so a customer carries
 one of them: re-engagement from ``customer_idle_days`` until ``customer_lapsed_days``,
-then the at-risk flag (the re-engagement alert clears when the at-risk one fires). A
-poor first session only counts while it is recent (``customer_poor_first_window_days``
-of tenure): the rating never changes, and an alert that can never clear would come back
-after every cooldown.
+then the at-risk flag (the re-engagement alert clears when the at-risk one fires); a
+halved velocity only while the customer still books (an idle or lapsed customer's
+velocity has halved too, and the lapse alert already says so).
+
+Triggers fire on the **transition**, not on a state a customer may sit in for months:
+the at-risk flag while the lapse is recent (``LAPSED_WINDOW_DAYS`` after it began; a
+customer gone longer is not an alert anybody acts on, so the flag *expires*), a
+completed goal while it is fresh and the customer still books, a poor first session
+while the customer is new. Without that, the demo sandbox's queue held ~1,800 at-risk
+flags of customers gone for up to three years.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import numpy as np
 from services.alerts.context import CustomerTable, RuleContext
 from services.alerts.model import Finding, scaled_priority
 from services.alerts.registry import rule
+from services.settings import AlertSettings
 
 
 def _finding(c: CustomerTable, i: int, facts: dict[str, Any], **kw: Any) -> Finding:
@@ -88,6 +95,15 @@ def customer_poor_first_session(ctx: RuleContext) -> Iterator[Finding]:
         )
 
 
+def _regular(c: CustomerTable, min_sessions: int) -> np.ndarray:
+    """Customers with ``min_sessions`` or more sessions in the 60 days before as-of:
+    DOMAIN.md's "after 3+ sessions", the ones a lapse is news about."""
+    history = np.nan_to_num(c.figures["sessions_30d"]) + np.nan_to_num(
+        c.figures["sessions_prev_30d"]
+    )
+    return history >= min_sessions
+
+
 @rule(
     "customer_idle",
     "Customer idle (re-engagement)",
@@ -105,7 +121,7 @@ def customer_idle(ctx: RuleContext) -> Iterator[Finding]:
         c.figures["sessions_prev_30d"]
     )
     mask = (days >= s.customer_idle_days) & (days < s.customer_lapsed_days)
-    mask &= history >= s.customer_idle_min_sessions
+    mask &= _regular(c, s.customer_idle_min_sessions)
     for i in _hits(mask):
         d, h = float(days[i]), int(history[i])
         yield _finding(
@@ -119,24 +135,60 @@ def customer_idle(ctx: RuleContext) -> Iterator[Finding]:
         )
 
 
+# How long after a customer lapses (customer_lapsed_days without a session) the at-risk
+# flag stays: a call in the first two weeks of a lapse can still win a customer back;
+# after that the flag expires instead of sitting in the queue for ever. A constant until
+# it moves to AlertSettings (as customer_lapsed_window_days; that file has another owner
+# right now); the value is stored with every alert the rule fires.
+LAPSED_WINDOW_DAYS = 14
+
+
+def _lapsed_since(c: CustomerTable, lapsed_days: int) -> np.ndarray:
+    """Days since the customer lapsed (negative: not lapsed; NaN: no session ever)."""
+    return c.figures["days_since_last_session"] - lapsed_days
+
+
+def _lapsed_flagged(c: CustomerTable, s: AlertSettings) -> np.ndarray:
+    since = _lapsed_since(c, s.customer_lapsed_days)
+    return (since >= 0) & (since < LAPSED_WINDOW_DAYS) & _regular(c, s.customer_idle_min_sessions)
+
+
+def _lapsed_gone(ctx: RuleContext) -> list[str]:
+    # Still lapsed but no longer flagged: past the window, or their sessions before the
+    # lapse have slid out of the 60 days. Their open flag expires; a customer who books
+    # again clears it instead.
+    c = ctx.customers
+    gone = (_lapsed_since(c, ctx.settings.customer_lapsed_days) >= 0) & ~_lapsed_flagged(
+        c, ctx.settings
+    )
+    return [str(int(c.ids[i])) for i in _hits(gone)]
+
+
 @rule(
     "customer_lapsed",
     "Customer at risk (21+ days without a session)",
     "customer",
-    settings=("customer_lapsed_days",),
-    description="customer_lapsed_days or more since the last session.",
+    settings=("customer_lapsed_days", "customer_idle_min_sessions"),
+    constants={"customer_lapsed_window_days": LAPSED_WINDOW_DAYS},
+    expired=_lapsed_gone,
+    description=(
+        "customer_lapsed_days or more since the last session, after at least "
+        "customer_idle_min_sessions sessions in the 60 days before; only while the lapse "
+        "is recent (customer_lapsed_window_days), then the flag expires."
+    ),
 )
 def customer_lapsed(ctx: RuleContext) -> Iterator[Finding]:
-    c, limit = ctx.customers, ctx.settings.customer_lapsed_days
+    c, s = ctx.customers, ctx.settings
+    limit = s.customer_lapsed_days
     days = c.figures["days_since_last_session"]
-    for i in _hits(days >= limit):
+    for i in _hits(_lapsed_flagged(c, s)):
         d = float(days[i])
         yield _finding(
             c,
             i,
             {"days_since_last_session": round(d, 1)},
             severity="High",
-            priority=scaled_priority(55, 75, d, limit, 3 * limit),
+            priority=scaled_priority(55, 75, d, limit, limit + LAPSED_WINDOW_DAYS),
             title=f"{c.name(i)}: no session for {d:.0f} days",
             next_step=f"Personal call to {c.name(i)}: check their goal and offer a new slot",
         )
@@ -146,19 +198,23 @@ def customer_lapsed(ctx: RuleContext) -> Iterator[Finding]:
     "customer_goal_completed",
     "Goal completed (cross-sell)",
     "customer",
-    settings=("customer_goal_recent_days",),
+    settings=("customer_goal_recent_days", "customer_lapsed_days"),
     description=(
         "The customer's learning goal is completed, recently (their record changed within "
-        "customer_goal_recent_days): a cross-sell opportunity while it is fresh."
+        "customer_goal_recent_days), and they still book (an active account, a session "
+        "within customer_lapsed_days): a cross-sell opportunity while it is fresh."
     ),
 )
 def customer_goal_completed(ctx: RuleContext) -> Iterator[Finding]:
     # A goal completed months ago is no longer an opportunity to act on, and at full
     # scale a third of the customers have one: without the window the queue would hold
-    # tens of thousands of stale Low alerts.
-    c = ctx.customers
-    since = ctx.as_of.timestamp() - ctx.settings.customer_goal_recent_days * 86400
-    for i in _hits((c.goal_status == "completed") & (c.updated_at >= since)):
+    # tens of thousands of stale Low alerts. A paused or lapsed customer is not a
+    # cross-sell but a win-back, which the lapse rules cover.
+    c, s = ctx.customers, ctx.settings
+    since = ctx.as_of.timestamp() - s.customer_goal_recent_days * 86400
+    mask = (c.goal_status == "completed") & (c.updated_at >= since)
+    mask &= (c.status == "active") & (c.figures["days_since_last_session"] < s.customer_lapsed_days)
+    for i in _hits(mask):
         yield _finding(
             c,
             i,
@@ -204,8 +260,12 @@ def customer_slow_start(ctx: RuleContext) -> Iterator[Finding]:
     "customer_velocity_drop",
     "Session velocity halved",
     "customer",
-    settings=("customer_velocity_drop", "customer_velocity_min_sessions"),
-    description="Sessions in the last 30 days down by customer_velocity_drop or more.",
+    settings=("customer_velocity_drop", "customer_velocity_min_sessions", "customer_idle_days"),
+    description=(
+        "Sessions in the last 30 days down by customer_velocity_drop or more, while the "
+        "customer still books (a session within customer_idle_days; an idle customer has "
+        "the idle or at-risk alert instead)."
+    ),
 )
 def customer_velocity_drop(ctx: RuleContext) -> Iterator[Finding]:
     c, s = ctx.customers, ctx.settings
@@ -213,6 +273,7 @@ def customer_velocity_drop(ctx: RuleContext) -> Iterator[Finding]:
     with np.errstate(invalid="ignore", divide="ignore"):
         drop = (before - now) / before
     mask = (before >= s.customer_velocity_min_sessions) & (drop >= s.customer_velocity_drop)
+    mask &= c.figures["days_since_last_session"] < s.customer_idle_days
     for i in _hits(mask):
         n, b, d = int(now[i]), int(before[i]), float(drop[i])
         yield _finding(

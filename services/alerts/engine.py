@@ -45,6 +45,10 @@ from services.settings import AlertSettings
 log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "system"
+_CLOSE_WHY = {
+    "cleared": "condition no longer holds",
+    "expired": "past the rule's window: no longer actionable",
+}
 _CHUNK = 500
 ALERTS = Alert.__table__
 
@@ -92,13 +96,13 @@ def evaluate_alerts(
             return EvaluationResult(run_id=None, as_of=None, seconds=time.perf_counter() - started)
         ctx = RuleContext(conn, run, settings)
         ctx.prefetch(engine)
-        found, errors = _run_rules(ctx, chosen)
+        found, errors, expired = _run_rules(ctx, chosen)
 
     result = EvaluationResult(run_id=run.id, as_of=run.as_of.isoformat(), errors=errors)
     result.by_rule = {name: len(fs) for name, fs in found.items()}
     by_name = {r.name: r for r in chosen}
     with begin_write(engine) as conn:
-        _reconcile(conn, found, by_name, settings, run.id, now, result)
+        _reconcile(conn, found, by_name, settings, run.id, now, result, expired)
         result.open_total = int(
             conn.execute(select(func.count()).where(ALERTS.c.open_key.is_not(None))).scalar_one()
         )
@@ -126,11 +130,17 @@ def _run(conn: Connection, run_id: int) -> Any:
 
 def _run_rules(
     ctx: RuleContext, rules: list[Rule]
-) -> tuple[dict[str, dict[str, Finding]], dict[str, str]]:
+) -> tuple[dict[str, dict[str, Finding]], dict[str, str], set[str]]:
     found: dict[str, dict[str, Finding]] = {}
     errors: dict[str, str] = {}
+    expired: set[str] = set()
     for r in rules:
         try:
+            gone = (
+                {alert_key(r.name, r.subject_type, s) for s in r.expired(ctx)}
+                if r.expired is not None
+                else set()
+            )
             by_key: dict[str, Finding] = {}
             for f in r.evaluate(ctx):
                 key = alert_key(r.name, f.subject_type, f.subject_id)
@@ -142,10 +152,11 @@ def _run_rules(
                 ):
                     by_key[key] = f
             found[r.name] = by_key
+            expired |= gone - by_key.keys()
         except Exception as exc:  # one broken rule must not stop the others
             log.exception("alert rule %s failed", r.name)
             errors[r.name] = f"{type(exc).__name__}: {exc}"
-    return found, errors
+    return found, errors, expired
 
 
 def _reconcile(
@@ -156,6 +167,7 @@ def _reconcile(
     run_id: int,
     now: datetime,
     result: EvaluationResult,
+    expired: frozenset[str] | set[str] = frozenset(),
 ) -> None:
     open_rows = {
         r.key: (r.rule, _Open(int(r.id), r.severity, int(r.priority), r.title, r.next_step))
@@ -279,25 +291,28 @@ def _reconcile(
                 )
             )
 
-    # Clear: open alerts of rules that ran and no longer hold.
-    cleared_by_rule: dict[str, list[int]] = {}
+    # Clear: open alerts of rules that ran and no longer hold. Those the rule says are
+    # gone for good (a customer lapsed past its window) close as "expired", so the
+    # trail tells "got better" from "gave up waiting".
+    cleared_by_rule: dict[tuple[str, str], list[int]] = {}
     for key, (rule_name, o) in open_rows.items():
         if rule_name in found and key not in found[rule_name]:
-            cleared_by_rule.setdefault(rule_name, []).append(o.id)
+            reason = "expired" if key in expired else "cleared"
+            cleared_by_rule.setdefault((rule_name, reason), []).append(o.id)
             audits.append(
                 _audit(
                     now,
                     SYSTEM_ACTOR,
-                    "alert.clear",
+                    "alert.expire" if reason == "expired" else "alert.clear",
                     o.id,
                     {
                         "key": key,
-                        "reason": "condition no longer holds",
+                        "reason": _CLOSE_WHY[reason],
                         "run_id": run_id,
                     },
                 )
             )
-    for rule_name, ids in cleared_by_rule.items():
+    for (rule_name, reason), ids in cleared_by_rule.items():
         until = now + cooldown_for(rule_name, settings)
         for chunk in _chunks(ids):
             conn.execute(
@@ -308,7 +323,7 @@ def _reconcile(
                     open_key=None,
                     closed_at=now,
                     closed_by=SYSTEM_ACTOR,
-                    close_reason="cleared",
+                    close_reason=reason,
                     cooldown_until=until,
                     updated_at=now,
                 )

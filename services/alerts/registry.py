@@ -18,8 +18,8 @@ and get imported by :func:`load_builtin_rules` (add the module to ``BUILTIN_MODU
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from services.settings import AlertSettings
 
 Evaluate = Callable[["RuleContext"], Iterable["Finding"]]
+# Subject ids whose open alert of the rule should close as "expired" rather than
+# "cleared": the condition stopped holding because the subject is gone for good, not
+# because it got better.
+Expired = Callable[["RuleContext"], Iterable[str]]
 
 # Modules whose import registers the built-in rules.
 BUILTIN_MODULES = (
@@ -48,9 +52,14 @@ class Rule:
     # Names of AlertSettings fields the rule reads; their values are stored with each alert.
     settings: tuple[str, ...] = ()
     description: str = ""
+    # Thresholds the rule keeps as module constants until they become settings; stored
+    # with each alert beside the settings so an alert still says what fired it.
+    constants: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    expired: Expired | None = None
 
     def thresholds(self, alert_settings: AlertSettings) -> dict[str, Any]:
         out: dict[str, Any] = {name: getattr(alert_settings, name) for name in self.settings}
+        out.update(self.constants)
         return out
 
 
@@ -77,11 +86,24 @@ def rule(
     *,
     settings: tuple[str, ...] = (),
     description: str = "",
+    constants: Mapping[str, Any] | None = None,
+    expired: Expired | None = None,
 ) -> Callable[[Evaluate], Evaluate]:
     """Decorator form of :func:`register`."""
 
     def wrap(fn: Evaluate) -> Evaluate:
-        register(Rule(name, title, subject_type, fn, settings, description or (fn.__doc__ or "")))
+        register(
+            Rule(
+                name,
+                title,
+                subject_type,
+                fn,
+                settings,
+                description or (fn.__doc__ or ""),
+                dict(constants or {}),
+                expired,
+            )
+        )
         return fn
 
     return wrap

@@ -150,7 +150,13 @@ class Market:
             )
 
     def customer(
-        self, cid: int, *, goal: str = "in_progress", changed: datetime = AS_OF, **figures: Any
+        self,
+        cid: int,
+        *,
+        goal: str = "in_progress",
+        changed: datetime = AS_OF,
+        status: str = "active",
+        **figures: Any,
     ) -> int:
         with self.engine.begin() as conn:
             if not conn.execute(Customer.__table__.select().where(Customer.id == cid)).first():
@@ -158,7 +164,7 @@ class Market:
                     insert(Customer).values(
                         id=cid,
                         name=f"Customer {cid}",
-                        status="active",
+                        status=status,
                         goal_status=goal,
                         updated_at=changed,
                     )

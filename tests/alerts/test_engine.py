@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select
 from services.alerts import Finding, Rule, apply_action, evaluate_alerts, registered_rules
 from services.db.models import Alert, AuditEntry
 from services.settings import AlertSettings
-from tests.alerts.conftest import AS_OF, Market
+from tests.alerts.conftest import AS_OF, DAY, Market
 
 HOUR = timedelta(hours=1)
 CHURN = registered_rules()["churn_risk"]
@@ -104,6 +104,33 @@ def test_cleared_when_the_condition_no_longer_holds(market: Market) -> None:
     assert gone.cooldown_until == AS_OF + HOUR + timedelta(hours=72)
     assert audit_actions(market, gone.id) == ["alert.open", "alert.clear"]
     assert by_subject["3"].state == "active"
+
+
+def test_a_lapse_past_its_window_expires_and_a_return_clears(market: Market) -> None:
+    lapsed = registered_rules()["customer_lapsed"]
+    market.customer(2, days_since_last_session=30)
+    market.customer(3, days_since_last_session=30)
+    first = evaluate_alerts(market.engine, rules=[lapsed], now=AS_OF)
+    assert {a.subject_id for a in first.new} == {"2", "3"}
+    # A week later: customer 2 is still gone (37 days, past the 14-day window), customer
+    # 3 booked again.
+    market.new_run(AS_OF + 7 * DAY)
+    market.customer(2, days_since_last_session=37)
+    market.customer(3, days_since_last_session=1)
+    later = evaluate_alerts(market.engine, rules=[lapsed], now=AS_OF + 7 * DAY)
+    assert later.new == [] and later.cleared == 2 and later.open_total == 0
+    rows = {a.subject_id: a for a in alerts(market)}
+    assert (rows["2"].state, rows["2"].close_reason) == ("resolved", "expired")
+    assert (rows["3"].state, rows["3"].close_reason) == ("resolved", "cleared")
+    assert audit_actions(market, rows["2"].id) == ["alert.open", "alert.expire"]
+    assert audit_actions(market, rows["3"].id) == ["alert.open", "alert.clear"]
+    # The window is stored with the alert, beside the settings it read.
+    assert rows["2"].thresholds["customer_lapsed_window_days"] == 14
+    assert rows["2"].thresholds["customer_lapsed_days"] == 21
+    # Still gone a week after that: nothing comes back once the cooldown is over.
+    market.new_run(AS_OF + 14 * DAY)
+    market.customer(2, days_since_last_session=44)
+    assert evaluate_alerts(market.engine, rules=[lapsed], now=AS_OF + 14 * DAY).new == []
 
 
 def test_cooldown_suppresses_refiring_unless_severity_rises(market: Market) -> None:

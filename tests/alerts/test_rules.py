@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.alerts import evaluate_alerts, registered_rules
+from services.alerts.customer_rules import LAPSED_WINDOW_DAYS
 from services.settings import AlertSettings
 from tests.alerts.conftest import AS_OF, DAY, Market
 
@@ -198,10 +199,36 @@ def test_customer_idle_then_lapsed(market: Market) -> None:
     assert set(lapsed) == {"4"} and lapsed["4"].severity == "High"
 
 
+def test_customer_lapsed_fires_only_while_the_lapse_is_recent(market: Market) -> None:
+    # The flag is about the transition (lapsed within LAPSED_WINDOW_DAYS), not about
+    # every customer who ever stopped: on the demo sandbox the state-based rule held
+    # ~1,800 flags of customers gone for up to three years.
+    market.customer(CALM)
+    market.customer(2, days_since_last_session=21.5)  # just lapsed
+    market.customer(3, days_since_last_session=34.5)  # last day of the window
+    market.customer(4, days_since_last_session=35.5)  # lapsed 14.5 days ago: too late
+    market.customer(5, days_since_last_session=400.0)  # long gone
+    # Lapsed recently but never a regular (one session in the 60 days before).
+    market.customer(6, days_since_last_session=25, sessions_30d=0, sessions_prev_30d=1)
+    got = fired(market, "customer_lapsed")
+    assert set(got) == {"2", "3"}
+    assert got["2"].priority < got["3"].priority  # further into the lapse, more urgent
+    assert 21 + LAPSED_WINDOW_DAYS == 35
+
+
+def test_customer_lapsed_window_follows_the_lapsed_days_setting(market: Market) -> None:
+    market.customer(2, days_since_last_session=32)
+    market.customer(3, days_since_last_session=45)
+    settings = AlertSettings(customer_lapsed_days=30)  # window 30-44 days
+    assert set(fired(market, "customer_lapsed", settings)) == {"2"}
+
+
 def test_customer_goal_completed(market: Market) -> None:
     market.customer(CALM)
     market.customer(2, goal="completed")
     market.customer(3, goal="completed", changed=AS_OF - 60 * DAY)  # long done: not news
+    market.customer(4, goal="completed", status="paused")  # not booking: a win-back
+    market.customer(5, goal="completed", days_since_last_session=25)  # lapsed since
     got = fired(market, "customer_goal_completed")
     assert set(got) == {"2"} and got["2"].severity == "Low"
 
@@ -216,5 +243,7 @@ def test_customer_slow_start(market: Market) -> None:
 def test_customer_velocity_halved(market: Market) -> None:
     market.customer(CALM, sessions_30d=5, sessions_prev_30d=6)
     market.customer(2, sessions_30d=3, sessions_prev_30d=8)
+    # Halved because they stopped: the idle alert covers the same lapse.
+    market.customer(3, sessions_30d=3, sessions_prev_30d=8, days_since_last_session=16)
     got = fired(market, "customer_velocity_drop")
     assert set(got) == {"2"} and got["2"].facts["drop"] == 0.625
