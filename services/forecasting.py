@@ -125,7 +125,7 @@ def run_forecast(
     _step(cancel, say, "saving the forecast")
     created = now or datetime.now(UTC)
     seconds = time.perf_counter() - started
-    run_id = _store(engine, fc, trigger, created, horizon, seconds)
+    run_id = _store(engine, fc, trigger, created, horizon, seconds, balance or BalanceSettings())
     log.info("forecast run %d: %d series in %.1fs", run_id, fc.points["series"].nunique(), seconds)
     return ForecastRunResult(
         run_id=run_id,
@@ -137,6 +137,15 @@ def run_forecast(
         slots=fc.slots,
         errors=fc.errors,
         seconds=seconds,
+    )
+
+
+def balance_from(alerts: Any) -> BalanceSettings:
+    """The shortage/surplus thresholds of ``services.settings.AlertSettings``."""
+    return BalanceSettings(
+        shortage_below=float(alerts.shortage_coverage),
+        surplus_above=float(alerts.surplus_coverage),
+        min_lead_hours=float(alerts.shortage_lead_hours),
     )
 
 
@@ -153,6 +162,7 @@ def _store(
     created: datetime,
     horizon: int,
     seconds: float,
+    balance: BalanceSettings,
 ) -> int:
     points = fc.points
     hours = [t.to_pydatetime() for t in pd.DatetimeIndex(points["hour"])]
@@ -185,7 +195,10 @@ def _store(
                 as_of=fc.as_of.to_pydatetime(),
                 horizon_hours=horizon,
                 model_version=fc.model_version,
-                config=_json_safe(dataclasses.asdict(fc.config)),
+                # The slots' thresholds too: the run's slots are re-derived with them.
+                config=_json_safe(
+                    {**dataclasses.asdict(fc.config), "balance": dataclasses.asdict(balance)}
+                ),
                 backtest=_json_safe(fc.backtest),
                 slots=slots_json(fc.slots),
                 errors=fc.errors or None,
@@ -245,12 +258,26 @@ def shortage_slots(
     """Shortage and surplus slots of the newest forecast (or ``run_id``) from ``now`` on
     (default: the run's first hour), with lead times from ``now``. Columns as
     :data:`ml.forecast.supply.SLOT_COLUMNS`."""
+    run_id = run_id if run_id is not None else latest_run_id(engine)
     points = forecast_points(engine, run_id)
     if points.empty:
         return pd.DataFrame(columns=SLOT_COLUMNS)
     at = pd.Timestamp(now) if now is not None else points["hour"].min()
     at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
-    return slots_from_points(points, at, settings)
+    return slots_from_points(points, at, settings or _stored_balance(engine, run_id))
+
+
+def _stored_balance(bind: Engine | Connection, run_id: int | None) -> BalanceSettings:
+    """The thresholds a run's slots were made with (the defaults for older runs)."""
+    with _connection(bind) as conn:
+        config = conn.execute(select(ForecastRun.config).where(ForecastRun.id == run_id)).scalar()
+    stored = (config or {}).get("balance") if isinstance(config, dict) else None
+    if not stored:
+        return BalanceSettings()
+    try:
+        return BalanceSettings(**stored)
+    except (TypeError, ForecastError):
+        return BalanceSettings()
 
 
 def forecast_accuracy(
@@ -440,8 +467,14 @@ def register_jobs(registry: Any) -> None:
 
 
 def forecast_job(ctx: Any) -> dict[str, Any]:
+    settings = getattr(ctx, "settings", None)
+    balance = balance_from(settings.alerts) if settings is not None else None
     result = run_forecast(
-        ctx.engine, trigger=ctx.trigger, progress=ctx.progress, cancel=ctx.cancel_event
+        ctx.engine,
+        trigger=ctx.trigger,
+        progress=ctx.progress,
+        cancel=ctx.cancel_event,
+        balance=balance,
     )
     short = int((result.slots["kind"] == "shortage").sum()) if len(result.slots) else 0
     summary = f"{len(result.series)} series forecast 7 days ahead; {short} shortage slots"

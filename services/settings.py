@@ -13,7 +13,7 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -117,11 +117,35 @@ class DashboardSettings(BaseModel):
     daily_session_target: int | None = Field(default=None, ge=1)
 
 
+# The metric streams of services.anomalies (a test holds the two lists together; the
+# settings stay light to import, without pandas).
+ANOMALY_METRICS = (
+    "bookings",
+    "cancellation_rate",
+    "average_rating",
+    "no_show_rate",
+    "inbound_calls",
+    "logins",
+)
+# Per metric: default, lowest, highest, and what it means (for messages and the editor).
+ANOMALY_LIMITS: dict[str, tuple[float, float, float, str]] = {
+    "z": (2.0, 0.5, 10.0, "standard deviations from the same hour's history"),
+    "wow": (0.20, 0.01, 5.0, "relative change week over week (0.20 = 20 %)"),
+    "drops": (3, 1, 14, "days in a row worse than the week before"),
+}
+MAX_COOLDOWN_HOURS = 24 * 365
+
+
 class AlertSettings(BaseModel):
     """Thresholds of the alert rules (DOMAIN.md "Alerts"); each alert keeps the ones that
     fired it. Windows are days before the scoring run's as-of instant."""
 
     model_config = ConfigDict(extra="forbid")
+
+    # For editors: the bounds of the per-metric anomaly thresholds and the cooldowns.
+    ANOMALY_METRICS: ClassVar[tuple[str, ...]] = ANOMALY_METRICS
+    ANOMALY_LIMITS: ClassVar[dict[str, tuple[float, float, float, str]]] = ANOMALY_LIMITS
+    MAX_COOLDOWN_HOURS: ClassVar[int] = MAX_COOLDOWN_HOURS
 
     # Tutor churn: an alert from P(churn 30 d) >= high; Critical from >= critical.
     churn_high: float = Field(default=0.50, gt=0, le=1)
@@ -178,16 +202,66 @@ class AlertSettings(BaseModel):
     # {"z": 2.0 SDs, "wow": 0.20 change week over week, "drops": 3 days in a row},
     # e.g. {"inbound_calls": {"z": 3.0}}.
     anomaly_thresholds: dict[str, dict[str, float]] = Field(default_factory=dict)
+    # Supply against forecast demand (DOMAIN.md "Marketplace"): an hour at least
+    # shortage_lead_hours ahead with coverage (tutor-hours offered / forecast bookings)
+    # below shortage_coverage is a shortage; above surplus_coverage, a surplus. Read by
+    # the supply_shortage rule and stored with each daily forecast's slots.
+    shortage_lead_hours: float = Field(default=12.0, ge=0, le=168, title="Shortage lead (hours)")
+    shortage_coverage: float = Field(default=0.80, gt=0, le=2, title="Shortage: coverage below")
+    surplus_coverage: float = Field(default=1.30, ge=1, le=10, title="Surplus: coverage above")
+
+    @field_validator("anomaly_thresholds")
+    @classmethod
+    def _anomaly_thresholds(cls, v: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for metric, values in v.items():
+            if metric not in ANOMALY_METRICS:
+                raise ValueError(
+                    f"unknown metric {metric!r}; the metrics are {', '.join(ANOMALY_METRICS)}"
+                )
+            for key, value in values.items():
+                if key not in ANOMALY_LIMITS:
+                    raise ValueError(f"{metric}: unknown threshold {key!r}; use z, wow or drops")
+                _default, low, high, meaning = ANOMALY_LIMITS[key]
+                if not low <= value <= high:
+                    raise ValueError(
+                        f"{metric}.{key} ({meaning}) must be from {low:g} to {high:g}, "
+                        f"not {value:g}"
+                    )
+                if key == "drops" and value != int(value):
+                    raise ValueError(f"{metric}.drops must be a whole number of days")
+        return v
+
+    @field_validator("cooldown_hours_by_rule")
+    @classmethod
+    def _cooldowns(cls, v: dict[str, int]) -> dict[str, int]:
+        for name, hours in v.items():
+            if not 0 <= hours <= MAX_COOLDOWN_HOURS:
+                raise ValueError(
+                    f"cooldown of {name} must be from 0 to {MAX_COOLDOWN_HOURS} hours "
+                    f"(0: no cooldown), not {hours}"
+                )
+        return v
 
     @model_validator(mode="after")
-    def _critical_above_high(self) -> AlertSettings:
+    def _consistent(self) -> AlertSettings:
         # Otherwise every High churn alert would already be Critical.
         if self.churn_critical < self.churn_high:
             raise ValueError(
                 f"churn_critical ({self.churn_critical}) must not be below churn_high "
                 f"({self.churn_high})"
             )
+        # An hour cannot be short and in surplus at once.
+        if self.surplus_coverage <= self.shortage_coverage:
+            raise ValueError(
+                f"surplus_coverage ({self.surplus_coverage:.0%}) must exceed "
+                f"shortage_coverage ({self.shortage_coverage:.0%})"
+            )
         return self
+
+    def anomaly_threshold(self, metric: str, key: str) -> float:
+        """The threshold in force: the override, else the default."""
+        default = ANOMALY_LIMITS[key][0]
+        return self.anomaly_thresholds.get(metric, {}).get(key, default)
 
 
 class Settings(BaseModel):

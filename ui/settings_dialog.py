@@ -207,7 +207,9 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self.policy_editor, "Interventions")
         from ui.alert_thresholds_editor import AlertThresholdsEditor
 
-        self.alerts_editor = AlertThresholdsEditor(s.alerts)
+        self.alerts_editor = AlertThresholdsEditor(
+            s.alerts, rules=vm.alert_rules(), metrics=vm.anomaly_metrics()
+        )
         self.tabs.addTab(self.alerts_editor, "Alerts")
         self.tabs.setVisible(not first_run)
         lay.addWidget(self.tabs)

@@ -45,6 +45,18 @@ class SettingsViewModel(QObject):
     def settings(self) -> Settings:
         return self._current()
 
+    def alert_rules(self) -> list[tuple[str, str]]:
+        """(name, title) of every alert rule, for the per-rule cooldowns."""
+        from services.alerts.registry import rule_titles
+
+        return sorted(rule_titles().items(), key=lambda kv: kv[1])
+
+    def anomaly_metrics(self) -> list[tuple[str, str]]:
+        """(name, title) of every anomaly-checked metric, for their thresholds."""
+        from services.anomalies import METRICS
+
+        return [(m.name, m.title) for m in METRICS.values()]
+
     @property
     def testing(self) -> bool:
         return self._testing

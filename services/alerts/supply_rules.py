@@ -29,13 +29,14 @@ HIGH_BELOW = 0.5  # coverage under which a shortage is High rather than Medium
     "supply_shortage",
     "Supply shortage",
     "subject",
+    settings=("shortage_coverage", "shortage_lead_hours", "surplus_coverage"),
     description="Tutor-hours offered below 80 % of the forecast bookings (coverage) "
-    "in a slot 12+ hours ahead.",
+    "in a slot 12+ hours ahead (both in Settings).",
 )
 def supply_shortage(ctx: RuleContext) -> Iterator[Finding]:
     from ml.forecast.supply import SHORTAGE
     from services.db.models import ForecastRun
-    from services.forecasting import latest_run_id, shortage_slots
+    from services.forecasting import balance_from, latest_run_id, shortage_slots
 
     run_id = latest_run_id(ctx.conn)
     if run_id is None:
@@ -47,7 +48,11 @@ def supply_shortage(ctx: RuleContext) -> Iterator[Finding]:
     run_as_of = run_as_of.tz_localize("UTC") if run_as_of.tzinfo is None else run_as_of
     if as_of - run_as_of > pd.Timedelta(STALE_AFTER):
         return
-    slots = shortage_slots(ctx.conn, now=max(as_of, run_as_of), run_id=run_id)
+    # The thresholds in force now, not the ones the forecast job ran with: a changed
+    # threshold applies from the next evaluation, without waiting for tomorrow's forecast.
+    slots = shortage_slots(
+        ctx.conn, now=max(as_of, run_as_of), run_id=run_id, settings=balance_from(ctx.settings)
+    )
     short = slots[slots["kind"] == SHORTAGE]
     for subject, group in short.groupby("subject"):
         worst = group.sort_values("worst_coverage").iloc[0]
@@ -58,8 +63,8 @@ def supply_shortage(ctx: RuleContext) -> Iterator[Finding]:
             subject_id=str(subject),
             subject_name=str(subject),
             severity="High" if cov < HIGH_BELOW else "Medium",
-            # 50 at the 80 % threshold, up to 85 when a slot has a third of its tutors.
-            priority=scaled_priority(50, 85, 0.8 - cov, 0.0, 0.5),
+            # 50 at the threshold, up to 85 when a slot has a third of its tutors.
+            priority=scaled_priority(50, 85, ctx.settings.shortage_coverage - cov, 0.0, 0.5),
             title=(
                 f"{subject}: {worst['supply']:.0f} tutor-hours for {worst['demand']:.0f} "
                 f"expected bookings {when} ({cov:.0%}), in {worst['lead_hours']:.0f} h"

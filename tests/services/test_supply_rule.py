@@ -103,3 +103,22 @@ def test_the_engine_opens_one_shortage_alert_per_subject_and_clears_it(engine):
     with engine.connect() as conn:
         states = conn.execute(select(Alert.state)).scalars().all()
     assert states == ["resolved"]
+
+
+def test_a_runs_slots_are_rederived_with_the_thresholds_it_was_made_with(engine):
+    """The Forecast page reads a run's slots without settings: the run's own thresholds
+    (stored by the forecast job), not the defaults."""
+    from sqlalchemy import update
+
+    from services.forecasting import shortage_slots
+
+    run_id = _store(engine, AS_OF, {30: 8.5})  # 85 %: no shortage by the default 80 %
+    assert shortage_slots(engine, run_id=run_id, now=AS_OF).query("kind == 'shortage'").empty
+    balance = {"shortage_below": 0.9, "surplus_above": 1.5, "min_lead_hours": 12.0,
+               "min_demand": 1.0}  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(
+            update(ForecastRun).where(ForecastRun.id == run_id).values(config={"balance": balance})
+        )
+    short = shortage_slots(engine, run_id=run_id, now=AS_OF).query("kind == 'shortage'")
+    assert list(short["subject"]) == ["algebra"] and float(short["coverage"].iloc[0]) == 0.85
