@@ -390,6 +390,12 @@ class Backend:
             daily_target=self.settings.dashboard.daily_session_target,
         )
 
+    def analytics(self, progress: Any = None, cancel: Any = None) -> Any:
+        """The Dashboard's Analytics tab (services.analytics); seconds: on a worker."""
+        from services.analytics import compute_analytics
+
+        return compute_analytics(self.engine(), progress=progress, cancel=cancel)
+
     def system_snapshot(self) -> dict[str, Any]:
         from services.metrics import database_size, model_registry
         from services.sync.status import sync_status

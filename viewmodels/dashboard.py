@@ -3,6 +3,10 @@
 ``load()`` computes ``services.metrics.Dashboard`` on the task runner; the view reads the
 result through narrow accessors (``cards``, ``heatmap``, ``tiers``) and the Critical
 panel's table model. A refresh asked for while one runs is coalesced into one more run.
+
+The Analytics tab's view model (``analytics``, attached by the composition root) hears
+of every reload with the data's identity (scoring run, data time), so it recomputes only
+when the scores or the synced data changed, not after an alert action.
 """
 
 from __future__ import annotations
@@ -120,6 +124,10 @@ class DashboardViewModel(QObject):
         self.critical = CriticalTutorsModel(self)
         self._dashboard: Any = None
         self._loading = False
+        self.analytics: Any = None  # viewmodels.analytics.AnalyticsViewModel
+
+    def attach_analytics(self, analytics: Any) -> None:
+        self.analytics = analytics
 
     @property
     def dashboard(self) -> Any:
@@ -153,6 +161,9 @@ class DashboardViewModel(QObject):
         self._dashboard = dashboard
         self.critical.set_rows(list(dashboard.critical))
         self.sig_loaded.emit(dashboard)
+        if self.analytics is not None:
+            run = dashboard.scoring_run or {}
+            self.analytics.data_changed((run.get("id"), dashboard.as_of))
 
     def _on_failed(self, exc: BaseException, _trace: str) -> None:
         self.sig_error.emit(f"The dashboard could not be computed: {exc}")

@@ -33,6 +33,7 @@ from services.notifications import (
 from services.scheduler import Scheduler, parse_hhmm
 from services.settings import Settings
 from viewmodels.alerts import AlertsViewModel
+from viewmodels.analytics import AnalyticsViewModel
 from viewmodels.customers import build_customer_view_models
 from viewmodels.dashboard import DashboardViewModel, without_subject
 from viewmodels.forecast import ForecastViewModel
@@ -122,6 +123,12 @@ class ShellViewModel(QObject):
         self.interventions = InterventionsViewModel(
             self.runner, backend.interventions, self, service=backend.intervention_service()
         )
+        # The Dashboard's Analytics tab; its effectiveness chart is the Interventions
+        # page's measurement (one run serves both).
+        self.analytics = AnalyticsViewModel(
+            self.runner, getattr(backend, "analytics", None), self.interventions.effects, self
+        )
+        self.dashboard.attach_analytics(self.analytics)
         from services.alerts import current_user
 
         self.alerts = AlertsViewModel(

@@ -134,11 +134,20 @@ def _factor_rates(factors: dict[str, np.ndarray], poor: np.ndarray) -> list[Fact
         table = pd.crosstab(pd.Series(levels, name="level"), pd.Series(poor, name="poor"))
         table = table.reindex(columns=[False, True], fill_value=0)
         table = table[table.sum(axis=1) >= MIN_LEVEL]
+        table.columns = ["good", "poor"]
         p, v = _chi_square(table.to_numpy())
         tested.append((name, table, p, v))
     adjusted = benjamini_hochberg([t[2] for t in tested])
     out = []
-    for (name, table, p, v), q in zip(tested, adjusted, strict=True):
+    # Strongest association first; within a factor, the worst level first.
+    ranked = sorted(
+        zip(tested, adjusted, strict=True),
+        key=lambda tq: -tq[0][3] if math.isfinite(tq[0][3]) else 0.0,
+    )
+    for (name, table, p, v), q in ranked:
+        table = table.assign(rate=table["poor"] / table.sum(axis=1)).sort_values(
+            "rate", ascending=False, kind="mergesort"
+        )[["good", "poor"]]
         for level, (n_good, n_poor) in table.iterrows():
             n = int(n_good + n_poor)
             rate = n_poor / n if n else math.nan

@@ -85,7 +85,9 @@ def compute_analytics(
         observed_until=frames.observed_until,
         history_start=None if pd.isna(history_start) else history_start,
     )
-    if not retention.cohorts:
+    if tutors.empty:
+        missing["retention"] = "No tutors synced yet."
+    elif not retention.cohorts:
         missing["retention"] = (
             "No start-month cohort has been followed long enough yet: a cohort needs its "
             "whole month inside the synced history and 30 days of settling."

@@ -40,6 +40,7 @@ class Comparison:
     skewed: bool
     in_definition: bool  # part of what defines the groups: a difference by construction
     meaning: str
+    fmt: str = "{:.2f}"  # how the means read ("{:.0%}" for a share)
 
     @property
     def significant(self) -> bool:
@@ -143,31 +144,34 @@ def compare(
     out = []
     for r, q in zip(rows, adjusted, strict=True):
         r["p_adjusted"] = float(q)
-        r["meaning"] = sentence(r, names, (fmt or {}).get(r["feature"], "{:.2f}"), q)
+        r["fmt"] = (fmt or {}).get(r["feature"], "{:.2f}")
+        r["meaning"] = sentence(r, names, q)
         out.append(Comparison(**r))
     out.sort(key=lambda c: -abs(c.cliff_delta) if math.isfinite(c.cliff_delta) else 1.0)
     return out
 
 
-def sentence(row: dict, names: tuple[str, str], fmt: str, q: float) -> str:
-    """'Stars: 4.8 vs 3.9 for lagging; a star is higher in 89 % of pairs (large).'"""
+def sentence(row: dict, names: tuple[str, str], q: float) -> str:
+    """'Stars higher in 89 % of pairs (large)': the verdict in words; the means are in
+    their own columns beside it."""
     a, b = names
     delta = row["cliff_delta"]
     if not math.isfinite(delta) or not math.isfinite(row["mean_a"]):
         return "Too few values to compare."
-    means = f"{a} {fmt.format(row['mean_a'])} vs {b} {fmt.format(row['mean_b'])}"
     size = magnitude(delta)
     if size == "negligible":
-        verdict = "no real difference"
+        # With thousands of rows a negligible difference can still be "significant".
+        significant = math.isfinite(q) and q < 0.05
+        verdict = "Tiny difference: real, but negligible" if significant else "No real difference"
     else:
         higher = a if delta > 0 else b
         share = (1 + abs(delta)) / 2
-        verdict = f"{higher} higher in {share * 100:.0f} % of pairs ({size})"
-    if not (math.isfinite(q) and q < 0.05) and size != "negligible":
-        verdict += ", could be chance"
+        verdict = f"{higher.capitalize()} higher in {share * 100:.0f} % of pairs ({size})"
+        if not (math.isfinite(q) and q < 0.05):
+            verdict += ", could be chance"
     if row["in_definition"]:
-        verdict += "; part of the score that defines the groups"
-    return f"{means}: {verdict}."
+        verdict += "; in the score, so by construction"
+    return verdict
 
 
 def _finite(values: np.ndarray) -> np.ndarray:

@@ -159,8 +159,9 @@ def test_compare_sorts_by_effect_and_says_it_in_words():
         fmt={"big": "{:.1f}"},
     )
     assert [r.feature for r in rows] == ["big", "noise"]
-    assert rows[0].significant and "stars higher" in rows[0].meaning
+    assert rows[0].significant and rows[0].meaning.startswith("Stars higher in")
     assert "(large)" in rows[0].meaning
+    assert rows[1].meaning == "No real difference"
 
 
 # ---------------------------------------------------------------------- stars vs lagging

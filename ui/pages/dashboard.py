@@ -1,4 +1,6 @@
-"""The Dashboard page: marketplace cards, Critical tutors, tiers, activity heatmap."""
+"""The Dashboard page: two tabs. Overview: marketplace cards, Critical tutors, tiers,
+activity heatmap. Analytics (``ui.pages.analytics``): cohorts, the churn heatmap, stars
+vs lagging, first sessions, intervention effectiveness; computed only once shown."""
 
 from __future__ import annotations
 
@@ -15,10 +17,12 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QStackedWidget,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from ui.pages.analytics import AnalyticsPage
 from ui.theme import Theme
 from ui.widgets import (
     EmptyState,
@@ -150,9 +154,16 @@ class DashboardPage(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(body)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(scroll, "Overview")
+        self.analytics: Any = None
+        if vm.analytics is not None:
+            self.analytics = AnalyticsPage(vm.analytics)
+            self.tabs.addTab(self.analytics, "Analytics")
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        outer.addWidget(self.tabs)
 
         vm.sig_loaded.connect(self.show_dashboard)
         vm.sig_loading_changed.connect(self._on_loading)
@@ -232,6 +243,8 @@ class DashboardPage(QWidget):
             card.apply_theme(theme)
         self.heatmap.apply_theme(theme)
         self.tiers.apply_theme(theme)
+        if self.analytics is not None:
+            self.analytics.apply_theme(theme)
         self._link.color = theme.accent
         self.critical_table.viewport().update()
 

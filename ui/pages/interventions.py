@@ -7,8 +7,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
@@ -38,7 +36,7 @@ from ui.intervention_dialogs import (
     OutcomeDialog,
 )
 from ui.theme import LIGHT, Theme
-from ui.widgets import EmptyState, default_column_widths
+from ui.widgets import EffectChart, EmptyState, default_column_widths
 from viewmodels.intervention_conflict import ConflictViewModel
 from viewmodels.interventions import (
     LOCAL_ID_ROLE,
@@ -71,61 +69,6 @@ class SlaDelegate(QStyledItemDelegate):
             option.font.setBold(state == "overdue")
         elif state == "paused":
             option.font.setItalic(True)
-
-
-class EffectChart(pg.PlotWidget):
-    """Effect on 30-day retention per type (points), its 95 % interval (bars) and the
-    naive comparison (hollow marks): created once, updated in place."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setMinimumHeight(220)
-        self.setMouseEnabled(False, False)
-        self.hideButtons()
-        self.setMenuEnabled(False)
-        self.setLabel("left", "retention vs comparable untreated (points)")
-        self.getAxis("bottom").setHeight(44)  # two-line ticks: the type and its n
-        self.addLine(y=0, pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine))
-        self.errors = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), beam=0.2)
-        self.points = pg.ScatterPlotItem(size=10, symbol="o")
-        self.naive = pg.ScatterPlotItem(size=9, symbol="x")
-        for item in (self.errors, self.points, self.naive):
-            self.addItem(item)
-        self.n_points = 0
-
-    def set_data(self, data: dict[str, list[Any]]) -> None:
-        n = len(data["labels"])
-        self.n_points = n
-        x = np.arange(n, dtype=float)
-        effect = np.array(data["effect"], dtype=float)
-        low, high = np.array(data["low"], dtype=float), np.array(data["high"], dtype=float)
-        self.errors.setData(x=x, y=effect, top=high - effect, bottom=effect - low)
-        self.points.setData(x, effect)
-        naive = np.array(data["naive"], dtype=float)
-        ok = np.isfinite(naive)
-        self.naive.setData(x[ok], naive[ok])
-        ticks = [
-            (i, f"{label}\nn={nt:,}")
-            for i, (label, nt) in enumerate(zip(data["labels"], data["n_treated"], strict=True))
-        ]
-        self.getAxis("bottom").setTicks([ticks])
-        if n:
-            values = np.concatenate([low, high, naive[ok], [0.0]])
-            values = values[np.isfinite(values)]
-            span = max(float(values.max() - values.min()), 1.0)
-            self.setYRange(values.min() - 0.1 * span, values.max() + 0.1 * span, padding=0)
-            self.setXRange(-0.6, n - 0.4, padding=0)
-
-    def apply_theme(self, theme: Theme) -> None:
-        self.setBackground(theme.card)
-        self.errors.setData(pen=pg.mkPen(theme.text, width=1.5))
-        self.points.setBrush(pg.mkBrush(theme.accent))
-        self.points.setPen(pg.mkPen(theme.accent))
-        self.naive.setPen(pg.mkPen(theme.muted, width=2))
-        for name in ("left", "bottom"):
-            axis = self.getAxis(name)
-            axis.setPen(pg.mkPen(theme.border))
-            axis.setTextPen(pg.mkPen(theme.text))
 
 
 class DetailPane(QWidget):

@@ -1,0 +1,372 @@
+"""The Dashboard's Analytics tab: computed on the task runner, shown through narrow
+accessors (retention series, the heatmap) and three table models.
+
+Loading is lazy: nothing is computed until the tab is first shown (``set_active``).
+After that, a dashboard reload whose data changed (a new scoring run, a sync that
+brought sessions; ``data_changed`` with the dashboard's key) makes the report stale: it
+is recomputed at once when the tab is on screen, else the next time it is shown.
+The effectiveness chart reuses the Interventions page's ``EffectivenessViewModel`` (one
+measurement serves both places); it is measured once, when the tab is first shown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QFont
+
+from viewmodels.tasks import SORT_ROLE, TaskRunner
+
+Index = QModelIndex | QPersistentModelIndex
+MEANING_ROLE = Qt.ItemDataRole.UserRole + 10
+TASK = "analytics"
+
+
+def fmt_p(p: float | None) -> str:
+    """p-values as analysts read them: 3 decimals, '< 0.001' below."""
+    if p is None or not math.isfinite(p):
+        return "–"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _num(v: float | None, pattern: str = "{:+.2f}") -> str:
+    return "–" if v is None or not math.isfinite(v) else pattern.format(v)
+
+
+def _key(v: float | None) -> float:
+    return v if v is not None and math.isfinite(v) else -math.inf
+
+
+class ComparisonModel(QAbstractTableModel):
+    """Two groups compared feature by feature (``services.analytics.stats.Comparison``
+    rows), largest effect first."""
+
+    def __init__(self, names: tuple[str, str], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.names = names
+        self.columns = (
+            "Feature",
+            f"{names[0].capitalize()} (mean)",
+            f"{names[1].capitalize()} (mean)",
+            "Cohen's d",
+            "Cliff's δ",
+            "p (Welch)",
+            "Adjusted p",
+            "What this means",
+        )
+        self._rows: list[Any] = []
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.columns[section]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return (
+                None,
+                None,
+                None,
+                "Mean difference in pooled standard deviations (0.2 small, 0.5 medium, 0.8 large)",
+                "P(a member of the first group is above one of the second) minus the "
+                "reverse; rank-based, robust to skew. Rows are sorted by its size.",
+                "Welch's t-test (unequal variances), two-sided",
+                "Benjamini-Hochberg: corrected for testing every row of this table at once. "
+                "Below 0.05: unlikely to be chance.",
+                None,
+            )[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        r = self._rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            fmt = r.fmt
+            return (
+                r.label + (" *" if r.in_definition else ""),
+                _num(r.mean_a, fmt),
+                _num(r.mean_b, fmt),
+                _num(r.cohen_d),
+                _num(r.cliff_delta),
+                fmt_p(r.p),
+                fmt_p(r.p_adjusted),
+                r.meaning,
+            )[col]
+        if role == SORT_ROLE:
+            return (
+                r.label,
+                _key(r.mean_a),
+                _key(r.mean_b),
+                _key(abs(r.cohen_d)),
+                _key(abs(r.cliff_delta)),
+                _key(-r.p if math.isfinite(r.p) else None),
+                _key(-r.p_adjusted if math.isfinite(r.p_adjusted) else None),
+                r.meaning,
+            )[col]
+        if role == MEANING_ROLE:
+            return r.meaning
+        if role == Qt.ItemDataRole.ToolTipRole:
+            a, b = self.names
+            tip = (
+                f"{r.label}: {a} {_num(r.mean_a, r.fmt)} (n = {r.n_a:,}) vs {b} "
+                f"{_num(r.mean_b, r.fmt)} (n = {r.n_b:,})\n"
+                f"t = {_num(r.t)}, p = {fmt_p(r.p)}, adjusted p = {fmt_p(r.p_adjusted)}, "
+                f"d = {_num(r.cohen_d)}, δ = {_num(r.cliff_delta)}"
+            )
+            if r.skewed:
+                tip += "\nSkewed values: read Cliff's δ rather than Cohen's d."
+            if r.in_definition:
+                tip += "\n* Part of the score that defines the groups: differs by construction."
+            return tip + f"\n{r.meaning}"
+        if role == Qt.ItemDataRole.FontRole and r.in_definition:
+            font = QFont()
+            font.setItalic(True)
+            return font
+        if role == Qt.ItemDataRole.TextAlignmentRole and 1 <= col <= 6:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def set_rows(self, rows: Sequence[Any]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def row(self, i: int) -> Any:
+        return self._rows[i]
+
+
+FACTOR_COLUMNS = (
+    "Factor",
+    "Level",
+    "Sessions",
+    "Poor rate",
+    "vs overall",
+    "p (χ²)",
+    "Adjusted p",
+    "Cramér's V",
+)
+
+
+class FactorRatesModel(QAbstractTableModel):
+    """Poor first-session rate per level of each categorical factor."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[Any] = []
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(FACTOR_COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return FACTOR_COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return {
+                5: "Chi-square test: does the poor rate depend on this factor at all?",
+                6: "Benjamini-Hochberg over the factors of this table",
+                7: "Strength of the association, 0 (none) to 1",
+            }.get(section)
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        f = self._rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (
+                f.factor,
+                f.level.replace("_", " "),
+                f"{f.sessions:,}",
+                _num(f.poor_rate, "{:.0%}"),
+                _num(f.vs_overall * 100, "{:+.1f} pts"),
+                fmt_p(f.p),
+                fmt_p(f.p_adjusted),
+                _num(f.cramers_v, "{:.2f}"),
+            )[col]
+        if role == SORT_ROLE:
+            return (
+                index.row(),  # the factors' own order: strongest association first
+                f.level,
+                f.sessions,
+                _key(f.poor_rate),
+                _key(f.vs_overall),
+                _key(-f.p if math.isfinite(f.p) else None),
+                _key(-f.p_adjusted if math.isfinite(f.p_adjusted) else None),
+                _key(f.cramers_v),
+            )[col]
+        if role == Qt.ItemDataRole.TextAlignmentRole and col >= 2:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def set_rows(self, rows: Sequence[Any]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+
+class AnalyticsViewModel(QObject):
+    sig_loaded = Signal(object)
+    """A new ``services.analytics.AnalyticsReport``."""
+    sig_loading_changed = Signal(bool)
+    sig_progress = Signal(str)
+    sig_error = Signal(str)
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        compute: Callable[..., Any] | None,
+        effects: Any = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self._compute = compute
+        self.effects = effects  # viewmodels.intervention_effects.EffectivenessViewModel
+        self.stars = ComparisonModel(("stars", "lagging"), self)
+        self.first_sessions = ComparisonModel(("good", "poor"), self)
+        self.factors = FactorRatesModel(self)
+        self._report: Any = None
+        self._loading = False
+        self._active = False
+        self._stale = True
+        self._data_key: Any = None
+        self._effects_asked = False
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def report(self) -> Any:
+        return self._report
+
+    @property
+    def loading(self) -> bool:
+        return self._loading
+
+    @property
+    def stale(self) -> bool:
+        return self._stale
+
+    def _set_loading(self, value: bool) -> None:
+        if value != self._loading:
+            self._loading = value
+            self.sig_loading_changed.emit(value)
+
+    # ------------------------------------------------------------------ commands
+
+    @Slot(bool)
+    def set_active(self, active: bool) -> None:
+        """The tab is on screen (or no longer): the first showing loads everything."""
+        self._active = active
+        if not active:
+            return
+        if self._stale:
+            self.load()
+        if self.effects is not None and not self._effects_asked:
+            self._effects_asked = True
+            self.effects.load()
+
+    def data_changed(self, key: Any) -> None:
+        """The dashboard reloaded; ``key`` names its data (scoring run, data time)."""
+        if key == self._data_key:
+            return
+        first = self._data_key is None
+        self._data_key = key
+        if first and self._report is None:
+            return  # nothing shown yet: the first showing loads anyway
+        self._stale = True
+        if self._active:
+            self.load()
+
+    @Slot()
+    def load(self) -> None:
+        if self._compute is None:
+            self.sig_error.emit("Analytics cannot be computed here.")
+            return
+        compute = self._compute
+        rec = self.runner.submit(
+            TASK,
+            lambda state: compute(progress=state.progress, cancel=state.cancel_event),
+            title="Dashboard analytics",
+            on_success=self._on_loaded,
+            on_failure=self._on_failed,
+            on_progress=lambda v: self.sig_progress.emit(str(v)),
+            on_finished=lambda _r: self._set_loading(self.runner.is_running(TASK)),
+            summarize=_summary,
+            coalesce=True,
+        )
+        self._stale = False
+        if rec is not None:
+            self._set_loading(True)
+
+    @Slot()
+    def cancel(self) -> None:
+        if self.runner.cancel(TASK):
+            self._stale = True
+
+    def _on_loaded(self, report: Any) -> None:
+        self._report = report
+        star, first = report.star_lagging, report.first_sessions
+        self.stars.set_rows(star.rows if star is not None else ())
+        self.first_sessions.set_rows(first.numeric if first is not None else ())
+        self.factors.set_rows(first.factors if first is not None else ())
+        self.sig_loaded.emit(report)
+
+    def _on_failed(self, exc: BaseException, _trace: str) -> None:
+        if isinstance(exc, InterruptedError):
+            return  # cancelled: stays stale, loads again when shown
+        self.sig_error.emit(f"The analytics could not be computed: {exc}")
+
+    # ------------------------------------------------------------------ accessors
+
+    def retention_series(self) -> list[dict[str, Any]]:
+        """One entry per start-month cohort: label, size, weeks, retained share (0-1)
+        and the counts behind it."""
+        if self._report is None:
+            return []
+        return [
+            {
+                "label": c.label,
+                "size": c.size,
+                "weeks": list(c.weeks),
+                "retained": list(c.retained),
+                "still_active": list(c.still_active),
+            }
+            for c in self._report.retention.cohorts
+        ]
+
+    def heatmap(self) -> Any:
+        return None if self._report is None else self._report.heatmap
+
+    def missing(self, section: str) -> str | None:
+        return None if self._report is None else self._report.missing.get(section)
+
+
+def _summary(report: Any) -> str:
+    total = sum(report.seconds.values())
+    return f"{len(report.retention.cohorts)} cohorts, computed in {total:.1f} s"
