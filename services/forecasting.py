@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from ml.forecast import ForecastConfig, ForecastError
 from ml.forecast.demand import DemandForecast, demand_history, forecast_demand, slots_from_points
@@ -44,6 +44,12 @@ log = logging.getLogger(__name__)
 HORIZON_HOURS = 7 * 24
 HISTORY_DAYS = 90
 BACKTEST_ORIGINS = 4
+# Retention of the per-hour points (15 series x 168 hours = 2,520 rows a day): every run
+# keeps them while recent (its week is scored, the accuracy of recent runs is what the
+# page shows), then one run a week keeps them for the long-run accuracy trend, and past
+# a year only the run's summary row (its backtest figures and slots) stays.
+KEEP_ALL_POINTS_DAYS = 35
+KEEP_WEEKLY_POINTS_DAYS = 365
 
 
 class ForecastingError(RuntimeError):
@@ -126,6 +132,9 @@ def run_forecast(
     created = now or datetime.now(UTC)
     seconds = time.perf_counter() - started
     run_id = _store(engine, fc, trigger, created, horizon, seconds, balance or BalanceSettings())
+    pruned = prune_forecast_points(engine, now=created)
+    if pruned:
+        log.info("forecast points of %d older runs pruned", pruned)
     log.info("forecast run %d: %d series in %.1fs", run_id, fc.points["series"].nunique(), seconds)
     return ForecastRunResult(
         run_id=run_id,
@@ -210,6 +219,48 @@ def _store(
             row["run_id"] = run_id
         conn.execute(insert(ForecastPoint), rows)
     return run_id
+
+
+def prune_forecast_points(
+    engine: Engine,
+    *,
+    now: datetime | None = None,
+    keep_all_days: int = KEEP_ALL_POINTS_DAYS,
+    keep_weekly_days: int = KEEP_WEEKLY_POINTS_DAYS,
+) -> int:
+    """Delete the per-hour points of old runs; returns how many runs lost theirs.
+
+    Runs created within ``keep_all_days`` of ``now`` keep their points; older ones keep
+    them only if they are the first run of their ISO week and within
+    ``keep_weekly_days``. The newest run always keeps its points (the page and the
+    supply rule read it, however old). Run rows are never deleted."""
+    now = now or datetime.now(UTC)
+    now_ts = pd.Timestamp(now)
+    now_ts = now_ts.tz_localize("UTC") if now_ts.tzinfo is None else now_ts.tz_convert("UTC")
+    with engine.connect() as conn:
+        runs = conn.execute(
+            select(ForecastRun.id, ForecastRun.created_at).where(
+                ForecastRun.id.in_(select(ForecastPoint.run_id).distinct())
+            )
+        ).all()
+        newest = conn.execute(select(func.max(ForecastRun.id))).scalar()
+    if not runs:
+        return 0
+    frame = pd.DataFrame(runs, columns=["id", "created_at"])
+    frame["created_at"] = _utc(frame["created_at"])
+    age = (now_ts - frame["created_at"]) / pd.Timedelta(days=1)
+    week = frame["created_at"].dt.tz_convert(None).dt.to_period("W")
+    first_of_week = frame.groupby(week)["created_at"].transform("min") == frame["created_at"]
+    keep = (age <= keep_all_days) | (first_of_week & (age <= keep_weekly_days))
+    keep |= frame["id"] == newest
+    drop = [int(i) for i in frame.loc[~keep, "id"]]
+    if not drop:
+        return 0
+    with begin_write(engine) as conn:
+        for chunk in range(0, len(drop), 500):
+            ids = drop[chunk : chunk + 500]
+            conn.execute(delete(ForecastPoint).where(ForecastPoint.run_id.in_(ids)))
+    return len(drop)
 
 
 # ---------------------------------------------------------------------- reading
