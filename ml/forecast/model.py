@@ -28,7 +28,9 @@ window are fixed at zero instead of estimated (their MLE is minus infinity).
 
 For an overdispersed series the NB dispersion is the larger of the in-sample one and
 the one seen a week ahead (refit without the last week, forecast it): the level's
-week-to-week moves are invisible in-sample.
+week-to-week moves are invisible in-sample. For an underdispersed one (more regular
+than Poisson) the factor is the one seen a week ahead, pooled over the last two weeks:
+the in-sample one overstated it and the most regular subject's intervals covered 98 %.
 
 Intervals come from the predictive distribution, not a normal approximation: the count
 is NB(mu, alpha) with ``log mu ~ N(eta, se^2)`` (parameter uncertainty), integrated by
@@ -141,6 +143,7 @@ class HourlyForecaster:
         if y.empty:
             raise ForecastError("the series is empty")
         end = y.index[-1] + HOUR
+        unwindowed = y
         if cfg.history_days is not None:
             y = y[y.index >= end - pd.Timedelta(days=cfg.history_days)]
         observed = y.dropna()
@@ -183,7 +186,43 @@ class HourlyForecaster:
         self._fitted.cov, self._fitted.alpha, self._fitted.phi = cov, alpha, phi
         if alpha > 0 and cfg.holdout_dispersion and span_days >= cfg.min_history_days + 7:
             self._fitted.alpha = max(alpha, self._holdout_alpha(y))
+        elif phi < 1.0 and cfg.holdout_dispersion and span_days >= cfg.min_history_days + 7:
+            # The refits see as many days as this fit does (the history before the window).
+            self._fitted.phi = self._holdout_phi(unwindowed, span_days)
         return self
+
+    def _holdout_phi(self, y: pd.Series, span_days: float) -> float:
+        """The underdispersion factor seen a week ahead, where the intervals are used:
+        refit without the last week (and the one before, history permitting), forecast
+        it, and take the variance beyond the parameter uncertainty over the mean, pooled
+        over the busy hours of both weeks. In-sample, the leverage-corrected Pearson
+        factor overstated it for the most regular series (sat_prep: 0.41 in-sample
+        against 0.35 a week ahead; its intervals covered 98 %). Pooling two weeks
+        halves the noise of one week's ~100 busy hours. Kept in-sample when too few
+        busy hours are seen; at most 1 (Poisson) a week ahead."""
+        inner = HourlyForecaster(replace(self.config, holdout_dispersion=False))
+        weeks = 2 if span_days >= self.config.min_history_days + 14 else 1
+        end = y.index[-1] + HOUR
+        excess = mean = 0.0
+        busy = 0
+        for k in range(1, weeks + 1):
+            cut = end - HOUR * (HOURS_PER_WEEK * k)
+            try:
+                fc = inner.fit(y[y.index < cut]).predict(HOURS_PER_WEEK)
+            except ForecastError:
+                continue
+            actual = y.reindex(fc.index).to_numpy()
+            mu = fc["mean"].to_numpy()
+            ok = ~np.isnan(actual) & (mu >= 1.0)
+            se = np.minimum(fc["se_log"].to_numpy(), MAX_SE_LOG)
+            extra = (actual - mu) ** 2 - mu**2 * np.expm1(se**2)
+            excess += float(np.sum(extra[ok]))
+            mean += float(np.sum(mu[ok]))
+            busy += int(ok.sum())
+        assert self._fitted is not None
+        if busy < 24 or mean <= 0:
+            return self._fitted.phi
+        return float(min(max(excess / mean, 0.05), 1.0))
 
     def _holdout_alpha(self, y: pd.Series) -> float:
         """NB dispersion seen a week ahead: refit without the last week, forecast it, and
@@ -243,6 +282,14 @@ class HourlyForecaster:
         if self._fitted is None:
             raise ForecastError("not fitted")
         return self._fitted.alpha
+
+    @property
+    def variance_factor(self) -> float:
+        """Variance / mean of an underdispersed series' counts (binomial spread); 1 when
+        the series is Poisson or overdispersed (see :attr:`dispersion`)."""
+        if self._fitted is None:
+            raise ForecastError("not fitted")
+        return self._fitted.phi
 
     def coefficients(self) -> pd.Series:
         if self._fitted is None:
