@@ -31,6 +31,8 @@ SUITES = {
     "tutors": "benchmarks.tutors_bench",
     "customers": "benchmarks.customers_bench",
     "alerts": "benchmarks.alerts_bench",
+    "anomalies": "benchmarks.anomalies_bench",
+    "analytics": "benchmarks.analytics_bench",
     "package": "benchmarks.package_bench",
 }
 
