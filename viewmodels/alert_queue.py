@@ -2,11 +2,10 @@
 
 Rows are prepared once, off the GUI thread (:func:`prepare_queue`), into columns of
 numbers: every sortable column becomes an integer rank, every filterable field a code.
-Sorting is then one ``numpy.lexsort`` and filtering one boolean mask, each a few
+Sorting is then one stable ``argsort`` and filtering one boolean mask, each a few
 milliseconds for 50,000 rows, instead of the Python callback per comparison that a
-``QSortFilterProxyModel`` would make (n·log n calls into Python per sort). The model
-keeps a permutation of the prepared rows (sorted, then filtered) and ``data`` reads
-through it.
+``QSortFilterProxyModel`` would make (n·log n calls into Python per sort); the
+machinery is :class:`viewmodels.numpy_table.NumpyTableModel`.
 """
 
 from __future__ import annotations
@@ -17,11 +16,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QObject, Qt
 
 from services.alerts.model import SEVERITY_RANK
-
-Index = QModelIndex | QPersistentModelIndex
+from viewmodels.numpy_table import NumpyTableModel, text_rank
 
 COLUMNS = (
     "Severity",
@@ -109,15 +107,6 @@ class PreparedQueue:
         return len(self.rows)
 
 
-def _rank(values: list[Any]) -> np.ndarray:
-    """Dense ordinal ranks (0..k) of ``values`` in ascending order; None sorts first."""
-    arr = np.array(["" if v is None else v for v in values], dtype=object)
-    if not len(arr):
-        return np.zeros(0, np.int64)
-    _, inverse = np.unique(arr.astype(str), return_inverse=True)
-    return inverse.astype(np.int64)
-
-
 def _ts(value: datetime | None) -> float:
     return value.timestamp() if value is not None else 0.0
 
@@ -186,89 +175,63 @@ def prepare_queue(
     prepared.sort_keys = [
         prepared.severity.astype(np.int64),
         np.fromiter((r.priority for r in rows), np.int64, n),
-        _rank([d[COL_RULE].lower() for d in display]),
-        _rank([d[COL_SUBJECT].lower() for d in display]),
-        _rank([d[COL_MANAGER].lower() for d in display]),
+        text_rank([d[COL_RULE].lower() for d in display]),
+        text_rank([d[COL_SUBJECT].lower() for d in display]),
+        text_rank([d[COL_MANAGER].lower() for d in display]),
         prepared.state.astype(np.int64),
-        _rank([d[COL_ASSIGNEE].lower() for d in display]),
+        text_rank([d[COL_ASSIGNEE].lower() for d in display]),
         np.fromiter((_ts(r.created_at) for r in rows), float, n),
-        _rank([d[COL_TITLE].lower() for d in display]),
+        text_rank([d[COL_TITLE].lower() for d in display]),
     ]
     return prepared
 
 
-class AlertQueueModel(QAbstractTableModel):
-    """The queue: prepared rows, seen through a sort permutation and a filter mask."""
+class AlertQueueModel(NumpyTableModel):
+    """The queue: prepared rows, seen through a sort permutation and a filter mask
+    (:class:`~viewmodels.numpy_table.NumpyTableModel`)."""
+
+    columns = COLUMNS
+    right_aligned = frozenset({COL_PRIORITY})
 
     def __init__(self, user: str = "", parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(parent, sort=(COL_PRIORITY, Qt.SortOrder.DescendingOrder))
         self.user = user
         self._data = PreparedQueue()
         self._filter = QueueFilter()
-        self._sort_column = COL_PRIORITY
-        self._sort_order = Qt.SortOrder.DescendingOrder
-        self._order = np.zeros(0, np.int64)  # sorted positions of all rows
-        self._visible = np.zeros(0, np.int64)  # sorted positions passing the filter
         self._now = datetime.now(UTC)
+        self.set_queue(self._data, self._now)
 
-    # ------------------------------------------------------------------ Qt
+    # ------------------------------------------------------------------ cells
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._visible)
+    def _display(self, i: int, column: int) -> Any:
+        return self._data.display[i][column]
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._visible):
-            return None
-        i = int(self._visible[index.row()])
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._data.display[i][index.column()]
+    def _role(self, i: int, column: int, role: int) -> Any:
         if role == ALERT_ID_ROLE:
             return int(self._data.ids[i])
         if role == SEVERITY_ROLE:
             return self._data.display[i][COL_SEVERITY]
         if role == KEY_ROLE:
             return self._data.rows[i].key
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == COL_TITLE:
+        if role == Qt.ItemDataRole.ToolTipRole and column == COL_TITLE:
             r = self._data.rows[i]
             return f"{r.title}\nNext step: {r.next_step or '-'}"
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() == COL_PRIORITY:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        if not 0 <= column < len(COLUMNS):
-            return
-        self._sort_column, self._sort_order = column, order
-        self.beginResetModel()
-        self._order = self._sorted()
-        self._visible = self._order[self._mask()[self._order]]
-        self.endResetModel()
 
     # ------------------------------------------------------------------ commands
 
     def set_queue(self, prepared: PreparedQueue, now: datetime | None = None) -> None:
         self._now = now or datetime.now(UTC)
-        self.beginResetModel()
         self._data = prepared
-        self._order = self._sorted()
-        self._visible = self._order[self._mask()[self._order]]
-        self.endResetModel()
+        n = len(prepared)
+        keys = prepared.sort_keys or [np.zeros(0, np.int64) for _ in COLUMNS]
+        # Ties in any column: most severe, then highest priority, then newest.
+        ties = np.lexsort((-prepared.ids, -keys[COL_PRIORITY], -keys[COL_SEVERITY])) if n else None
+        self._load(n, keys, ties)
 
     def set_filter(self, flt: QueueFilter) -> None:
         self._filter = flt
-        self.beginResetModel()
-        self._visible = self._order[self._mask()[self._order]]
-        self.endResetModel()
+        self._refilter()
 
     @property
     def filter(self) -> QueueFilter:
@@ -276,23 +239,23 @@ class AlertQueueModel(QAbstractTableModel):
 
     @property
     def sort_state(self) -> tuple[int, Qt.SortOrder]:
-        return self._sort_column, self._sort_order
+        return self._sort or (COL_PRIORITY, Qt.SortOrder.DescendingOrder)
 
     def alert_id(self, row: int) -> int:
-        return int(self._data.ids[int(self._visible[row])])
+        return int(self._data.ids[self.source_row(row)])
 
     def row_data(self, row: int) -> Any:
-        return self._data.rows[int(self._visible[row])]
+        return self._data.rows[self.source_row(row)]
 
     def visible_ids(self) -> list[int]:
-        return [int(x) for x in self._data.ids[self._visible]]
+        return [int(x) for x in self._data.ids[self._view]]
 
     def visible_rows(self) -> list[tuple[str, ...]]:
         """The filtered, sorted rows as displayed (for CSV export)."""
-        return [self._data.display[int(i)] for i in self._visible]
+        return [self._data.display[int(i)] for i in self._view]
 
     def row_of(self, alert_id: int) -> int | None:
-        hits = np.nonzero(self._data.ids[self._visible] == alert_id)[0]
+        hits = np.nonzero(self._data.ids[self._view] == alert_id)[0]
         return int(hits[0]) if len(hits) else None
 
     @property
@@ -309,18 +272,7 @@ class AlertQueueModel(QAbstractTableModel):
 
     # ------------------------------------------------------------------ internals
 
-    def _sorted(self) -> np.ndarray:
-        d = self._data
-        n = len(d)
-        if not n:
-            return np.zeros(0, np.int64)
-        key = d.sort_keys[self._sort_column]
-        if self._sort_order == Qt.SortOrder.DescendingOrder:
-            key = -key
-        # Ties: most severe, then highest priority, then newest (lexsort: last key first).
-        return np.lexsort((-d.ids, -d.sort_keys[COL_PRIORITY], -d.sort_keys[COL_SEVERITY], key))
-
-    def _mask(self) -> np.ndarray:
+    def _filter_mask(self) -> np.ndarray:
         d, f = self._data, self._filter
         n = len(d)
         mask = np.ones(n, bool)

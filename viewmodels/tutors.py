@@ -1,9 +1,9 @@
 """The Tutors page's list and the upcoming first-session queue.
 
-Both tables are plain ``QAbstractTableModel``s that sort and filter themselves: display
-texts and sort keys are computed once on the worker (``prepare_*``), and sorting or
-filtering 5,000 rows is a Python ``list.sort`` over ready keys (a few milliseconds),
-where a ``QSortFilterProxyModel`` would call ``data()`` n·log n times on the GUI thread.
+Both tables sort and filter themselves (:class:`viewmodels.numpy_table.NumpyTableModel`):
+display texts and sort keys are computed once on the worker (``prepare_*`` and
+:func:`sort_keys`), and sorting 5,000 rows is one numpy argsort over ready keys, where a
+``QSortFilterProxyModel`` would call ``data()`` n·log n times on the GUI thread.
 
 :class:`TutorsViewModel` loads the list and the queue through the task runner, exports
 the visible rows to CSV (``services.export``) and sends prep e-mails
@@ -18,24 +18,16 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QObject,
-    QPersistentModelIndex,
-    Qt,
-    Signal,
-    Slot,
-)
+import numpy as np
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from services.export import write_csv
-from viewmodels.tasks import SORT_ROLE, TaskRunner
+from viewmodels.numpy_table import NumpyTableModel, key_columns
+from viewmodels.tasks import TaskRunner
 
 if TYPE_CHECKING:  # both import SQLAlchemy: only their types are needed before first paint
     from services.first_session_queue import FirstSessionQueue, FirstSessionRow
     from services.tutors import TutorList, TutorRow
-
-Index = QModelIndex | QPersistentModelIndex
 
 TUTOR_ID_ROLE = Qt.ItemDataRole.UserRole + 30
 RISK_ROLE = Qt.ItemDataRole.UserRole + 31
@@ -187,85 +179,52 @@ class TutorFilters:
         return not self.text or self.text in p.haystack
 
 
-class _SortedTable(QAbstractTableModel):
-    """A table over prepared rows that sorts and filters itself (module doc)."""
-
-    columns: tuple[str, ...] = ()
+class _PreparedTable(NumpyTableModel):
+    """Prepared rows (``texts`` and ``keys`` per row) over the numpy table machinery."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._all: list[Any] = []
-        self._rows: list[Any] = []
-        self._sort: tuple[int, Qt.SortOrder] | None = None
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
+    def set_prepared(self, rows: list[Any], keys: list[np.ndarray] | None = None) -> None:
+        """New rows; ``keys`` from :func:`sort_keys` on the worker (computed here when
+        not given)."""
+        self._all = list(rows)
+        self._load(len(self._all), keys if keys is not None else sort_keys(self._all, self))
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.columns[section]
-        return None
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        self._sort = (column, order)
-        self.layoutAboutToBeChanged.emit()
-        self._apply_sort()
-        self.layoutChanged.emit()
-
-    def _apply_sort(self) -> None:
-        if self._sort is None:
-            return
-        column, order = self._sort
-        self._rows.sort(key=lambda p: p.keys[column], reverse=order == Qt.SortOrder.DescendingOrder)
+    def _display(self, i: int, column: int) -> Any:
+        return self._all[i].texts[column]
 
     def _accepts(self, prepared: Any) -> bool:
         return True
 
-    def _refilter(self) -> None:
-        self.beginResetModel()
-        self._rows = [p for p in self._all if self._accepts(p)]
-        self._apply_sort()
-        self.endResetModel()
-
-    def set_prepared(self, rows: list[Any]) -> None:
-        self._all = list(rows)
-        self._refilter()
+    def _filter_mask(self) -> np.ndarray:
+        return np.fromiter((self._accepts(p) for p in self._all), bool, len(self._all))
 
     def total(self) -> int:
         return len(self._all)
 
     def visible(self) -> list[Any]:
-        return list(self._rows)
+        return [self._all[i] for i in self._view.tolist()]
 
 
-class TutorListModel(_SortedTable):
+def sort_keys(rows: Sequence[Any], model: type[NumpyTableModel] | NumpyTableModel) -> list:
+    """The prepared rows' sort keys as one array per column of ``model`` (the worker's
+    part of loading a table)."""
+    return key_columns([p.keys for p in rows], len(model.columns))
+
+
+class TutorListModel(_PreparedTable):
     columns = TUTOR_COLUMNS
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
-            return TUTOR_COLUMN_TIPS[section] or None
-        return super().headerData(section, orientation, role)
+    column_tips = TUTOR_COLUMN_TIPS
+    right_aligned = frozenset({4, 6, 7, 8, 9, 10, 11})
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.filters = TutorFilters()
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        p: PreparedTutor = self._rows[index.row()]
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return p.texts[col]
-        if role == SORT_ROLE:
-            return p.keys[col]
+    def _role(self, i: int, column: int, role: int) -> Any:
+        p: PreparedTutor = self._all[i]
         if role == TUTOR_ID_ROLE:
             return p.row.tutor_id
         if role == RISK_ROLE:
@@ -274,9 +233,7 @@ class TutorListModel(_SortedTable):
             return p.row.performance_tier
         if role == TREND_ROLE:
             return p.row.trend_30d
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in (4, 6, 7, 8, 9, 10, 11):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole and col == 1:
+        if role == Qt.ItemDataRole.ToolTipRole and column == 1:
             return p.texts[1]
         return None
 
@@ -289,7 +246,7 @@ class TutorListModel(_SortedTable):
             self._refilter()
 
     def tutor_id(self, row: int) -> int:
-        return self._rows[row].row.tutor_id
+        return self._all[self.source_row(row)].row.tutor_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,30 +288,22 @@ def prepare_sessions(rows: Sequence[FirstSessionRow], tz: tzinfo | None) -> list
     return out
 
 
-class FirstSessionsModel(_SortedTable):
+class FirstSessionsModel(_PreparedTable):
     """The next days' first sessions; arrives riskiest first (the service's order)."""
 
     columns = FIRST_SESSION_COLUMNS
+    right_aligned = frozenset({1, 5, 7})
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        p: PreparedSession = self._rows[index.row()]
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return p.texts[col]
-        if role == SORT_ROLE:
-            return p.keys[col]
+    def _role(self, i: int, column: int, role: int) -> Any:
+        p: PreparedSession = self._all[i]
         if role == SESSION_ID_ROLE:
             return p.row.session_id
         if role == TUTOR_ID_ROLE:
             return p.row.tutor_id
         if role == RISK_ROLE:
             return p.row.risk_tier
-        if role == Qt.ItemDataRole.ToolTipRole and col == FS_COL_WHY:
+        if role == Qt.ItemDataRole.ToolTipRole and column == FS_COL_WHY:
             return p.row.why
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in (1, 5, 7):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
     def row_of(self, session_id: int) -> FirstSessionRow | None:
@@ -399,9 +348,10 @@ class TutorsViewModel(QObject):
     def load(self) -> None:
         load = self._load_list
 
-        def work(_state: Any) -> tuple[TutorList, list[PreparedTutor]]:
+        def work(_state: Any) -> tuple[TutorList, list[PreparedTutor], list[np.ndarray]]:
             listing = load()
-            return listing, prepare_tutors(listing.rows)
+            prepared = prepare_tutors(listing.rows)
+            return listing, prepared, sort_keys(prepared, TutorListModel)
 
         self.runner.submit(
             "tutors",
@@ -413,18 +363,21 @@ class TutorsViewModel(QObject):
             coalesce=True,
         )
 
-    def _on_list(self, result: tuple[TutorList, list[PreparedTutor]]) -> None:
-        self.tutor_list, prepared = result
-        self.tutors.set_prepared(prepared)
+    def _on_list(self, result: tuple[TutorList, list[PreparedTutor], list[np.ndarray]]) -> None:
+        self.tutor_list, prepared, keys = result
+        self.tutors.set_prepared(prepared, keys)
         self.sig_loaded.emit(self.tutor_list)
 
     @Slot()
     def load_sessions(self) -> None:
         load, tz = self._load_sessions, self._tz()
 
-        def work(_state: Any) -> tuple[FirstSessionQueue, list[PreparedSession]]:
+        def work(
+            _state: Any,
+        ) -> tuple[FirstSessionQueue, list[PreparedSession], list[np.ndarray]]:
             queue = load()
-            return queue, prepare_sessions(queue.rows, tz)
+            prepared = prepare_sessions(queue.rows, tz)
+            return queue, prepared, sort_keys(prepared, FirstSessionsModel)
 
         self.runner.submit(
             "first-sessions",
@@ -438,9 +391,11 @@ class TutorsViewModel(QObject):
             coalesce=True,
         )
 
-    def _on_sessions(self, result: tuple[FirstSessionQueue, list[PreparedSession]]) -> None:
-        self.session_queue, prepared = result
-        self.sessions.set_prepared(prepared)
+    def _on_sessions(
+        self, result: tuple[FirstSessionQueue, list[PreparedSession], list[np.ndarray]]
+    ) -> None:
+        self.session_queue, prepared, keys = result
+        self.sessions.set_prepared(prepared, keys)
         self.sig_sessions_loaded.emit(self.session_queue)
 
     # ------------------------------------------------------------------ commands
