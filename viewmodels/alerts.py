@@ -21,6 +21,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, Qt, Signal, Slot
 
+from services.alerts.model import CONTACT_CHANNELS
 from services.api.contract import INTERVENTION_TYPES
 from viewmodels.alert_queue import (
     COLUMNS,
@@ -50,6 +51,8 @@ class AlertsViewModel(QObject):
     """Alerts were written (an action): other pages showing alerts may reload."""
     sig_views_changed = Signal(list)
     sig_intervention_created = Signal(int)
+    sig_contact_logged = Signal(int)
+    """A contact with this customer (id) was logged from one of their alerts."""
     sig_export_finished = Signal(str, int)
     """(path, rows written)."""
 
@@ -359,6 +362,60 @@ class AlertsViewModel(QObject):
             "alert-intervention",
             work,
             title="Create intervention",
+            on_success=done,
+            on_failure=failed,
+        )
+
+    # ------------------------------------------------------------------ customer contact
+
+    @property
+    def contact_channels(self) -> dict[str, str]:
+        return dict(CONTACT_CHANNELS)
+
+    def log_contact(
+        self, detail: dict[str, Any], channel: str, note: str, *, resolve: bool = False
+    ) -> None:
+        """A call or message to the alert's customer, written to their contact history
+        (the Customers page) and moving the alert on (acknowledged, or resolved), off
+        the GUI thread. Customer alerts only: interventions are for tutors."""
+        if detail.get("customer_id") is None:
+            self.sig_error.emit("Only an alert about a customer has a customer to contact")
+            return
+        if not note.strip():
+            self.sig_error.emit("Say what was said or agreed: the note is the contact's record")
+            return
+        engine, user, settings = self._engine, self.user, self._settings()
+        alert_id, name = int(detail["id"]), detail.get("subject_name")
+
+        def work(_state: Any) -> Any:
+            from services.alerts.contacts import log_customer_contact
+
+            return log_customer_contact(
+                engine(),
+                alert_id,
+                channel=channel,
+                note=note,
+                actor=user,
+                resolve=resolve,
+                settings=getattr(settings, "alerts", None),
+            )
+
+        def failed(exc: BaseException, _tb: str) -> None:
+            from services.alerts.actions import AlertActionError
+
+            prefix = "" if isinstance(exc, AlertActionError) else "The contact was not logged: "
+            self.sig_error.emit(f"{prefix}{exc}")
+
+        def done(logged: Any) -> None:
+            self.sig_message.emit(logged.message(name))
+            self.sig_contact_logged.emit(int(logged.customer_id))
+            self.sig_changed.emit()
+            self.load()  # re-selects the alert: its detail shows the new state and trail
+
+        self.runner.submit(
+            "alert-contact",
+            work,
+            title="Log contact",
             on_success=done,
             on_failure=failed,
         )

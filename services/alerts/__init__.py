@@ -7,6 +7,7 @@
   with what the rules find (one open alert per rule and subject, cooldowns, clearing).
 - :mod:`~services.alerts.actions`: acknowledge/resolve/dismiss/snooze/assign, in bulk,
   audited.
+- :mod:`~services.alerts.contacts`: a contact with a customer logged from their alert.
 - :mod:`~services.alerts.queries`: the queue and one alert's detail.
 """
 
@@ -29,6 +30,7 @@ _EXPORTS = {
     "resolve": "actions",
     "snooze": "actions",
     "current_user": "model",
+    "log_customer_contact": "contacts",
     "evaluate_alerts": "engine",
     "SEVERITIES": "model",
     "SEVERITY_RANK": "model",

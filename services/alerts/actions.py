@@ -96,59 +96,77 @@ def apply_action(
     if action == "assign" and assignee is not None and not assignee.strip():
         assignee = None
     ids = sorted({int(i) for i in alert_ids})
-    result = ActionResult(action)
     if not ids:
-        return result
-    allowed_states, new_state = TRANSITIONS[action]
+        return ActionResult(action)
     with begin_write(engine) as conn:
-        current = _states(conn, ids)
-        eligible: list[int] = []
-        for alert_id in ids:
-            row = current.get(alert_id)
-            if row is None:
-                result.refused[alert_id] = "no such alert"
-            elif row["state"] not in allowed_states:
-                result.refused[alert_id] = f"cannot {action} a {row['state']} alert"
-            elif action == "assign" and row["assignee"] == assignee:
-                result.refused[alert_id] = "already assigned so"
-            else:
-                eligible.append(alert_id)
-        values = _values(action, new_state, actor, now, until, assignee)
-        audits = []
+        return apply_in(conn, ids, action, actor, now, until, assignee, note, settings)
+
+
+def apply_in(
+    conn: Connection,
+    ids: Sequence[int],
+    action: str,
+    actor: str,
+    now: datetime,
+    until: datetime | None = None,
+    assignee: str | None = None,
+    note: str | None = None,
+    settings: AlertSettings | None = None,
+) -> ActionResult:
+    """The body of :func:`apply_action` inside the caller's write transaction, for a
+    caller that writes something else with it (a logged contact); input checked by the
+    caller."""
+    settings = settings or AlertSettings()
+    result = ActionResult(action)
+    allowed_states, new_state = TRANSITIONS[action]
+    current = _states(conn, ids)
+    eligible: list[int] = []
+    for alert_id in ids:
+        row = current.get(alert_id)
+        if row is None:
+            result.refused[alert_id] = "no such alert"
+        elif row["state"] not in allowed_states:
+            result.refused[alert_id] = f"cannot {action} a {row['state']} alert"
+        elif action == "assign" and row["assignee"] == assignee:
+            result.refused[alert_id] = "already assigned so"
+        else:
+            eligible.append(alert_id)
+    values = _values(action, new_state, actor, now, until, assignee)
+    audits = []
+    for alert_id in eligible:
+        row = current[alert_id]
+        details: dict[str, Any] = {"key": row["key"], "from": row["state"]}
+        if new_state:
+            details["to"] = new_state
+        if action == "snooze":
+            details["until"] = until.astimezone(UTC).isoformat() if until else None
+        if action == "assign":
+            details["assignee"] = assignee
+            details["previous_assignee"] = row["assignee"]
+        if note:
+            details["note"] = note
+        audits.append(
+            {
+                "at": now,
+                "actor": actor,
+                "action": f"alert.{action}",
+                "entity_type": "alert",
+                "entity_id": str(alert_id),
+                "details": details,
+            }
+        )
+    if new_state in ("resolved", "dismissed"):
+        # The cooldown depends on the rule: one UPDATE per rule present.
+        by_rule: dict[str, list[int]] = {}
         for alert_id in eligible:
-            row = current[alert_id]
-            details: dict[str, Any] = {"key": row["key"], "from": row["state"]}
-            if new_state:
-                details["to"] = new_state
-            if action == "snooze":
-                details["until"] = until.astimezone(UTC).isoformat() if until else None
-            if action == "assign":
-                details["assignee"] = assignee
-                details["previous_assignee"] = row["assignee"]
-            if note:
-                details["note"] = note
-            audits.append(
-                {
-                    "at": now,
-                    "actor": actor,
-                    "action": f"alert.{action}",
-                    "entity_type": "alert",
-                    "entity_id": str(alert_id),
-                    "details": details,
-                }
-            )
-        if new_state in ("resolved", "dismissed"):
-            # The cooldown depends on the rule: one UPDATE per rule present.
-            by_rule: dict[str, list[int]] = {}
-            for alert_id in eligible:
-                by_rule.setdefault(current[alert_id]["rule"], []).append(alert_id)
-            for rule_name, rule_ids in by_rule.items():
-                until_cool = now + cooldown_for(rule_name, settings)
-                _update(conn, rule_ids, {**values, "cooldown_until": until_cool}, allowed_states)
-        elif eligible:
-            _update(conn, eligible, values, allowed_states)
-        if audits:
-            conn.execute(insert(AuditEntry.__table__), audits)
+            by_rule.setdefault(current[alert_id]["rule"], []).append(alert_id)
+        for rule_name, rule_ids in by_rule.items():
+            until_cool = now + cooldown_for(rule_name, settings)
+            _update(conn, rule_ids, {**values, "cooldown_until": until_cool}, allowed_states)
+    elif eligible:
+        _update(conn, eligible, values, allowed_states)
+    if audits:
+        conn.execute(insert(AuditEntry.__table__), audits)
     result.changed = eligible
     return result
 

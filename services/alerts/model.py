@@ -20,6 +20,9 @@ STATES = OPEN_STATES + CLOSED_STATES
 
 SUBJECT_TYPES = ("tutor", "customer", "session", "subject", "metric")
 
+# How a contact with a customer was made (services.alerts.contacts) -> how it reads.
+CONTACT_CHANNELS = {"call": "Phone call", "email": "E-mail", "message": "Message"}
+
 
 def current_user() -> str:
     """Who is acting on this desktop (the OS login): the audit trail's "who" and the

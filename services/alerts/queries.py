@@ -18,8 +18,14 @@ from services.db.models import (
     CustomerPrediction,
     Manager,
     ScoringRun,
+    Tutor,
+    TutoringSession,
     TutorPrediction,
 )
+
+# Customer rules whose cause lies with a tutor: the tutor the detail names, so the
+# alert can lead to that tutor's intervention (the customer still gets a contact).
+TUTOR_CAUSED_RULES = ("customer_poor_first_session",)
 
 # The columns the queue shows (facts and thresholds stay for the detail pane).
 QUEUE_COLUMNS = (
@@ -161,6 +167,9 @@ def alert_detail(engine: Engine, alert_id: int) -> dict[str, Any]:
                 ).scalar()
                 or []
             )
+        d["related_tutor"] = None
+        if d["customer_id"] is not None and d["rule"] in TUTOR_CAUSED_RULES:
+            d["related_tutor"] = _first_session_tutor(conn, int(d["customer_id"]))
     for k, v in list(d.items()):
         if isinstance(v, datetime):
             d[k] = v.isoformat()
@@ -172,3 +181,27 @@ def alert_detail(engine: Engine, alert_id: int) -> dict[str, Any]:
     d["risk_curve"] = curve
     d["risk_history"] = history
     return d
+
+
+def _first_session_tutor(conn: Any, customer_id: int) -> dict[str, Any] | None:
+    """The tutor of the customer's first rated session (the one the rule judged)."""
+    s = TutoringSession
+    row = conn.execute(
+        select(s.tutor_id, Tutor.name, Tutor.manager_id)
+        .join(Tutor, Tutor.id == s.tutor_id)
+        .where(
+            s.customer_id == customer_id,
+            s.rating.is_not(None),
+            s.deleted_at.is_(None),
+            s.tutor_id.is_not(None),
+        )
+        .order_by(s.start_time, s.id)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return {
+        "tutor_id": int(row.tutor_id),
+        "name": row.name or f"Tutor {row.tutor_id}",
+        "manager_id": row.manager_id,
+    }

@@ -40,11 +40,28 @@ class NoSuggestion(ValueError):
 def suggest_intervention(alert: dict[str, Any]) -> Suggestion:
     """From an alert as :func:`~services.alerts.queries.alert_detail` returns it."""
     tutor_id = alert.get("tutor_id")
+    rule = alert.get("rule", "")
+    related = alert.get("related_tutor")
+    if tutor_id is None and related:
+        # A customer's poor first session: the tutor who gave it gets the training
+        # (the customer gets a contact: "Log contact").
+        reason = f"{alert.get('title') or rule}, with {related['name']}"
+        return Suggestion(
+            tutor_id=int(related["tutor_id"]),
+            intervention_type="training_module",
+            reason=f"{reason}. A first session this customer rated poorly.",
+            source_alert_key=alert.get("key", ""),
+        )
     if tutor_id is None:
         raise NoSuggestion(
-            "this alert is about a customer, not a tutor; interventions are for tutors"
+            f"This alert is about a {alert.get('subject_type') or 'customer'}, not a tutor; "
+            "interventions are for tutors."
+            + (
+                " Use “Log contact…” to record a call or e-mail on the customer's history."
+                if alert.get("customer_id") is not None
+                else ""
+            )
         )
-    rule = alert.get("rule", "")
     facts = alert.get("facts") or {}
     p30 = facts.get("p_churn_30d")
     if rule == "churn_risk":

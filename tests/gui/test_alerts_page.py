@@ -230,3 +230,108 @@ def test_window_search_box_filters_the_queue(page, vm, qtbot) -> None:  # type: 
     assert vm.model.data(vm.model.index(0, 3)) == "Omar Diaz"
     assert AS_OF  # the fixture's as-of instant is fixed; ages are relative to now
     assert vm.model.data(vm.model.index(0, 0), ALERT_ID_ROLE)
+
+
+# ---------------------------------------------------------------------- customer alerts
+
+
+def test_a_customer_alert_offers_log_contact_and_says_why_not_an_intervention(
+    page, vm, engine, qtbot
+) -> None:  # type: ignore[no-untyped-def]
+    d = page.detail
+    with qtbot.waitSignal(vm.sig_detail, timeout=10_000):
+        page.table.selectRow(vm.model.row_of(alert_id(engine, "customer_calls", "9")))
+    assert d.contact_button.isEnabled() and "contact history" in d.contact_button.toolTip()
+    assert not d.create_button.isEnabled()
+    assert "Log contact" in d.create_button.toolTip()  # the way out, not a dead end
+    # A tutor's alert: nobody to contact; the disabled button says why.
+    with qtbot.waitSignal(vm.sig_detail, timeout=10_000):
+        page.table.selectRow(vm.model.row_of(alert_id(engine, "churn_risk", "2")))
+    assert not d.contact_button.isEnabled() and "not a customer" in d.contact_button.toolTip()
+    assert d.create_button.isEnabled()
+
+
+def test_log_contact_reaches_the_customers_contact_history(page, vm, engine, qtbot) -> None:  # type: ignore[no-untyped-def]
+    from services.customers import customer_bundle
+
+    calls = alert_id(engine, "customer_calls", "9")
+    with qtbot.waitSignal(vm.sig_detail, timeout=10_000) as got:
+        vm.select(calls)
+    said: list[str] = []
+    vm.sig_message.connect(said.append)
+    with qtbot.waitSignal(vm.sig_loaded, timeout=10_000):
+        vm.log_contact(got.args[0], "call", "Called back; the login issue is fixed")
+    assert said == [
+        "Phone call with Customer 9 logged on their contact history; alert acknowledged"
+    ]
+    with engine.connect() as conn:
+        state = conn.execute(select(Alert.state).where(Alert.id == calls)).scalar_one()
+    assert state == "acknowledged"
+    contacts = customer_bundle(engine, 9).contacts
+    logged = [c for c in contacts if c["action"] == "contact.call"]
+    assert len(logged) == 1 and logged[0]["actor"] == "ana"
+    assert logged[0]["details"]["note"] == "Called back; the login issue is fixed"
+    # The alert's own trail shows it was acknowledged because of the contact.
+    assert any(c["action"] == "alert.acknowledge" for c in contacts)
+
+
+def test_log_contact_is_refused_without_a_note_or_a_customer(page, vm, engine, qtbot) -> None:  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(vm.sig_detail, timeout=10_000) as got:
+        vm.select(alert_id(engine, "customer_calls", "9"))
+    with qtbot.waitSignal(vm.sig_error, timeout=5_000) as err:
+        vm.log_contact(got.args[0], "call", "   ")
+    assert "note" in err.args[0]
+    with qtbot.waitSignal(vm.sig_detail, timeout=10_000) as tutor:
+        vm.select(alert_id(engine, "churn_risk", "2"))
+    with qtbot.waitSignal(vm.sig_error, timeout=5_000) as err:
+        vm.log_contact(tutor.args[0], "call", "hello")
+    assert "customer" in err.args[0]
+
+
+def test_contact_dialog_needs_a_note(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from ui.pages.alerts import ContactDialog
+
+    dialog = ContactDialog({"call": "Phone call", "email": "E-mail"}, "Kim Park")
+    qtbot.addWidget(dialog)
+    assert not dialog.ok.isEnabled() and "note" in dialog.ok.toolTip()
+    dialog.note.setPlainText("Booked a make-up session")
+    dialog.channel.setCurrentIndex(1)
+    dialog.resolve.setChecked(True)
+    assert dialog.ok.isEnabled()
+    assert dialog.values() == ("email", "Booked a make-up session", True)
+
+
+# ---------------------------------------------------------------------- layout
+
+
+def test_the_queue_gets_most_of_the_width_and_filters_are_not_clipped(vm, qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QStyle
+
+    from ui.pages.alerts import QUEUE_SHARE
+
+    p = AlertsPage(vm)
+    qtbot.addWidget(p)
+    p.resize(1024, 700)  # the page's share of the default 1280 x 820 window
+    p.show()
+    qtbot.waitExposed(p)
+
+    def share() -> float:
+        left, right = p.splitter.sizes()
+        return left / (left + right)
+
+    qtbot.waitUntil(lambda: abs(share() - QUEUE_SHARE) < 0.02, timeout=3_000)
+    assert share() >= 0.70
+    p.resize(1600, 900)  # a larger window keeps the queue's share
+    qtbot.waitUntil(lambda: sum(p.splitter.sizes()) > 1400, timeout=3_000)
+    assert share() >= 0.70
+    for w in (p.state, p.severity_button, p.rule, p.subject, p.manager, p.mine):
+        assert w.width() >= w.sizeHint().width(), type(w).__name__
+    # The severity button's hint leaves room for its menu arrow beside the text (a tool
+    # button's arrow is drawn over it).
+    sev = p.severity_button
+    arrow = sev.style().pixelMetric(QStyle.PixelMetric.PM_MenuButtonIndicator, None, sev)
+    assert sev.sizeHint().width() >= sev.fontMetrics().horizontalAdvance("Severity") + arrow
+    p.resize(900, 700)  # squeezed: the search box gives way, not the filters
+    qtbot.waitUntil(lambda: p.search.width() < 300, timeout=3_000)
+    for w in (p.state, p.severity_button, p.rule, p.subject, p.manager):
+        assert w.width() >= w.sizeHint().width(), type(w).__name__

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QDateTime, Qt, QTimer, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -36,10 +36,10 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QTableView,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -60,6 +60,8 @@ STATE_LABELS = {
 SEVERITIES = ("Critical", "High", "Medium", "Low")
 SUBJECTS = {"": "Any subject", "tutor": "Tutors", "customer": "Customers", "session": "Sessions"}
 HORIZONS = (7, 14, 30, 90)
+# The queue's share of the page's width when the page first shows.
+QUEUE_SHARE = 0.72
 
 
 class SnoozeDialog(QDialog):
@@ -123,6 +125,55 @@ class InterventionDialog(QDialog):
 
     def values(self) -> tuple[str, str]:
         return str(self.type.currentData()), self.reason.toPlainText().strip()
+
+
+class ContactDialog(QDialog):
+    """ "Log contact": a call or message to the alert's customer, for their contact
+    history; the alert is acknowledged, or resolved when the contact settled it."""
+
+    def __init__(
+        self, channels: dict[str, str], customer: str, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Log contact with {customer}")
+        self.channel = QComboBox()
+        for key, label in channels.items():
+            self.channel.addItem(label, key)
+        self.note = QPlainTextEdit()
+        self.note.setPlaceholderText("What was said or agreed")
+        self.note.setMinimumHeight(90)
+        self.resolve = QCheckBox("This settled it: resolve the alert")
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok.setText("Log contact")
+        self.ok.setEnabled(False)
+        self.ok.setToolTip("Write a note first: it is the contact's record")
+        self.note.textChanged.connect(self._note_changed)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        lay = QFormLayout(self)
+        lay.addRow("How", self.channel)
+        lay.addRow("Note", self.note)
+        lay.addRow("", self.resolve)
+        hint = QLabel("Goes to the customer's contact history; the alert is acknowledged.")
+        hint.setObjectName("muted")
+        hint.setWordWrap(True)
+        lay.addRow("", hint)
+        lay.addRow(self.buttons)
+
+    def _note_changed(self) -> None:
+        has = bool(self.note.toPlainText().strip())
+        self.ok.setEnabled(has)
+        self.ok.setToolTip("" if has else "Write a note first: it is the contact's record")
+
+    def values(self) -> tuple[str, str, bool]:
+        return (
+            str(self.channel.currentData()),
+            self.note.toPlainText().strip(),
+            self.resolve.isChecked(),
+        )
 
 
 class RiskCurveChart(pg.PlotWidget):
@@ -204,6 +255,16 @@ class AlertDetail(QScrollArea):
         self.audit.setObjectName("muted")
         self.create_button = QPushButton("Create intervention…")
         self.create_button.clicked.connect(self._create)
+        # A customer alert is worked by contacting the customer (interventions are per
+        # tutor): the contact goes to the customer's history.
+        self.contact_button = QPushButton("Log contact…")
+        self.contact_button.clicked.connect(self._contact)
+        act_row = QWidget()
+        act_lay = QHBoxLayout(act_row)
+        act_lay.setContentsMargins(0, 0, 0, 0)
+        act_lay.addWidget(self.contact_button)
+        act_lay.addWidget(self.create_button)
+        act_lay.addStretch(1)
         # An alert about a metric names the page to look at (facts["view"]).
         self.open_view_button = QPushButton()
         self.open_view_button.clicked.connect(
@@ -223,7 +284,7 @@ class AlertDetail(QScrollArea):
             self.curve,
             self.history_label,
             self.history,
-            self.create_button,
+            act_row,
             self.open_view_button,
             QLabel("<b>History</b>"),
             self.audit,
@@ -280,8 +341,27 @@ class AlertDetail(QScrollArea):
         if has_curve:
             self.curve.set_curve(d["risk_curve"])
             self.history.set_history(d.get("risk_history") or [])
-        self.create_button.setEnabled(d.get("suggestion") is not None)
-        self.create_button.setToolTip(d.get("suggestion_error") or "")
+        suggestion = d.get("suggestion")
+        self.create_button.setEnabled(suggestion is not None)
+        related = d.get("related_tutor")
+        if suggestion is not None and related and d.get("tutor_id") is None:
+            self.create_button.setText(f"Intervention for {related['name']}…")
+            self.create_button.setToolTip(
+                f"{related['name']} gave this customer's first session: an intervention "
+                "for the tutor (log the contact with the customer too)"
+            )
+        else:
+            self.create_button.setText("Create intervention…")
+            self.create_button.setToolTip(d.get("suggestion_error") or "")
+        is_customer = d.get("customer_id") is not None
+        self.contact_button.setEnabled(is_customer)
+        self.contact_button.setToolTip(
+            f"Record a call or message to {d.get('subject_name') or 'the customer'} on their "
+            "contact history; the alert is acknowledged"
+            if is_customer
+            else f"This alert is about a {d.get('subject_type') or 'subject'}, not a "
+            "customer: there is nobody to contact. For a tutor, create an intervention."
+        )
         view = facts.get("view")
         self.open_view_button.setVisible(bool(view))
         if view:
@@ -302,6 +382,17 @@ class AlertDetail(QScrollArea):
         if dialog.exec() == QDialog.DialogCode.Accepted:
             kind, reason = dialog.values()
             self.vm.create_intervention(d, kind, reason)
+
+    def _contact(self) -> None:
+        d = self.detail
+        if d is None or d.get("customer_id") is None:
+            return
+        dialog = ContactDialog(
+            self.vm.contact_channels, d.get("subject_name") or "the customer", self
+        )
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            channel, note, resolve = dialog.values()
+            self.vm.log_contact(d, channel, note, resolve=resolve)
 
 
 def _fmt(v: Any) -> str:
@@ -327,9 +418,10 @@ class AlertsPage(QWidget):
         self.state.currentIndexChanged.connect(
             lambda _i: vm.update_filter(state=self.state.currentData())
         )
-        self.severity_button = QToolButton()
-        self.severity_button.setText("Severity")
-        self.severity_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        # A push button with a menu, not a tool button: Fusion draws an InstantPopup tool
+        # button's arrow over its text ("Severity" came out clipped); a push button keeps
+        # room for the arrow in its size hint.
+        self.severity_button = QPushButton("Severity")
         menu = QMenu(self.severity_button)
         self.severity_actions: dict[str, QAction] = {}
         for s in SEVERITIES:
@@ -369,6 +461,13 @@ class AlertsPage(QWidget):
         self.export_button.clicked.connect(self._export)
         self.summary = QLabel("Loading…")
         self.summary.setObjectName("muted")
+        # Rule and manager names come with the data: a steady width (long names elide,
+        # the list shows them whole) rather than one that jumps after each load.
+        for combo in (self.rule, self.manager):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(14)
         top = QHBoxLayout()
         for w in (
             self.state,
@@ -378,6 +477,9 @@ class AlertsPage(QWidget):
             self.manager,
             self.mine,
         ):
+            # Never squeezed below what they need to show their text: the search box
+            # gives way first.
+            w.setSizePolicy(QSizePolicy.Policy.Minimum, w.sizePolicy().verticalPolicy())
             top.addWidget(w)
         top.addWidget(self.search, 1)
         top2 = QHBoxLayout()
@@ -450,9 +552,13 @@ class AlertsPage(QWidget):
         self.splitter = QSplitter()
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.detail)
+        # The queue gets most of the width. Before the page is shown setSizes only sets
+        # weights (the splitter has no width yet), and later growth goes 3:1 as well, so
+        # the share holds at any window size until the user drags the handle.
         self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setSizes([650, 350])  # the queue first; size hints alone split it evenly
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([round(QUEUE_SHARE * 1000), round((1 - QUEUE_SHARE) * 1000)])
+        self._split_set = False
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(top)
@@ -497,6 +603,9 @@ class AlertsPage(QWidget):
                 combo.addItem(label, key)
             combo.setCurrentIndex(max(0, combo.findData(current)))
             combo.blockSignals(False)
+            # The closed combo elides a long name; its list shows every name whole.
+            view = combo.view()
+            view.setMinimumWidth(view.sizeHintForColumn(0) + 2 * view.frameWidth() + 24)
 
     def _on_views(self, names: list[str]) -> None:
         self.views.blockSignals(True)
@@ -597,6 +706,21 @@ class AlertsPage(QWidget):
             self.vm.export_csv(path)
 
     # ------------------------------------------------------------------ shell hooks
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._split_set:
+            # Once laid out, the real width: the weights from __init__ leave the detail
+            # pane more than its share when its minimum width is large.
+            QTimer.singleShot(0, self._initial_split)
+
+    def _initial_split(self) -> None:
+        total = sum(self.splitter.sizes())
+        if self._split_set or total <= 0:
+            return
+        self._split_set = True
+        queue = round(total * QUEUE_SHARE)
+        self.splitter.setSizes([queue, total - queue])
 
     def set_filter(self, text: str) -> None:
         """The window's search box."""
