@@ -139,7 +139,7 @@ def test_the_alert_rule_reads_the_database_and_says_what_to_look_at(engine):
         "anomaly_thresholds": {"bookings": {"z": 3}}
     }
     # Stricter settings for bookings: the same data raises nothing.
-    strict = AlertSettings(anomaly_thresholds={"bookings": {"z": 50}})
+    strict = AlertSettings(anomaly_thresholds={"bookings": {"z": 10}})
     with engine.connect() as conn:
         assert list(rule.evaluate(RuleContext(conn, RunInfo(1, as_of, {}), strict))) == []
 
