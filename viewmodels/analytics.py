@@ -30,6 +30,7 @@ from viewmodels.tasks import SORT_ROLE, TaskRunner
 
 Index = QModelIndex | QPersistentModelIndex
 MEANING_ROLE = Qt.ItemDataRole.UserRole + 10
+DELTA_COLUMN = 5  # Cliff's delta in ComparisonModel: the rows' order
 TASK = "analytics"
 
 
@@ -55,15 +56,16 @@ class ComparisonModel(QAbstractTableModel):
     def __init__(self, names: tuple[str, str], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.names = names
+        # The verdict in words right after the feature: what a manager reads first.
         self.columns = (
             "Feature",
-            f"{names[0].capitalize()} (mean)",
-            f"{names[1].capitalize()} (mean)",
+            "What this means",
+            names[0].capitalize(),
+            names[1].capitalize(),
             "Cohen's d",
             "Cliff's δ",
             "p (Welch)",
-            "Adjusted p",
-            "What this means",
+            "Adj. p",
         )
         self._rows: list[Any] = []
 
@@ -78,20 +80,21 @@ class ComparisonModel(QAbstractTableModel):
     ) -> Any:
         if orientation != Qt.Orientation.Horizontal:
             return None
+        names = self.names
         if role == Qt.ItemDataRole.DisplayRole:
             return self.columns[section]
         if role == Qt.ItemDataRole.ToolTipRole:
             return (
                 None,
                 None,
-                None,
+                f"Mean of the {names[0]}",
+                f"Mean of the {names[1]}",
                 "Mean difference in pooled standard deviations (0.2 small, 0.5 medium, 0.8 large)",
                 "P(a member of the first group is above one of the second) minus the "
                 "reverse; rank-based, robust to skew. Rows are sorted by its size.",
                 "Welch's t-test (unequal variances), two-sided",
                 "Benjamini-Hochberg: corrected for testing every row of this table at once. "
                 "Below 0.05: unlikely to be chance.",
-                None,
             )[section]
         return None
 
@@ -104,24 +107,24 @@ class ComparisonModel(QAbstractTableModel):
             fmt = r.fmt
             return (
                 r.label + (" *" if r.in_definition else ""),
+                r.meaning,
                 _num(r.mean_a, fmt),
                 _num(r.mean_b, fmt),
                 _num(r.cohen_d),
                 _num(r.cliff_delta),
                 fmt_p(r.p),
                 fmt_p(r.p_adjusted),
-                r.meaning,
             )[col]
         if role == SORT_ROLE:
             return (
                 r.label,
+                r.meaning,
                 _key(r.mean_a),
                 _key(r.mean_b),
                 _key(abs(r.cohen_d)),
                 _key(abs(r.cliff_delta)),
                 _key(-r.p if math.isfinite(r.p) else None),
                 _key(-r.p_adjusted if math.isfinite(r.p_adjusted) else None),
-                r.meaning,
             )[col]
         if role == MEANING_ROLE:
             return r.meaning
@@ -142,7 +145,7 @@ class ComparisonModel(QAbstractTableModel):
             font = QFont()
             font.setItalic(True)
             return font
-        if role == Qt.ItemDataRole.TextAlignmentRole and 1 <= col <= 6:
+        if role == Qt.ItemDataRole.TextAlignmentRole and col >= 2:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
@@ -289,7 +292,9 @@ class AnalyticsViewModel(QObject):
             self.load()
         if self.effects is not None and not self._effects_asked:
             self._effects_asked = True
-            self.effects.load()
+            # Already measured on the Interventions page: the chart has it (sig_ready).
+            if not (self.effects.chart_data()["labels"] or self.effects.unmeasured()):
+                self.effects.load()
 
     def data_changed(self, key: Any) -> None:
         """The dashboard reloaded; ``key`` names its data (scoring run, data time)."""

@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from services.analytics.cohorts import Retention, retention_curves
+from services.analytics.data import load_analytics_frames
 from services.analytics.first_session_drivers import (
     WINDOW_DAYS,
     FirstSessionDrivers,
@@ -22,8 +23,9 @@ from services.analytics.risk_heatmap import RiskHeatmap, risk_heatmap
 from services.analytics.star_lagging import StarLagging, star_vs_lagging
 from services.db.models import TutorPrediction
 
-FRAMES = ("tutors", "sessions", "engagement", "availability", "customers")
 DAY = pd.Timedelta(days=1)
+ENGAGEMENT_LOOKBACK_DAYS = 14  # the first-session rows' engagement score window
+REPLY_DAYS = 30  # the star table's median reply time
 
 
 class AnalyticsCancelled(InterruptedError):
@@ -52,7 +54,6 @@ def compute_analytics(
     """Every section; seconds at full scale, so run it off the GUI thread."""
     from ml.features.first_session import first_session_rows
     from ml.labels import tutor_churn_times
-    from services.ml_data import load_frames
     from services.tutors import latest_run
 
     say = progress or (lambda _m: None)
@@ -68,10 +69,20 @@ def compute_analytics(
             raise AnalyticsCancelled("analytics cancelled")
 
     say("Reading the marketplace")
-    frames = load_frames(engine, FRAMES)
     with engine.connect() as conn:
         run = latest_run(conn)
         predictions = _predictions(conn, run.id) if run is not None else None
+    run_as_of = None
+    if run is not None:
+        run_as_of = pd.Timestamp(run.as_of)
+        run_as_of = run_as_of.tz_localize("UTC") if run_as_of.tzinfo is None else run_as_of
+    # Engagement: 14 days before the window's first sessions, 30 before the run.
+    frames = load_analytics_frames(
+        engine,
+        window_days + 1,
+        window_days + ENGAGEMENT_LOOKBACK_DAYS,
+        None if run_as_of is None else run_as_of - pd.Timedelta(days=REPLY_DAYS + 1),
+    )
     step("load")
 
     say("Retention by start month")
@@ -95,13 +106,10 @@ def compute_analytics(
     step("retention")
 
     heatmap = star = None
-    run_as_of = None
-    if predictions is None or predictions.empty:
+    if predictions is None or predictions.empty or run_as_of is None:
         reason = "No risk scores yet: they appear after the first scoring run."
         missing["heatmap"] = missing["star_lagging"] = reason
     else:
-        run_as_of = pd.Timestamp(run.as_of)
-        run_as_of = run_as_of.tz_localize("UTC") if run_as_of.tzinfo is None else run_as_of
         active = tutors.index[tutors["status"].astype(str) == "active"]
         scored = predictions[predictions.index.isin(active)]
         tenure = (run_as_of - starts.reindex(scored.index)) / DAY
@@ -170,7 +178,7 @@ def _tutor_table(
     recent = e[
         (e["event_type"].astype(str) == "message_reply")
         & (e["occurred_at"] < as_of)
-        & (e["occurred_at"] >= as_of - pd.Timedelta(days=30))
+        & (e["occurred_at"] >= as_of - pd.Timedelta(days=REPLY_DAYS))
     ]
     replies = pd.to_numeric(recent["response_minutes"], errors="coerce")
     out["reply_minutes_30d"] = replies.groupby(recent["tutor_id"].astype("int64")).median()

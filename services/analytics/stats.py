@@ -170,7 +170,7 @@ def sentence(row: dict, names: tuple[str, str], q: float) -> str:
         if not (math.isfinite(q) and q < 0.05):
             verdict += ", could be chance"
     if row["in_definition"]:
-        verdict += "; in the score, so by construction"
+        verdict += "; part of the score"
     return verdict
 
 

@@ -151,6 +151,28 @@ def main() -> int:
         if name == "alerts":
             # The queue loads when its page is first shown: its rows, not "Loading…".
             wait_until(lambda: vm.alerts.loaded and not vm.runner.is_running("alerts"), 60)
+        if name == "customers":
+            # The Velocity and Churn tabs compute when first shown: charts, not "Loading…".
+            cust = window.customers_page
+            for label, tab in (("velocity", cust.velocity), ("churn", cust.churn)):
+                if tab is None:
+                    continue
+                cust.tabs.setCurrentWidget(tab)
+                wait_until(lambda tab=tab: tab.vm.loaded and not tab.vm.loading, 180)
+                shot(f"customers_{label}")
+                bar = tab.scroll.verticalScrollBar()
+                bar.setValue(bar.maximum())
+                shot(f"customers_{label}_lower")
+                bar.setValue(0)
+            summary["customer_tabs"] = {
+                "velocity_cohorts": len(cust.vm.velocity.velocity.cohorts)
+                if cust.velocity is not None and cust.vm.velocity.loaded
+                else None,
+                "churn_scored": cust.vm.churn.view.scored
+                if cust.churn is not None and cust.vm.churn.loaded
+                else None,
+            }
+            cust.tabs.setCurrentIndex(0)
         if name == "system":
             for tab in range(window.system_page.tabs.count()):
                 window.system_page.tabs.setCurrentIndex(tab)
@@ -163,14 +185,40 @@ def main() -> int:
             bar.setValue(bar.maximum())
             shot("dashboard_lower")
             bar.setValue(0)
+            # The Analytics tab computes when first shown: its sections, not "Computing".
+            dash = window.dashboard_page
+            dash.tabs.setCurrentIndex(1)
+            wait_until(lambda: vm.analytics.report is not None and not vm.analytics.loading, 180)
+            wait_until(lambda: not vm.runner.is_running("intervention-effects"), 180)
+            report = vm.analytics.report
+            summary["analytics"] = {
+                "missing": report.missing if report is not None else "not computed",
+                "cohorts": len(report.retention.cohorts) if report is not None else 0,
+                "seconds": round(sum(report.seconds.values()), 2) if report else None,
+            }
+            shot("dashboard_analytics")
+            bar = dash.analytics.scroll.verticalScrollBar()
+            for step in (1, 2, 3):
+                bar.setValue(bar.maximum() * step // 3)
+                shot(f"dashboard_analytics_{step}")
+            bar.setValue(0)
+            dash.tabs.setCurrentIndex(0)
     window.go_to(0)
     window.show_inbox()
     shot("inbox")
     window.inbox_dialog.close()
     window.set_theme_mode("dark")
     shot("dashboard_dark")
+    window.dashboard_page.tabs.setCurrentIndex(1)
+    shot("dashboard_analytics_dark")
+    window.dashboard_page.tabs.setCurrentIndex(0)
     window.go_to(PAGES.index("interventions"))
     shot("interventions_dark")
+    window.go_to(PAGES.index("customers"))
+    if window.customers_page.churn is not None:
+        window.customers_page.tabs.setCurrentWidget(window.customers_page.churn)
+        shot("customers_churn_dark")
+        window.customers_page.tabs.setCurrentIndex(0)
     window.set_theme_mode("light")
     window.go_to(0)
 

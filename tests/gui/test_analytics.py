@@ -10,13 +10,14 @@ from types import SimpleNamespace
 import pytest
 import shiboken6
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
 
 from services.analytics import compute_analytics
 from services.db.engine import make_engine
 from services.db.migrate import migrate
 from ui.pages.dashboard import DashboardPage
 from ui.theme import DARK, LIGHT
-from viewmodels.analytics import AnalyticsViewModel, fmt_p
+from viewmodels.analytics import DELTA_COLUMN, AnalyticsViewModel, fmt_p
 from viewmodels.dashboard import DashboardViewModel
 from viewmodels.intervention_effects import EffectivenessViewModel
 from viewmodels.tasks import SORT_ROLE, TaskRunner
@@ -75,9 +76,10 @@ def test_the_view_model_loads_lazily_and_only_when_the_data_changed(qtbot, runne
     assert vm.stars.rowCount() == 2 and vm.first_sessions.rowCount() == 0
     assert vm.retention_series()[0]["retained"] == [1.0, 0.75, 0.5]
     assert vm.missing("heatmap") == "No risk scores yet"
-    index = vm.stars.index(0, 6)
-    assert index.data() == "0.002" and vm.stars.index(0, 5).data() == "< 0.001"
-    assert vm.stars.index(0, 4).data(SORT_ROLE) == pytest.approx(0.6)
+    index = vm.stars.index(0, 7)
+    assert index.data() == "0.002" and vm.stars.index(0, 6).data() == "< 0.001"
+    assert vm.stars.index(0, DELTA_COLUMN).data(SORT_ROLE) == pytest.approx(0.6)
+    assert vm.stars.index(0, 1).data() == "Stars higher in 80 % of pairs (large)"
     # Same data (an alert action reloaded the dashboard): no recompute.
     vm.data_changed((1, "t0"))
     vm.set_active(False)
@@ -136,7 +138,7 @@ def _dashboard_page(qtbot, runner, engine, effects=None):
     vm.attach_analytics(analytics)
     page = DashboardPage(vm)
     qtbot.addWidget(page)
-    page.resize(1300, 900)
+    page.resize(1000, 700)  # the real window's content area
     return page, analytics
 
 
@@ -169,11 +171,17 @@ def test_the_analytics_tab_shows_every_section_on_the_scored_demo(qtbot, runner,
     assert a.stars_stack.currentIndex() == 1 and st.rowCount() >= 10
     assert a.stars_table.height() >= st.rowCount() * 20  # every row visible
     headers = [st.headerData(c, Qt.Orientation.Horizontal) for c in range(st.columnCount())]
-    assert headers[:3] == ["Feature", "Stars (mean)", "Lagging (mean)"]
-    assert "Cliff's δ" in headers and "Adjusted p" in headers and "What this means" in headers
-    deltas = [abs(float(st.index(r, 4).data())) for r in range(st.rowCount())]
+    assert headers[:4] == ["Feature", "What this means", "Stars", "Lagging"]
+    assert headers[DELTA_COLUMN] == "Cliff's δ" and headers[-1] == "Adj. p"
+    deltas = [abs(float(st.index(r, DELTA_COLUMN).data())) for r in range(st.rowCount())]
     assert deltas == sorted(deltas, reverse=True)
-    assert all(st.index(r, 7).data() for r in range(st.rowCount()))
+    assert all(st.index(r, 1).data() for r in range(st.rowCount()))
+    # The words are not cut off at the real window's width: the verdict wraps.
+    view = a.stars_table
+    longest = max(range(st.rowCount()), key=lambda r: len(st.index(r, 1).data()))
+    width = view.fontMetrics().horizontalAdvance(st.index(longest, 1).data())
+    lines = -(-width // max(view.horizontalHeader().sectionSize(1) - 8, 1))
+    assert view.rowHeight(longest) >= lines * view.fontMetrics().height()
     assert "Top 10 %" in a.stars_note.text()
     # First sessions: numeric drivers and the factor table.
     assert a.first_stack.currentIndex() == 1
@@ -190,6 +198,9 @@ def test_the_analytics_tab_shows_every_section_on_the_scored_demo(qtbot, runner,
     for theme in (DARK, LIGHT):
         page.apply_theme(theme)
         assert not a.scroll.widget().grab().isNull()
+        # The legend's labels follow the theme (dark text on a dark chart was unreadable).
+        for _sample, label in a.retention.legend.items:
+            assert QColor(label.opts["color"]).name() == QColor(theme.text).name()
 
 
 def test_empty_states_on_an_empty_database(qtbot, runner, tmp_path):
@@ -207,3 +218,29 @@ def test_empty_states_on_an_empty_database(qtbot, runner, tmp_path):
         assert a.retention_empty.text.text() == "No tutors synced yet."
     finally:
         engine.dispose()
+
+
+def test_effectiveness_is_measured_once_and_not_again_when_already_measured(qtbot, runner):
+    class FakeEffects:
+        def __init__(self, labels: list[str]) -> None:
+            self.loads = 0
+            self.labels = labels
+
+        def load(self) -> None:
+            self.loads += 1
+
+        def chart_data(self) -> dict:
+            return {"labels": self.labels}
+
+        def unmeasured(self) -> list[str]:
+            return []
+
+    fresh, measured = FakeEffects([]), FakeEffects(["manager coaching"])
+    for effects in (fresh, measured):
+        vm = AnalyticsViewModel(runner, lambda **_kw: _fake_report(), effects, parent=runner)
+        with qtbot.waitSignal(vm.sig_loaded, timeout=10_000):
+            vm.set_active(True)
+        vm.set_active(False)
+        vm.set_active(True)
+    assert fresh.loads == 1  # the first showing measures, later ones do not
+    assert measured.loads == 0  # the Interventions page measured it already

@@ -88,3 +88,30 @@ def test_stars_and_lagging_are_the_top_and_bottom_tenth(report):
     assert s.star_cutoff > s.lagging_cutoff
     rating = next(r for r in s.rows if r.feature == "rating_avg_30d")
     assert rating.in_definition and rating.mean_a > rating.mean_b
+
+
+def test_the_cut_down_frames_give_the_same_churn_and_first_session_rows(scored_demo):
+    """services.analytics.data reads less than load_frames (one slot per tutor, context
+    only for the window's first sessions, recent logins and replies): the churn labels
+    and the first-session rows it feeds must not change."""
+    from ml.features.first_session import first_session_rows
+    from services.analytics.data import load_analytics_frames
+    from services.analytics.report import _rated_first_sessions
+
+    engine = scored_demo["engine"]
+    full = load_frames(engine)
+    cut = load_analytics_frames(engine, 91, 104)
+    assert cut.observed_until == full.observed_until
+    pd.testing.assert_series_equal(tutor_churn_times(cut), tutor_churn_times(full))
+    end = full.observed_until
+    start = end - pd.Timedelta(days=90)
+    picked_full = _rated_first_sessions(full.sessions, start, end)
+    picked_cut = _rated_first_sessions(cut.sessions, start, end)
+    assert picked_cut["id"].tolist() == picked_full["id"].tolist()
+    assert len(picked_cut) > 1000
+    for col in ("subject", "customer_id", "reschedule_count", "technical_issue"):
+        assert picked_cut[col].astype(object).tolist() == picked_full[col].astype(object).tolist()
+    pd.testing.assert_frame_equal(
+        first_session_rows(cut, sessions=picked_cut),
+        first_session_rows(full, sessions=picked_full),
+    )

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from ui.theme import LIGHT, Theme
 from ui.widgets import EffectChart, EmptyState, default_column_widths, panel
-from viewmodels.analytics import AnalyticsViewModel
+from viewmodels.analytics import DELTA_COLUMN, AnalyticsViewModel
 from viewmodels.tasks import SORT_ROLE
 
 # Distinct, colour-blind-friendlier hues for up to 12 cohorts (Tableau 10 + 2).
@@ -135,7 +135,11 @@ class RetentionChart(pg.PlotWidget):
         self._style_legend()
 
     def _style_legend(self) -> None:
-        self.legend.setLabelTextColor(self._theme.text)
+        color = self._theme.text
+        self.legend.setLabelTextColor(color)
+        # setLabelTextColor only records the colour: existing labels are redrawn here.
+        for _sample, label in self.legend.items:
+            label.setText(label.text, color=color)
         self.legend.setBrush(pg.mkBrush(QColor(self._theme.card)))
 
 
@@ -273,11 +277,12 @@ def _table(model: Any, widths: tuple[int, ...], stretch: int | None = None) -> Q
     view = QTableView()
     view.setModel(proxy)
     view.setSortingEnabled(True)
+    view.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # the header's default is descending
     view.verticalHeader().hide()
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     view.setAlternatingRowColors(True)
-    view.setWordWrap(False)
+    view.setWordWrap(True)  # the verdict wraps rather than being cut off
     view.setTextElideMode(Qt.TextElideMode.ElideRight)
     view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     header = view.horizontalHeader()
@@ -287,12 +292,16 @@ def _table(model: Any, widths: tuple[int, ...], stretch: int | None = None) -> Q
     else:
         header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
     default_column_widths(view, widths)
+    # A column resized (the window, the stretching verdict): rows re-measured.
+    header.sectionResized.connect(lambda *_: _fit_rows(view))
     return view
 
 
 def _fit_rows(view: QTableView) -> None:
-    """Small tables inside the scrolling page: tall enough for every row, so the page
-    scrolls and the table does not."""
+    """Small tables inside the scrolling page: every row measured (wrapped verdicts) and
+    the table tall enough for all, so the page scrolls and the table does not. A few
+    dozen rows: the measuring that would stall a big table costs nothing here."""
+    view.resizeRowsToContents()
     height = view.horizontalHeader().height() + 2 * view.frameWidth()
     height += sum(view.rowHeight(r) for r in range(view.model().rowCount()))
     view.setFixedHeight(max(height + 2, 80))
@@ -349,7 +358,7 @@ class AnalyticsPage(QWidget):
         self.heatmap_stack = _stack(self.heatmap_empty, body)
 
         # Stars vs lagging
-        self.stars_table = _table(vm.stars, (26, 10, 10, 8, 8, 8, 9, 0))
+        self.stars_table = _table(vm.stars, (24, 0, 7, 7, 7, 7, 7, 7), stretch=1)
         self.stars_note = _note()
         body = QWidget()
         bl = QVBoxLayout(body)
@@ -360,7 +369,7 @@ class AnalyticsPage(QWidget):
         self.stars_stack = _stack(self.stars_empty, body)
 
         # First sessions
-        self.first_table = _table(vm.first_sessions, (30, 10, 10, 8, 8, 8, 9, 0))
+        self.first_table = _table(vm.first_sessions, (27, 0, 7, 7, 7, 7, 7, 7), stretch=1)
         self.factors_table = _table(vm.factors, (26, 0, 9, 9, 10, 8, 9, 9), stretch=1)
         self.first_note = _note()
         self.factors_note = _note(
@@ -503,7 +512,7 @@ class AnalyticsPage(QWidget):
             f"({s.n_lagging:,}, score ≤ {s.lagging_cutoff:.0f}) of {s.tutors:,} active tutors "
             f"by the {s.measure}. * Part of that score: differs by construction. " + lead
         )
-        self.stars_table.sortByColumn(4, Qt.SortOrder.DescendingOrder)
+        self.stars_table.sortByColumn(DELTA_COLUMN, Qt.SortOrder.DescendingOrder)
         _fit_rows(self.stars_table)
         self.stars_stack.setCurrentIndex(1)
 
@@ -518,7 +527,7 @@ class AnalyticsPage(QWidget):
             f"{f.poor:,} poor (rated 1–3, {f.poor_rate * 100:.0f} %). The tutor's record is "
             "as it was when each session started."
         )
-        self.first_table.sortByColumn(4, Qt.SortOrder.DescendingOrder)
+        self.first_table.sortByColumn(DELTA_COLUMN, Qt.SortOrder.DescendingOrder)
         _fit_rows(self.first_table)
         _fit_rows(self.factors_table)
         self.first_stack.setCurrentIndex(1)
