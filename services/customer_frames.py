@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, func, select
 
-from services.customers import latest_customer_run
+from services.customers import latest_customer_run, raw_columns
 from services.db.models import Customer, TutoringSession
 
 SQLITE_TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
@@ -45,16 +45,6 @@ def to_utc(values: Any) -> pd.Series:
     else:
         out = pd.to_datetime(pd.Series(values), utc=True, errors="coerce")
     return out.astype("datetime64[us, UTC]")
-
-
-def raw_columns(conn: Connection, query: Any, width: int) -> list[np.ndarray]:
-    """The query's columns as object arrays, from the driver's plain tuples (no Row
-    objects, no per-value type processing; one C call turns the rows into columns)."""
-    result = conn.execute(query)
-    rows = result.cursor.fetchall()
-    result.close()
-    table = np.array(rows, dtype=object).reshape(len(rows), width)
-    return [table[:, i] for i in range(width)]
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,18 @@ def _num(value: Any) -> float | None:
     return f if f == f else None  # NaN -> None
 
 
+def raw_columns(conn: Connection, query: Any, width: int) -> list[np.ndarray]:
+    """The query's columns as object arrays, from the driver's plain tuples: no Row
+    objects, no per-value type processing (SQLite timestamps stay text), and one C call
+    turns the rows into columns (``zip(*rows)`` costs as much as the fetch at 500,000
+    rows)."""
+    result = conn.execute(query)
+    rows = result.cursor.fetchall()
+    result.close()
+    table = np.array(rows, dtype=object).reshape(len(rows), width)
+    return [table[:, i] for i in range(width)]
+
+
 def grade_order(grade: str) -> tuple[int, int, str]:
     """Sort key of a grade level: 1, 2, ..., 12, then the named ones (adult, college)."""
     return (0, int(grade), "") if grade.isdigit() else (1, 0, grade.lower())
@@ -164,8 +176,6 @@ def _session_mix(conn: Connection) -> dict[int, tuple[tuple[str, ...], int | Non
     turned into columns by one numpy call and coded by ``pd.factorize`` (all in C; a
     ``zip(*rows)`` and a Python loop to code the subjects cost as much as the fetch),
     then counted with numpy."""
-    from services.customer_frames import raw_columns  # it imports this module
-
     s = TutoringSession.__table__.c
     cust_col, subj_col, tutor_col = raw_columns(
         conn,
@@ -198,76 +208,113 @@ def _session_mix(conn: Connection) -> dict[int, tuple[tuple[str, ...], int | Non
     return out
 
 
+def _floats(values: np.ndarray) -> np.ndarray:
+    return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+
+
+def _optional(values: np.ndarray) -> list[float | None]:
+    """Floats with None for NaN, as plain Python values."""
+    return np.where(np.isnan(values), None, values).tolist()
+
+
+# The prediction's numbers, in CustomerRow's order after the tier: (label, JSON path).
+_PRED_NUMBERS: tuple[tuple[str, Any], ...] = (
+    *((key, key) for key, _, _ in COMPONENTS),
+    ("p_churn_30d", None),
+    ("sessions_30d", ("figures", "sessions_30d")),
+    ("days_since_last_session", ("figures", "days_since_last_session")),
+    ("calls_14d", ("figures", "calls_14d")),
+)
+
+
 def list_customers(engine: Engine) -> CustomerList:
-    """Every customer (not deleted on the server) with the newest scores; see module doc."""
+    """Every customer (not deleted on the server) with the newest scores; see module doc.
+
+    Column-wise: the customers and the run's predictions come back as raw columns and
+    are aligned by position with numpy (no Row objects, no per-value conversion calls);
+    only the final ``CustomerRow`` construction is a loop."""
     c, p = Customer.__table__.c, CustomerPrediction.__table__.c
     comp = p.components
     with engine.connect() as conn:
         run = latest_customer_run(conn)
-        customers = conn.execute(
+        ids, names, grades, channels, statuses, goals = raw_columns(
+            conn,
             select(
                 c.id, c.name, c.grade_level, c.acquisition_channel, c.status, c.goal_status
-            ).where(c.deleted_at.is_(None))
-        ).all()
-        preds: dict[int, Any] = {}
+            ).where(c.deleted_at.is_(None)),
+            6,
+        )
+        pred_cols: list[np.ndarray] | None = None
         if run is not None:
             # The components and figures are extracted by the database: decoding 50,000
             # JSON documents in Python would cost more than the rest of the list.
-            preds = {
-                int(r.customer_id): r
-                for r in conn.execute(
-                    select(
-                        p.customer_id,
-                        p.health_score,
-                        p.health_tier,
-                        p.p_churn_30d,
-                        *(comp[key].as_float().label(key) for key, _, _ in COMPONENTS),
-                        comp[("figures", "sessions_30d")].as_float().label("sessions_30d"),
-                        comp[("figures", "days_since_last_session")]
-                        .as_float()
-                        .label("days_since_last_session"),
-                        comp[("figures", "calls_14d")].as_float().label("calls_14d"),
-                    ).where(p.run_id == run.id)
-                ).all()
-            }
+            pred_cols = raw_columns(
+                conn,
+                select(
+                    p.customer_id,
+                    p.health_score,
+                    p.health_tier,
+                    *(
+                        p.p_churn_30d if path is None else comp[path].as_float()
+                        for _label, path in _PRED_NUMBERS
+                    ),
+                ).where(p.run_id == run.id),
+                3 + len(_PRED_NUMBERS),
+            )
         mix = _session_mix(conn)
-        names = _tutor_names(conn)
+        tutor_names = _tutor_names(conn)
         alerts = _open_alert_counts(conn)
     settings = score_settings(run.thresholds if run is not None else None)
-    ids = list(preds)
-    tiers = dict(zip(ids, risk_tier([preds[i].p_churn_30d for i in ids], settings), strict=True))
-    rows = []
-    for r in customers:
-        cid = int(r.id)
-        pred = preds.get(cid)
-        subjects, main = mix.get(cid, ((), None))
-        tier = tiers.get(cid)
-        rows.append(
-            CustomerRow(
-                customer_id=cid,
-                name=r.name or f"Customer {cid}",
-                segment=r.grade_level or "",
-                channel=r.acquisition_channel or "",
-                status=r.status or "",
-                goal_status=r.goal_status or "",
-                subjects=subjects,
-                main_tutor_id=main,
-                main_tutor=names.get(main, f"Tutor {main}") if main is not None else "",
-                health_score=_num(pred.health_score) if pred is not None else None,
-                health_tier=pred.health_tier if pred is not None else None,
-                first_session_success=_num(pred.first_session_success) if pred else None,
-                session_velocity=_num(pred.session_velocity) if pred else None,
-                inbound_calls=_num(pred.inbound_calls) if pred else None,
-                goal=_num(pred.goal_status) if pred else None,
-                tutor_consistency=_num(pred.tutor_consistency) if pred else None,
-                p_churn_30d=_num(pred.p_churn_30d) if pred else None,
-                risk_tier=None if tier in (None, "Unknown") else str(tier),
-                sessions_30d=_num(pred.sessions_30d) if pred else None,
-                days_since_last_session=_num(pred.days_since_last_session) if pred else None,
-                calls_14d=_num(pred.calls_14d) if pred else None,
-                open_alerts=alerts.get(cid, 0),
-            )
+    id_list = ids.astype(np.int64).tolist()
+    n = len(id_list)
+    health = np.full(n, np.nan)
+    numbers = {label: np.full(n, np.nan) for label, _ in _PRED_NUMBERS}
+    tier = np.full(n, None, dtype=object)
+    risk = np.full(n, None, dtype=object)
+    if pred_cols is not None and len(pred_cols[0]):
+        where = pd.Index(id_list).get_indexer(pred_cols[0].astype(np.int64))
+        ok = where >= 0  # predictions of customers deleted since are left out
+        at = where[ok]
+        health[at] = _floats(pred_cols[1])[ok]
+        tier[at] = pred_cols[2][ok]
+        for k, (label, _path) in enumerate(_PRED_NUMBERS):
+            numbers[label][at] = _floats(pred_cols[3 + k])[ok]
+        tiers = risk_tier(numbers["p_churn_30d"][at], settings)
+        risk[at] = np.where(tiers == "Unknown", None, tiers)
+    opt = {label: _optional(values) for label, values in numbers.items()}
+    empty: tuple[tuple[str, ...], int | None] = ((), None)
+    mixes = [mix.get(cid, empty) for cid in id_list]
+    mains = [m[1] for m in mixes]
+    rows = [
+        CustomerRow(*values)
+        for values in zip(
+            id_list,
+            [nm or f"Customer {cid}" for nm, cid in zip(names.tolist(), id_list, strict=True)],
+            [g or "" for g in grades.tolist()],
+            [ch or "" for ch in channels.tolist()],
+            [st or "" for st in statuses.tolist()],
+            [gs or "" for gs in goals.tolist()],
+            [m[0] for m in mixes],
+            mains,
+            ["" if t is None else tutor_names.get(t, f"Tutor {t}") for t in mains],
+            _optional(health),
+            tier.tolist(),
+            opt["first_session_success"],
+            opt["session_velocity"],
+            opt["inbound_calls"],
+            opt["goal_status"],
+            opt["tutor_consistency"],
+            opt["p_churn_30d"],
+            risk.tolist(),
+            opt["sessions_30d"],
+            opt["days_since_last_session"],
+            opt["calls_14d"],
+            [alerts.get(cid, 0) for cid in id_list],
+            strict=True,
         )
+    ]
     return CustomerList(
         rows=tuple(rows),
         as_of=run.as_of if run is not None else None,

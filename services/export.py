@@ -10,6 +10,10 @@ cells get a leading apostrophe, which spreadsheets hide and treat as "this is te
 Files are UTF-8 with a byte-order mark so Excel opens accented names correctly, and are
 written to a temporary file first and renamed: a failed export never leaves half a file
 where the user expects a whole one.
+
+A long export is cancellable: :func:`cancellable_rows` wraps the rows, reports progress
+and raises :class:`ExportCancelled` when asked to stop; the writer then removes its
+temporary file, so a cancelled export leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import csv
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,36 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 class ExportError(OSError):
     """The file could not be written; the message names the file and the reason."""
+
+
+class ExportCancelled(Exception):
+    """The user cancelled an export. Not an OSError: the writer reports those as "cannot
+    write", which a cancel is not."""
+
+
+PROGRESS_EVERY = 2000  # rows between progress reports and cancel checks
+
+
+def cancellable_rows(
+    rows: Iterable[Sequence[Any]],
+    total: int,
+    *,
+    cancelled: Callable[[], bool],
+    progress: Callable[[float], None] | None = None,
+    every: int = PROGRESS_EVERY,
+) -> Iterator[Sequence[Any]]:
+    """``rows`` as they are consumed, checking ``cancelled()`` and reporting the share
+    done every ``every`` rows; raises :class:`ExportCancelled` when cancelled."""
+    share = 1 / max(1, total)
+    for n, row in enumerate(rows):
+        if n % every == 0:
+            if cancelled():
+                raise ExportCancelled("export cancelled")
+            if progress is not None:
+                progress(n * share)
+        yield row
+    if cancelled():  # a cancel during the last stretch still wins: nothing is renamed
+        raise ExportCancelled("export cancelled")
 
 
 def neutralise(value: Any) -> Any:

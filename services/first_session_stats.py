@@ -10,11 +10,18 @@ scored, so the figures match the rest of the app rather than the wall clock.
 
 One query (first sessions of the two periods with their tutor and customer grade), then
 pandas group-bys: at full scale a quarter and the one before hold about 45,000 rows.
+
+Week-over-week drops: a tutor whose first-session success fell by more than the alert
+threshold (20 % by default, relative) is marked, whatever the period shown. The figure
+is the alert rule's own (``services.alerts.tutor_rules.first_session_success_drop``,
+run here on the newest scoring run with the user's alert settings): trailing 30-day
+windows a week apart, at least ``min_first_sessions`` rated in each, so the table and
+the alert queue never disagree about who dropped.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,6 +55,20 @@ class SuccessRow:
     flag: str  # "red", "green" or ""
 
 
+@dataclass(frozen=True, slots=True)
+class SuccessDrop:
+    """One tutor's week-over-week fall in first-session success (the alert rule's facts)."""
+
+    tutor_id: int
+    rate_now: float  # trailing 30 days
+    rate_week_ago: float  # the same window a week earlier
+    relative_drop: float  # (week_ago - now) / week_ago
+    rated_now: int
+    rated_week_ago: int
+    threshold: float  # the alert setting it exceeded
+    severity: str
+
+
 @dataclass(frozen=True)
 class FirstSessionStats:
     period: str
@@ -59,6 +80,7 @@ class FirstSessionStats:
     by_tutor: tuple[SuccessRow, ...]
     by_subject: tuple[SuccessRow, ...]
     by_segment: tuple[SuccessRow, ...]
+    drops: dict[str, SuccessDrop] = field(default_factory=dict)  # tutor key -> its drop
 
 
 def _end(engine: Engine) -> datetime:
@@ -205,11 +227,49 @@ def _overall(frame: pd.DataFrame) -> float | None:
     return None if rating.empty else float((rating >= GOOD_RATING).mean())
 
 
+def success_drops(engine: Engine, alert_settings: Any = None) -> dict[str, SuccessDrop]:
+    """Tutors (keyed by id as text) whose first-session success fell week over week by
+    more than the alert threshold, from the alert rule itself (module doc); empty before
+    the first scoring run."""
+    from services.alerts.context import RuleContext, latest_run
+    from services.alerts.tutor_rules import first_session_success_drop
+    from services.settings import AlertSettings
+
+    settings = alert_settings if alert_settings is not None else AlertSettings()
+    with engine.connect() as conn:
+        run = latest_run(conn)
+        if run is None:
+            return {}
+        findings = list(first_session_success_drop(RuleContext(conn, run, settings)))
+    out = {}
+    for f in findings:
+        if f.tutor_id is None:
+            continue
+        facts = f.facts
+        out[str(f.tutor_id)] = SuccessDrop(
+            tutor_id=int(f.tutor_id),
+            rate_now=float(facts["success_rate_30d"]),
+            rate_week_ago=float(facts["success_rate_30d_week_ago"]),
+            relative_drop=float(facts["relative_drop"]),
+            rated_now=int(facts["rated_first_sessions"]),
+            rated_week_ago=int(facts["rated_first_sessions_week_ago"]),
+            threshold=float(settings.first_session_drop),
+            severity=str(f.severity),
+        )
+    return out
+
+
 def first_session_stats(
-    engine: Engine, period: str = "week", *, end: datetime | None = None
+    engine: Engine,
+    period: str = "week",
+    *,
+    end: datetime | None = None,
+    alert_settings: Any = None,
 ) -> FirstSessionStats:
     """Success by tutor, subject and segment for ``period`` (week/month/quarter) ending at
-    ``end`` (default: the data time, module doc), with the period before it."""
+    ``end`` (default: the data time, module doc), with the period before it, and the
+    tutors whose success dropped week over week (``alert_settings``: the user's alert
+    thresholds; default the built-in ones)."""
     if period not in PERIODS:
         raise ValueError(f"unknown period {period!r}; one of {', '.join(PERIODS)}")
     span = PERIODS[period]
@@ -236,4 +296,5 @@ def first_session_stats(
         by_tutor=_rows(current, previous, "tutor_id", tutors, _tutor_flags),
         by_subject=_rows(current, previous, "subject", subjects, _subject_flags),
         by_segment=_rows(current, previous, "segment", {}, lambda _rows: {}),
+        drops=success_drops(engine, alert_settings),
     )

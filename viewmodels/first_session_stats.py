@@ -2,6 +2,11 @@
 a week, month or quarter against the period before (``services.first_session_stats``,
 read on the task runner), as three small self-sorting tables whose success column is
 coloured by the service's flag (red: below the threshold, green: a top performer).
+
+The tutor table has one more column, "Drop (WoW)": a tutor whose success fell week over
+week by more than the alert rule's threshold (``services.first_session_stats
+.success_drops``) is marked there, their row tinted, and the tooltip gives the rule's
+figures.
 """
 
 from __future__ import annotations
@@ -20,14 +25,19 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
+from viewmodels.customer_tabs import export_shown
 from viewmodels.tasks import SORT_ROLE, TaskRunner
 
 if TYPE_CHECKING:  # imported where used: SQLAlchemy and pandas stay out of start-up
-    from services.first_session_stats import FirstSessionStats, SuccessRow
+    from services.first_session_stats import FirstSessionStats, SuccessDrop, SuccessRow
 
 Index = QModelIndex | QPersistentModelIndex
 FLAG_ROLE = Qt.ItemDataRole.UserRole + 50
+DROP_ROLE = Qt.ItemDataRole.UserRole + 51  # the tutor's SuccessDrop, or None
 FLAG_COLORS = {"red": "#dc2626", "green": "#16a34a"}
+# Translucent, so the tint reads on the light and the dark theme alike.
+DROP_TINT = QColor(234, 88, 12, 60)
+COL_DROP = 6
 PERIOD_NAMES = {"week": "Week", "month": "Month", "quarter": "Quarter"}
 COL_SUCCESS = 2
 MISSING = -1e18
@@ -54,10 +64,15 @@ def _key(x: float | None) -> float:
 class SuccessTableModel(QAbstractTableModel):
     """Rows of ``SuccessRow`` with ready texts; sorts itself (at most a few thousand)."""
 
-    def __init__(self, first_column: str, parent: QObject | None = None) -> None:
+    def __init__(
+        self, first_column: str, parent: QObject | None = None, *, with_drops: bool = False
+    ) -> None:
         super().__init__(parent)
         self.columns = (first_column, "First sessions", "Success", "Avg rating", "Before", "Trend")
+        if with_drops:
+            self.columns += ("Drop (WoW)",)
         self._rows: list[tuple[SuccessRow, tuple[str, ...], tuple[Any, ...]]] = []
+        self._drops: dict[str, SuccessDrop] = {}
         self._sort: tuple[int, Qt.SortOrder] | None = None
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
@@ -84,6 +99,14 @@ class SuccessTableModel(QAbstractTableModel):
             return keys[col]
         if role == FLAG_ROLE:
             return row.flag
+        drop = self._drops.get(row.key)
+        if role == DROP_ROLE:
+            return drop
+        if drop is not None and len(self.columns) > COL_DROP:
+            if role == Qt.ItemDataRole.BackgroundRole:
+                return DROP_TINT
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return drop_tooltip(drop)
         if role == Qt.ItemDataRole.ForegroundRole and row.flag and col in (0, COL_SUCCESS):
             return QColor(FLAG_COLORS[row.flag])
         if role == Qt.ItemDataRole.TextAlignmentRole and col > 0:
@@ -103,42 +126,66 @@ class SuccessTableModel(QAbstractTableModel):
             col, order = self._sort
             self._rows.sort(key=lambda r: r[2][col], reverse=order == Qt.SortOrder.DescendingOrder)
 
-    def set_rows(self, rows: Sequence[SuccessRow]) -> None:
+    def set_rows(
+        self, rows: Sequence[SuccessRow], drops: dict[str, SuccessDrop] | None = None
+    ) -> None:
         self.beginResetModel()
-        self._rows = [
-            (
-                r,
-                (
-                    r.label,
-                    str(r.first_sessions),
-                    _pct(r.success_rate),
-                    "–" if r.avg_rating is None else f"{r.avg_rating:.2f}",
-                    _pct(r.previous_rate),
-                    trend_text(r.trend),
-                ),
-                (
-                    # Grades in school order (2 before 10), names alphabetically.
-                    (0, int(r.label), "") if r.label.isdigit() else (1, 0, r.label.lower()),
-                    r.first_sessions,
-                    _key(r.success_rate),
-                    _key(r.avg_rating),
-                    _key(r.previous_rate),
-                    _key(r.trend),
-                ),
+        self._drops = dict(drops or {})
+        with_drops = len(self.columns) > COL_DROP
+        self._rows = []
+        for r in rows:
+            drop = self._drops.get(r.key)
+            texts = (
+                r.label,
+                str(r.first_sessions),
+                _pct(r.success_rate),
+                "–" if r.avg_rating is None else f"{r.avg_rating:.2f}",
+                _pct(r.previous_rate),
+                trend_text(r.trend),
             )
-            for r in rows
-        ]
+            keys: tuple[Any, ...] = (
+                # Grades in school order (2 before 10), names alphabetically.
+                (0, int(r.label), "") if r.label.isdigit() else (1, 0, r.label.lower()),
+                r.first_sessions,
+                _key(r.success_rate),
+                _key(r.avg_rating),
+                _key(r.previous_rate),
+                _key(r.trend),
+            )
+            if with_drops:
+                texts += (drop_text(drop),)
+                keys += (_key(drop.relative_drop if drop is not None else None),)
+            self._rows.append((r, texts, keys))
         self._apply_sort()
         self.endResetModel()
 
     def row(self, i: int) -> SuccessRow:
         return self._rows[i][0]
 
+    def texts(self) -> list[tuple[str, ...]]:
+        """Every row's texts in the shown order (an export writes these)."""
+        return [t for _r, t, _k in self._rows]
+
+
+def drop_text(drop: SuccessDrop | None) -> str:
+    return "" if drop is None else f"⚠ ▼ {drop.relative_drop * 100:.0f} %"
+
+
+def drop_tooltip(drop: SuccessDrop) -> str:
+    return (
+        f"First-session success down {drop.relative_drop * 100:.0f} % week over week "
+        f"(more than the {drop.threshold * 100:.0f} % alert threshold): "
+        f"{_pct(drop.rate_now)} of {drop.rated_now} rated first sessions over the last 30 "
+        f"days, against {_pct(drop.rate_week_ago)} of {drop.rated_week_ago} in the 30 days "
+        f"to a week ago. The alert rule 'First-session success down' uses these figures."
+    )
+
 
 class FirstSessionStatsViewModel(QObject):
     sig_loaded = Signal(object)
     """A new ``services.first_session_stats.FirstSessionStats``."""
     sig_error = Signal(str)
+    sig_message = Signal(str)
 
     def __init__(
         self,
@@ -152,7 +199,7 @@ class FirstSessionStatsViewModel(QObject):
         self._load = load
         self.period = "week"
         self.stats: FirstSessionStats | None = None
-        self.by_tutor = SuccessTableModel("Tutor", self)
+        self.by_tutor = SuccessTableModel("Tutor", self, with_drops=True)
         self.by_subject = SuccessTableModel("Subject", self)
         self.by_segment = SuccessTableModel("Grade", self)
 
@@ -177,10 +224,16 @@ class FirstSessionStatsViewModel(QObject):
         if stats.period != self.period:
             return  # an older request; the newer one is on its way
         self.stats = stats
-        self.by_tutor.set_rows(stats.by_tutor)
+        self.by_tutor.set_rows(stats.by_tutor, stats.drops)
         self.by_subject.set_rows(stats.by_subject)
         self.by_segment.set_rows(stats.by_segment)
         self.sig_loaded.emit(stats)
+
+    def export_table(self, model: SuccessTableModel, path: str, what: str) -> bool:
+        """``model``'s rows as shown, to ``path`` (CSV) on a worker."""
+        return export_shown(
+            self.runner, model, path, what, self.sig_message.emit, self.sig_error.emit
+        )
 
     def summary(self) -> str:
         s = self.stats
@@ -190,10 +243,18 @@ class FirstSessionStatsViewModel(QObject):
         red = sum(r.flag == "red" for r in s.by_tutor)
         green = sum(r.flag == "green" for r in s.by_tutor)
         subjects = [r.label for r in s.by_subject if r.flag == "red"]
+        drops = len(s.drops)
         parts = [
             f"Last {name} ({s.start:%d %b} – {s.end:%d %b}): {_pct(s.overall_rate)} of rated "
             f"first sessions were 4+ ({_pct(s.previous_overall_rate)} the {name} before)",
             f"{red} tutors below 70 % (red), {green} top performers (green)",
+            (
+                f"{drops} tutor{'s' if drops != 1 else ''} down more than "
+                f"{next(iter(s.drops.values())).threshold * 100:.0f} % week over week "
+                "(tinted, ⚠)"
+                if drops
+                else "no tutor's success down week over week beyond the alert threshold"
+            ),
             (
                 "subjects below 60 %: " + ", ".join(subjects)
                 if subjects

@@ -18,6 +18,8 @@ import shiboken6
 from PySide6.QtCore import Qt
 from sqlalchemy import delete, insert
 
+from services.customer_churn_view import customer_churn_view
+from services.customer_velocity import customer_velocity
 from services.customers import customer_bundle, grade_order, list_customers
 from services.db.models import Customer, TutoringSession
 from services.first_session_stats import first_session_stats
@@ -66,6 +68,8 @@ def page(qtbot, runner, scored_demo):
         runner,
         load_list=lambda: list_customers(engine),
         load_first_sessions=lambda period: first_session_stats(engine, period),
+        load_velocity=lambda: customer_velocity(engine),
+        load_churn=lambda: customer_churn_view(engine),
         parent=runner,
     )
     detail = CustomerDetailViewModel(
@@ -358,7 +362,8 @@ def test_the_window_opens_a_customer_by_target_and_from_a_search(qtbot, make_win
 
 
 def test_a_cancelled_export_stops_and_leaves_no_file(scored_demo, tmp_path):
-    from viewmodels.customers import ExportCancelled, export_customers
+    from services.export import ExportCancelled
+    from viewmodels.customers import export_customers
     from viewmodels.tasks import TaskState
 
     p = prepare_customers(list_customers(scored_demo["engine"]).rows)
@@ -372,3 +377,130 @@ def test_a_cancelled_export_stops_and_leaves_no_file(scored_demo, tmp_path):
     with pytest.raises(ExportCancelled):  # not reported as "cannot write"
         export_customers(str(gone), p.columns, np.arange(len(p)), state)
     assert not gone.exists() and [f.name for f in tmp_path.iterdir()] == ["all.csv"]
+
+
+def test_the_cancel_button_stops_a_running_export_and_leaves_no_file(
+    qtbot, page, tmp_path, monkeypatch
+):
+    """The export's worker is held after its first row until the Cancel button has been
+    clicked, so the cancel lands mid-file whatever the machine's speed."""
+    import threading
+
+    import viewmodels.customers as vmc
+
+    release = threading.Event()
+    real_rows_of = vmc.rows_of
+
+    def held(columns, view):
+        for n, row in enumerate(real_rows_of(columns, view)):
+            if n == 1:
+                release.wait(30)
+            yield row
+
+    monkeypatch.setattr(vmc, "rows_of", held)
+    monkeypatch.setattr(vmc, "EXPORT_PROGRESS_EVERY", 1)  # check the cancel on every row
+    out = tmp_path / "customers.csv"
+    assert page.export_cancel.isHidden()
+    try:
+        assert page.export_to(str(out))
+        assert not page.export_cancel.isHidden() and not page.export_progress.isHidden()
+        assert not page.export_button.isEnabled()
+    except AssertionError:
+        release.set()  # never leave the worker waiting
+        raise
+    with qtbot.waitSignal(page.vm.sig_export_finished, timeout=60_000) as done:
+        qtbot.mouseClick(page.export_cancel, Qt.MouseButton.LeftButton)
+        assert not page.export_cancel.isEnabled()  # clicked once: the worker is stopping
+        release.set()
+    assert done.args[0] is False and "cancelled" in done.args[1]
+    assert not out.exists() and list(tmp_path.iterdir()) == []  # no partial, no temp file
+    assert page.export_cancel.isHidden() and page.export_progress.isHidden()
+    assert page.export_button.isEnabled()
+
+
+def test_velocity_and_churn_tabs_load_when_first_shown_and_draw(qtbot, page, tmp_path):
+    from ui.theme import DARK
+
+    velocity, churn = page.vm.velocity, page.vm.churn
+    assert not velocity.loaded and not churn.loaded  # nothing computed before shown
+    with qtbot.waitSignal(velocity.sig_loaded, timeout=120_000) as sig:
+        page.tabs.setCurrentWidget(page.velocity)
+    v = sig.args[0]
+    tab = page.velocity
+    assert tab.stack.currentWidget() is not tab.empty and v.cohorts
+    assert "Loading" not in tab.summary.text() and "cohort" in tab.summary.text()
+    # One heatmap row per cohort, censored cells blank (NaN), never past a cohort's reach.
+    grid = tab.heatmap.grid
+    assert grid.shape[0] == len(v.cohorts) == tab.heatmap.image.image.shape[0]
+    for row, c in zip(grid, v.cohorts, strict=True):
+        assert (
+            np.isfinite(row[: c.weeks_observed]).all() and np.isnan(row[c.weeks_observed :]).all()
+        )
+    assert len(tab.retention.series) == sum(len(c.retention) >= 2 for c in v.cohorts) >= 2
+    assert tab.cohort_table.model().rowCount() == len(v.cohorts)
+    assert sum(tab.frequency.values[0]) == sum(v.frequency_counts) > 1000
+    assert tab.segments.labels == ["< 0.5", "0.5–1", "1–2", "2+"]
+    # Hover read-outs name what is under the mouse.
+    assert "sessions per customer" in tab.heatmap.hover_at(0.5, 0.5)
+    assert "active customers" in tab.frequency.hover_at(0, 1)
+    assert "churned" in tab.segments.hover_at(0, 0.1)
+    assert "median" in tab.time_to.hover_at(-0.2, 1)
+    x, y = tab.retention.series[0][1][0], tab.retention.series[0][2][0]
+    assert "% of" in tab.retention.hover_at(x, y)
+
+    with qtbot.waitSignal(churn.sig_loaded, timeout=120_000) as sig:
+        page.tabs.setCurrentWidget(page.churn)
+    view = sig.args[0]
+    ct = page.churn
+    scored = [r for r in page.vm.customer_list.rows if r.p_churn_30d is not None]
+    assert view.scored == len(scored) == sum(ct.histogram.counts) > 1000
+    assert "Scored" in ct.summary.text()
+    assert [line.value() for line in ct.histogram.cut_lines] == pytest.approx([4.5, 9.5, 13.5])
+    assert "customers" in ct.histogram.hover_at(0, 1)
+    channels = {r.channel.replace("_", " ") or "unknown" for r in scored}
+    assert {g.group for g in view.dimension("Channel")} == channels
+    assert len(ct.groups.labels) == len(channels)
+    ct.dimension.setCurrentIndex(ct.dimension.findData("Velocity"))
+    assert [lab.split(" (")[0] for lab in ct.groups.labels] == [
+        g.group for g in view.dimension("Velocity")
+    ]
+    assert "mean P(churn 30 d)" in ct.groups.hover_at(0.01, 0)
+    funnel = [s.customers for s in view.funnel]
+    assert funnel == sorted(funnel, reverse=True) and funnel[0] > funnel[-1]
+    assert ct.funnel_table.model().rowCount() == len(view.funnel) == 6
+    assert ct.group_table.model().rowCount() == len(view.groups)
+
+    # Each table exports what it shows.
+    out = tmp_path / "funnel.csv"
+    with qtbot.waitSignal(churn.sig_message, timeout=30_000):
+        churn.export_table(churn.funnel_table, str(out), "the funnel")
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        written = [tuple(r) for r in csv.reader(fh)]
+    assert written[1:] == churn.funnel_table.rows()
+
+    # Shown again: nothing recomputed; the dark theme recolours the charts in place.
+    page.tabs.setCurrentWidget(page.velocity)
+    assert not page.vm.runner.is_running("customers-velocity")
+    page.apply_theme(DARK)
+    assert tab.frequency.plot.backgroundBrush().color().name() == DARK.card
+    assert ct.histogram.plot.backgroundBrush().color().name() == DARK.card
+
+
+def test_first_sessions_tab_marks_week_over_week_drops(qtbot, page):
+    from viewmodels.first_session_stats import COL_DROP, DROP_ROLE, DROP_TINT
+
+    vm = page.vm.first_sessions
+    with qtbot.waitSignal(vm.sig_loaded, timeout=60_000) as sig:
+        page.tabs.setCurrentWidget(page.first_sessions)
+    stats = sig.args[0]
+    model = vm.by_tutor
+    marked = {
+        model.row(r).key
+        for r in range(model.rowCount())
+        if model.index(r, COL_DROP).data(DROP_ROLE) is not None
+    }
+    assert marked == {r.key for r in stats.by_tutor if r.key in stats.drops}
+    for r in range(model.rowCount()):
+        tinted = model.index(r, 1).data(Qt.ItemDataRole.BackgroundRole) == DROP_TINT
+        assert tinted == (model.row(r).key in stats.drops)
+    assert "week over week" in page.first_sessions.summary.text()

@@ -12,6 +12,7 @@ from html import escape
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -25,12 +26,17 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QStackedWidget,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from ui.pages.customer_churn import ChurnTab
+from ui.pages.customer_velocity import VelocityTab, export_button
+from ui.theme import Theme
 from ui.widgets import RISK_COLORS, EmptyState, RiskBadgeDelegate, default_column_widths
 from viewmodels.customers import (
     COL_CHURN,
@@ -42,7 +48,7 @@ from viewmodels.customers import (
     CustomerDetailViewModel,
     CustomersViewModel,
 )
-from viewmodels.first_session_stats import PERIOD_NAMES, FirstSessionStatsViewModel
+from viewmodels.first_session_stats import COL_DROP, PERIOD_NAMES, FirstSessionStatsViewModel
 from viewmodels.tutor_profile import TextTableModel
 
 TIER_COLORS = {
@@ -70,6 +76,26 @@ def _table(model: Any, chars: tuple[int, ...]) -> QTableView:
     t.verticalHeader().setDefaultSectionSize(26)
     default_column_widths(t, chars)
     return t
+
+
+def _titled(title: str, extra: QWidget) -> QHBoxLayout:
+    row = QHBoxLayout()
+    label = QLabel(title)
+    label.setWordWrap(True)
+    row.addWidget(label, 1)
+    row.addWidget(extra)
+    return row
+
+
+class DropDelegate(QStyledItemDelegate):
+    """The WoW-drop column in the warning colour and bold, so a flagged tutor stands out
+    beyond the row tint."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        super().initStyleOption(option, index)
+        if index.data():
+            option.font.setBold(True)
+            option.palette.setColor(option.palette.ColorRole.Text, QColor(RISK_COLORS["High"]))
 
 
 def badge(text: str, color: str) -> str:
@@ -220,7 +246,7 @@ class FirstSessionsTab(QWidget):
         self.summary = QLabel("Loading…")
         self.summary.setObjectName("muted")
         self.summary.setWordWrap(True)
-        self.tutors = _table(vm.by_tutor, (18, 8, 8, 8, 8, 0))
+        self.tutors = _table(vm.by_tutor, (18, 8, 8, 8, 8, 9, 0))
         self.subjects = _table(vm.by_subject, (14, 8, 8, 8, 8, 0))
         self.segments = _table(vm.by_segment, (10, 8, 8, 8, 8, 0))
         for t in (self.tutors, self.subjects, self.segments):
@@ -228,16 +254,31 @@ class FirstSessionsTab(QWidget):
         self.tutors.horizontalHeader().setSortIndicator(1, Qt.SortOrder.DescendingOrder)
         self.subjects.horizontalHeader().setSortIndicator(2, Qt.SortOrder.AscendingOrder)
         self.segments.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
+        self.tutors.setItemDelegateForColumn(COL_DROP, DropDelegate(self.tutors))
+        self.exports = {
+            name: export_button(title, lambda p, m=model, t=title: vm.export_table(m, p, t))
+            for name, title, model in (
+                ("tutors", "First-session success by tutor", vm.by_tutor),
+                ("subjects", "First-session success by subject", vm.by_subject),
+                ("segments", "First-session success by grade", vm.by_segment),
+            )
+        }
         bar = QHBoxLayout()
         bar.addWidget(self.period)
         bar.addWidget(self.summary, 1)
         right = QVBoxLayout()
-        right.addWidget(QLabel("By subject (below 60 % flagged red)"))
+        right.addLayout(_titled("By subject (below 60 % flagged red)", self.exports["subjects"]))
         right.addWidget(self.subjects, 3)
-        right.addWidget(QLabel("By customer grade"))
+        right.addLayout(_titled("By customer grade", self.exports["segments"]))
         right.addWidget(self.segments, 2)
         left = QVBoxLayout()
-        left.addWidget(QLabel("By tutor (below 70 % red, top performers green)"))
+        left.addLayout(
+            _titled(
+                "By tutor (below 70 % red, top performers green; ⚠ tinted: down more than "
+                "20 % week over week, the alert rule)",
+                self.exports["tutors"],
+            )
+        )
         left.addWidget(self.tutors, 1)
         body = QHBoxLayout()
         body.addLayout(left, 3)
@@ -294,6 +335,11 @@ class CustomersPage(QWidget):
         self.export_progress.setMaximumWidth(120)
         self.export_progress.hide()
         bar.addWidget(self.export_progress)
+        self.export_cancel = QPushButton("Cancel export")
+        self.export_cancel.setToolTip("Stop the export; nothing is written to the file")
+        self.export_cancel.clicked.connect(self._cancel_export)
+        self.export_cancel.hide()
+        bar.addWidget(self.export_cancel)
         self.export_button = QPushButton("Export CSV…")
         self.export_button.clicked.connect(self._export_csv)
         bar.addWidget(self.export_button)
@@ -327,6 +373,14 @@ class CustomersPage(QWidget):
         if vm.first_sessions is not None:
             self.first_sessions = FirstSessionsTab(vm.first_sessions)
             self.tabs.addTab(self.first_sessions, "First sessions")
+        self.velocity: VelocityTab | None = None
+        if vm.velocity is not None:
+            self.velocity = VelocityTab(vm.velocity)
+            self.tabs.addTab(self.velocity, "Velocity")
+        self.churn: ChurnTab | None = None
+        if vm.churn is not None:
+            self.churn = ChurnTab(vm.churn)
+            self.tabs.addTab(self.churn, "Churn")
         self.tabs.currentChanged.connect(self._on_tab)
 
         self.detail = CustomerDetailView(detail)
@@ -376,8 +430,12 @@ class CustomersPage(QWidget):
         self.count.setText(f"{shown:,} of {total:,} customers · {when}")
 
     def _on_tab(self, index: int) -> None:
-        if self.tabs.widget(index) is self.first_sessions and self.first_sessions is not None:
+        widget = self.tabs.widget(index)
+        if widget is self.first_sessions and self.first_sessions is not None:
             self.first_sessions.vm.load()
+        for tab in (self.velocity, self.churn):
+            if tab is not None and widget is tab:
+                tab.vm.ensure_loaded()  # computed once, when first shown
 
     def _open_from_list(self, index: QModelIndex) -> None:
         cid = index.data(CUSTOMER_ID_ROLE)
@@ -396,12 +454,24 @@ class CustomersPage(QWidget):
         if started:
             self.export_progress.setValue(0)
             self.export_progress.show()
+            self.export_cancel.setEnabled(True)
+            self.export_cancel.show()
             self.export_button.setEnabled(False)
         return started
 
+    def _cancel_export(self) -> None:
+        if self.vm.cancel_export():
+            self.export_cancel.setEnabled(False)  # the worker stops at its next check
+
     def _on_export_finished(self, _ok: bool, _message: str) -> None:
         self.export_progress.hide()
+        self.export_cancel.hide()
         self.export_button.setEnabled(True)
+
+    def apply_theme(self, theme: Theme) -> None:
+        for tab in (self.velocity, self.churn):
+            if tab is not None:
+                tab.apply_theme(theme)
 
     # ------------------------------------------------------------------ public
 
@@ -432,3 +502,9 @@ class CustomersPage(QWidget):
             self.detail_vm.reload()
         if self.first_sessions is not None and self.tabs.currentWidget() is self.first_sessions:
             self.first_sessions.vm.load()
+        for tab in (self.velocity, self.churn):
+            if tab is None:
+                continue
+            tab.vm.invalidate()  # new data: recomputed when shown, not behind the user's back
+            if self.tabs.currentWidget() is tab and self.stack.currentWidget() is self.tabs:
+                tab.vm.ensure_loaded()
