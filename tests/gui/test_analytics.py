@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from services.analytics import compute_analytics
+from services.analytics.stats import Comparison
 from services.db.engine import make_engine
 from services.db.migrate import migrate
 from ui.pages.dashboard import DashboardPage
@@ -40,7 +41,7 @@ def runner(qtbot):
 
 
 def _fake_report(n_rows: int = 2) -> SimpleNamespace:
-    row = SimpleNamespace(
+    row = Comparison(
         feature="x", label="X", mean_a=2.0, mean_b=1.0, n_a=10, n_b=10, t=3.0, p=0.0004,
         p_adjusted=0.002, cohen_d=1.2, cliff_delta=0.6, skewed=False, in_definition=False,
         meaning="Stars higher in 80 % of pairs (large)", fmt="{:.1f}",
@@ -49,12 +50,33 @@ def _fake_report(n_rows: int = 2) -> SimpleNamespace:
         label="Jun 2026", size=4, weeks=(0, 1, 2), retained=(1.0, 0.75, 0.5),
         still_active=(4, 3, 2),
     )  # fmt: skip
+    import pandas as pd
+
+    at = pd.Timestamp("2026-11-20 12:00", tz="UTC")
     return SimpleNamespace(
-        retention=SimpleNamespace(cohorts=(cohort,)),
+        observed_until=at,
+        run_as_of=None,
+        retention=SimpleNamespace(
+            cohorts=(cohort,),
+            history_start=at - pd.Timedelta(days=180),
+            settled_until=at - pd.Timedelta(days=30),
+            skipped_before=3,
+        ),
         heatmap=None,
-        star_lagging=SimpleNamespace(rows=(row,) * n_rows),
+        star_lagging=SimpleNamespace(
+            rows=(row,) * n_rows,
+            n_star=5,
+            n_lagging=5,
+            star_cutoff=90.0,
+            lagging_cutoff=40.0,
+            tutors=50,
+            measure="performance score",
+        ),
         first_sessions=None,
-        missing={"heatmap": "No risk scores yet"},
+        missing={
+            "heatmap": "No risk scores yet",
+            "first_sessions": "Too few rated first sessions",
+        },
         seconds={"load": 0.1},
     )
 
@@ -244,3 +266,33 @@ def test_effectiveness_is_measured_once_and_not_again_when_already_measured(qtbo
         vm.set_active(True)
     assert fresh.loads == 1  # the first showing measures, later ones do not
     assert measured.loads == 0  # the Interventions page measured it already
+
+
+def test_the_button_cancels_a_computation_under_way(qtbot, runner):
+    from ui.pages.analytics import AnalyticsPage
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow(**kw):
+        started.set()
+        release.wait(10)
+        if kw["cancel"].is_set():
+            raise InterruptedError("cancelled")
+        return _fake_report()
+
+    vm = AnalyticsViewModel(runner, slow, parent=runner)
+    page = AnalyticsPage(vm)
+    qtbot.addWidget(page)
+    page.show()  # shown: the first computation starts
+    qtbot.waitUntil(started.is_set, timeout=5_000)
+    assert page.refresh_button.text() == "Cancel"
+    page.refresh_button.click()
+    release.set()
+    qtbot.waitUntil(lambda: not vm.loading, timeout=5_000)
+    assert page.refresh_button.text() == "Recompute"
+    assert page.status.text().startswith("Cancelled") and vm.report is None and vm.stale
+    with qtbot.waitSignal(vm.sig_loaded, timeout=5_000):
+        page.refresh_button.click()
+    assert page.status.text().startswith("Data up to 20 Nov 2026")
+    assert page.retention_stack.currentIndex() == 1 and page.heatmap_stack.currentIndex() == 0
+    assert page.stars_stack.currentIndex() == 1 and page.first_stack.currentIndex() == 0

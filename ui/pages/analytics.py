@@ -330,7 +330,7 @@ class AnalyticsPage(QWidget):
         self.status = _note("Analytics load when this tab is first shown.")
         self.refresh_button = QPushButton("Recompute")
         self.refresh_button.setToolTip("Recompute every section from the local database")
-        self.refresh_button.clicked.connect(vm.load)
+        self.refresh_button.clicked.connect(self._refresh_or_cancel)
         head = QHBoxLayout()
         head.addWidget(self.status, 1)
         head.addWidget(self.refresh_button)
@@ -435,10 +435,22 @@ class AnalyticsPage(QWidget):
 
     # ------------------------------------------------------------------ reactions
 
+    def _refresh_or_cancel(self) -> None:
+        if self.vm.loading:
+            self.vm.cancel()
+        else:
+            self.vm.load()
+
     def _on_loading(self, loading: bool) -> None:
-        self.refresh_button.setEnabled(not loading)
+        self.refresh_button.setText("Cancel" if loading else "Recompute")
         if loading:
             self.status.setText("Computing the analytics…")
+        elif self.status.text().startswith("Computing"):  # cancelled: nothing new shown
+            self.status.setText(
+                "Cancelled; the sections below are from the last complete computation."
+                if self.vm.report is not None
+                else "Cancelled: Recompute computes every section."
+            )
 
     def _on_progress(self, text: str) -> None:
         if self.vm.loading:
