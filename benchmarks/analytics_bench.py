@@ -8,8 +8,8 @@ from the database, every section (target < 5 s).
    the heatmap and the star/lagging split read the real volume; training the models at
    full scale would take minutes and measure nothing here.
 2. A fresh process computes the analytics once cold (imports, first read) and then three
-   more times; the figure is the best warm run, with its sections' split, and the cold
-   one for information.
+   more times; the figure is the best warm run (wall clock), with its CPU time and its
+   sections' split, and the cold one for information.
 
 Run alone: ``.venv/bin/python -m benchmarks.analytics_bench``.
 """
@@ -38,13 +38,13 @@ report = compute_analytics(engine)
 cold = time.perf_counter() - t
 best = None
 for _ in range(3):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     report = compute_analytics(engine)
-    s = time.perf_counter() - t
+    s, cpu = time.perf_counter() - t, time.process_time() - c
     if best is None or s < best[0]:
-        best = (s, report.seconds)
+        best = (s, report.seconds, cpu)
 print(json.dumps({
-    "cold_seconds": cold, "seconds": best[0], "sections": best[1],
+    "cold_seconds": cold, "seconds": best[0], "sections": best[1], "cpu_seconds": best[2],
     "missing": report.missing, "cohorts": len(report.retention.cohorts),
     "tutors_scored": report.heatmap.tutors if report.heatmap else 0,
     "first_sessions": report.first_sessions.sessions if report.first_sessions else 0,
@@ -96,6 +96,14 @@ def rows(m: dict[str, object]) -> list[dict[str, object]]:
             "unit": "s",
             "target": TARGET_S,
             "ok": seconds < TARGET_S and not m["missing"],
+        },
+        {
+            # CPU time of that run: what the computation costs on a machine others share.
+            "name": "analytics.full.compute_cpu_seconds",
+            "value": round(float(m["cpu_seconds"]), 3),  # type: ignore[arg-type]
+            "unit": "s",
+            "target": None,
+            "ok": True,
         },
         {
             "name": "analytics.full.cold_seconds",
