@@ -142,3 +142,36 @@ def test_churn_view_model_series_tables_and_export(qtbot, runner, tmp_path):
     assert written[0] == list(vm.group_table.columns)
     assert written[2][1] == "'=evil"  # the export helper neutralises formulas
     assert [r[2] for r in written[1:]] == ["4", "1", "5"]
+
+
+def test_both_tabs_show_their_empty_state_on_an_empty_database(qtbot, runner, tmp_path):
+    from services.customer_churn_view import customer_churn_view
+    from services.customer_velocity import customer_velocity
+    from services.customers import customer_bundle, list_customers
+    from services.db.engine import make_engine
+    from services.db.migrate import migrate
+    from ui.pages.customers import CustomersPage
+    from viewmodels.customers import CustomerDetailViewModel, CustomersViewModel
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    migrate(engine)
+    try:
+        vm = CustomersViewModel(
+            runner,
+            load_list=lambda: list_customers(engine),
+            load_velocity=lambda: customer_velocity(engine),
+            load_churn=lambda: customer_churn_view(engine),
+            parent=runner,
+        )
+        detail = CustomerDetailViewModel(
+            runner, load_bundle=lambda cid: customer_bundle(engine, cid), parent=runner
+        )
+        page = CustomersPage(vm, detail)
+        qtbot.addWidget(page)
+        for tab in (page.velocity, page.churn):
+            with qtbot.waitSignal(tab.vm.sig_loaded, timeout=30_000):
+                page.tabs.setCurrentWidget(tab)
+            assert tab.stack.currentWidget() is tab.empty
+            assert tab.empty.title.text()
+    finally:
+        engine.dispose()
