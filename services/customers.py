@@ -18,6 +18,9 @@ the results to the GUI thread whole.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -229,12 +232,31 @@ _PRED_NUMBERS: tuple[tuple[str, Any], ...] = (
 )
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a million short-lived tuples and 50,000
+    rows are allocated: its full passes over that growing heap cost 0.3-0.5 s of the
+    list's load at full scale, and none of these objects form cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def list_customers(engine: Engine) -> CustomerList:
     """Every customer (not deleted on the server) with the newest scores; see module doc.
 
     Column-wise: the customers and the run's predictions come back as raw columns and
     are aligned by position with numpy (no Row objects, no per-value conversion calls);
     only the final ``CustomerRow`` construction is a loop."""
+    with _gc_paused():
+        return _list_customers(engine)
+
+
+def _list_customers(engine: Engine) -> CustomerList:
     c, p = Customer.__table__.c, CustomerPrediction.__table__.c
     comp = p.components
     with engine.connect() as conn:
