@@ -148,6 +148,17 @@ class VelocityViewModel(CustomerTabViewModel):
         ]
         return labels, list(v.frequency_counts)
 
+    def frequency_ticks(self) -> list[str]:
+        """Short axis labels, the bins' lower edges ("0", "0.5", ..., "4+"): full ranges
+        side by side overlap at a laptop's width; the read-out names the range."""
+        v = self.velocity
+        if v is None:
+            return []
+        e = v.frequency_edges
+        return [
+            _edge(e[i]) if math.isfinite(e[i + 1]) else f"{_edge(e[i])}+" for i in range(len(e) - 1)
+        ]
+
     def segments(self) -> tuple[list[str], list[float], list[int], list[int]]:
         """Segment labels, churn rate in % (NaN: nobody in it), customers, churned."""
         v = self.velocity

@@ -85,6 +85,7 @@ def test_velocity_loads_once_when_shown_and_keeps_censored_weeks_empty(qtbot, ru
     assert all(math.isnan(x) for x in to3) and n3 == [1, 1]
     bins, counts = vm.frequency()
     assert bins[0] == "0–0.5" and bins[-1] == "4+" and counts[4] == 1
+    assert vm.frequency_ticks()[:3] == ["0", "0.5", "1"] and vm.frequency_ticks()[-1] == "4+"
     names, rates, ns, churned = vm.segments()
     assert names[0] == "< 0.5 / week" and churned == [2, 0, 0, 0]
     assert rates[0] == 25.0 and math.isnan(rates[1]) and ns == [8, 0, 3, 1]

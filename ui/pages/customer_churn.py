@@ -19,14 +19,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from ui.customer_charts import BarChart, bar_color
-from ui.pages.customer_velocity import export_button, small_table
+from ui.pages.customer_velocity import export_button, scroll_area, small_table
 from ui.theme import LIGHT, Theme
 from ui.widgets import RISK_COLORS, EmptyState, panel
 from viewmodels.customer_churn import DIMENSIONS, ChurnViewModel
@@ -66,6 +65,7 @@ class RiskHistogram(BarChart):
             self.bars[0].setOpts(
                 brushes=[pg.mkBrush(c) for c in colors], pens=[pg.mkPen(c) for c in colors]
             )
+        self.plot.setXRange(-0.9, n - 0.4, padding=0)  # room for the "0" under the first edge
         # Ticks on the bin edges (every 10 points), not under the bars' centres.
         self.plot.getAxis("bottom").setTicks(
             [[(i - 0.5, f"{edges[i] * 100:.0f}") for i in range(0, n + 1, 2) if i < len(edges)]]
@@ -153,11 +153,7 @@ class ChurnTab(QWidget):
         bl.setContentsMargins(0, 0, 6, 0)
         bl.addWidget(self.summary)
         bl.addLayout(grid, 1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(body)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.scroll = scroll
+        scroll = self.scroll = scroll_area(body)
 
         self.empty = EmptyState(
             "No customers yet",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
@@ -46,6 +47,25 @@ def export_button(title: str, save: Any) -> QPushButton:
     return button
 
 
+def wrap_titles(body: QWidget) -> None:
+    """Panel titles wrap instead of setting the page's minimum width: unwrapped, the
+    long chart titles in the theme's bold font made a 1280-pixel window scroll
+    sideways and cut the right-hand charts off."""
+    for label in body.findChildren(QLabel, "panelTitle"):
+        label.setWordWrap(True)
+
+
+def scroll_area(body: QWidget) -> QScrollArea:
+    """A vertical-only scroll area around ``body`` (the charts shrink to the width)."""
+    wrap_titles(body)
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(body)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return scroll
+
+
 def small_table(model: Any, chars: tuple[int, ...]) -> QTableView:
     from ui.pages.customers import _table  # one table style for the whole page
 
@@ -66,7 +86,7 @@ class VelocityTab(QWidget):
         self.heatmap = CohortHeatmap("weeks since joining")
         self.retention = LineChart("customers with a session (%)", "weeks since joining")
         self.time_to = BarChart("median days from the 1st session", "signup cohort (month)")
-        self.frequency = BarChart("active customers", "sessions per week (last 30 days)")
+        self.frequency = BarChart("active customers", "sessions per week, last 30 days (bins from)")
         self.segments = BarChart("churned within 30 days (%)", "sessions per week before")
         self.cohort_table = small_table(vm.cohort_table, (8, 6, 4, 6, 5, 4, 4, 4, 8, 0))
         self.segment_table = small_table(vm.segment_table, (10, 6, 5, 0))
@@ -81,23 +101,21 @@ class VelocityTab(QWidget):
         grid = QGridLayout()
         grid.setSpacing(10)
         grid.addWidget(
-            panel(
-                "Sessions per customer, by week since joining (rows: signup month)", self.heatmap
-            ),
+            panel("Sessions per customer by week since joining", self.heatmap),
             0,
             0,
             1,
             3,
         )
         grid.addWidget(
-            panel("Retention: share of the cohort with a session in week k", self.retention),
+            panel("Retention: share with a session in week k", self.retention),
             0,
             3,
             1,
             3,
         )
         grid.addWidget(panel("Time to the 2nd and 3rd session", self.time_to), 1, 0, 1, 2)
-        grid.addWidget(panel("Session frequency (active customers)", self.frequency), 1, 2, 1, 2)
+        grid.addWidget(panel("Session frequency", self.frequency), 1, 2, 1, 2)
         grid.addWidget(panel("Churn by velocity segment", self.segments), 1, 4, 1, 2)
         grid.addWidget(panel("Cohorts", self.cohort_table, extra=self.cohort_export), 2, 0, 1, 4)
         grid.addWidget(panel("Segments", self.segment_table, extra=self.segment_export), 2, 4, 1, 2)
@@ -108,11 +126,7 @@ class VelocityTab(QWidget):
         bl.setContentsMargins(0, 0, 6, 0)
         bl.addWidget(self.summary)
         bl.addLayout(grid, 1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(body)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.scroll = scroll
+        scroll = self.scroll = scroll_area(body)
 
         self.empty = EmptyState(
             "No customer sessions yet",
@@ -197,7 +211,7 @@ class VelocityTab(QWidget):
         bins, counts = vm.frequency()
         total = sum(counts) or 1
         self.frequency.set_bars(
-            bins,
+            vm.frequency_ticks(),
             [("customers", counts, bar_color(t, "accent"))],
             hover=lambda i, _s: (
                 f"{bins[i]} sessions a week: {counts[i]:,} active customers "
