@@ -39,7 +39,6 @@ SESSION_COLUMNS = (
 )  # fmt: skip
 # ... and what only the window's first sessions need besides (their own context).
 FIRST_SESSION_COLUMNS = ("id", "customer_id", "subject", "reschedule_count", "technical_issue")
-ENGAGEMENT_TYPES = ("login", "message_reply")
 
 
 def load_analytics_frames(
@@ -55,31 +54,14 @@ def load_analytics_frames(
     empty = MarketFrames.empty()
     with engine.connect() as conn:
         observed = _observed(conn, engine)
-        since = observed - pd.Timedelta(days=engagement_days)
-        if also_since is not None:
-            since = min(since, also_since)
-        tutors = _read(conn, engine, "tutors", COLUMNS["tutors"])
+    since = observed - pd.Timedelta(days=engagement_days)
+    if also_since is not None:
+        since = min(since, also_since)
+    with engine.connect() as conn:
         sessions = _read(conn, engine, "sessions", SESSION_COLUMNS)
-        s = resource_table("sessions")
-        firsts = _read(
-            conn,
-            engine,
-            "sessions",
-            FIRST_SESSION_COLUMNS,
-            s.c.first_session.is_(True),
-            s.c.start_time >= (observed - pd.Timedelta(days=first_session_days)).to_pydatetime(),
-        )
-        e = resource_table("engagement_events")
-        engagement = _read(
-            conn,
-            engine,
-            "engagement",
-            COLUMNS["engagement"],
-            e.c.occurred_at >= since.to_pydatetime(),
-            e.c.event_type.in_(ENGAGEMENT_TYPES),
-        )
-        customers = _read(conn, engine, "customers", ("id", "student_age"))
-        availability = _last_slots(conn, engine, observed)
+        engagement = _engagement(conn, engine, since)
+        tutors = _read(conn, engine, "tutors", COLUMNS["tutors"])
+    firsts, customers, availability = _side_reads(engine, observed, first_session_days)
     # Reading half a million rows' subjects and customers to use 50,000 of them would
     # double the read: the window's first sessions bring theirs.
     context = firsts.set_index("id").reindex(sessions["id"].to_numpy())
@@ -96,6 +78,26 @@ def load_analytics_frames(
         interventions=empty.interventions,
         observed_until=observed,
     ).validate()
+
+
+def _side_reads(
+    engine: Engine, observed: pd.Timestamp, first_session_days: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The window's first sessions' context, the customers' ages, the last slots."""
+    s = resource_table("sessions")
+    start = (observed - pd.Timedelta(days=first_session_days)).to_pydatetime()
+    with engine.connect() as conn:
+        firsts = _read(
+            conn,
+            engine,
+            "sessions",
+            FIRST_SESSION_COLUMNS,
+            s.c.first_session.is_(True),
+            s.c.start_time >= start,
+        )
+        customers = _read(conn, engine, "customers", ("id", "student_age"))
+        availability = _last_slots(conn, engine, observed)
+    return firsts, customers, availability
 
 
 def _observed(conn: Any, engine: Engine) -> pd.Timestamp:
@@ -139,6 +141,32 @@ def _fetch(conn: Any, engine: Engine, query: Any) -> list[Any]:
         return cursor.fetchall()
     finally:
         cursor.close()
+
+
+def _engagement(conn: Any, engine: Engine, since: pd.Timestamp) -> pd.DataFrame:
+    """Logins and replies since ``since``, one query per type: the type is then known
+    without reading 400,000 copies of the word "login" (and ids are not needed)."""
+    e = resource_table("engagement_events")
+    parts = []
+    for kind, cols in (("login", ("tutor_id", "occurred_at")), ("message_reply", _REPLY)):
+        q = select(*(e.c[c] for c in cols)).where(
+            e.c.deleted_at.is_(None),
+            e.c.event_type == kind,
+            e.c.occurred_at >= since.to_pydatetime(),
+        )
+        rows = _fetch(conn, engine, q)
+        part = pd.DataFrame.from_records(rows, columns=list(cols))
+        part["event_type"] = kind
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True)
+    out.insert(0, "id", np.arange(1, len(out) + 1, dtype=np.int64))
+    out["tutor_id"] = pd.to_numeric(out["tutor_id"], errors="coerce").astype("Int64")
+    out["occurred_at"] = _to_utc(out["occurred_at"])
+    out["response_minutes"] = pd.to_numeric(out.get("response_minutes"), errors="coerce")
+    return out[list(COLUMNS["engagement"])]
+
+
+_REPLY = ("tutor_id", "occurred_at", "response_minutes")
 
 
 def _last_slots(conn: Any, engine: Engine, observed: pd.Timestamp) -> pd.DataFrame:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from ml.features._events import equals
 from services.analytics.cohorts import Retention, retention_curves
 from services.analytics.data import load_analytics_frames
 from services.analytics.first_session_drivers import (
@@ -110,7 +111,7 @@ def compute_analytics(
         reason = "No risk scores yet: they appear after the first scoring run."
         missing["heatmap"] = missing["star_lagging"] = reason
     else:
-        active = tutors.index[tutors["status"].astype(str) == "active"]
+        active = tutors.index[equals(tutors["status"], "active")]
         scored = predictions[predictions.index.isin(active)]
         tenure = (run_as_of - starts.reindex(scored.index)) / DAY
         say("Churn risk by subject and tenure")
@@ -176,7 +177,7 @@ def _tutor_table(
     ]
     e = engagement
     recent = e[
-        (e["event_type"].astype(str) == "message_reply")
+        equals(e["event_type"], "message_reply")
         & (e["occurred_at"] < as_of)
         & (e["occurred_at"] >= as_of - pd.Timedelta(days=REPLY_DAYS))
     ]
@@ -194,7 +195,7 @@ def _rated_first_sessions(
     ok = (
         first
         & rated
-        & (s["status"].astype(str) == "completed").to_numpy()
+        & equals(s["status"], "completed")
         & (s["start_time"] >= start).to_numpy()
         & (s["end_time"] < end).to_numpy()
     )
