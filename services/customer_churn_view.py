@@ -35,7 +35,7 @@ from services.customer_frames import (
     raw_columns,
 )
 from services.customer_velocity import SEGMENTS
-from services.customers import _session_mix, latest_customer_run, score_settings
+from services.customers import latest_customer_run, score_settings, session_mix
 from services.db.models import CustomerPrediction
 
 RISK_BIN = 0.05
@@ -114,7 +114,7 @@ def _predictions(conn: Connection, run_id: int) -> pd.DataFrame:
 def main_subjects(conn: Connection) -> pd.Series:
     """customer_id -> the subject of most of their sessions (ties alphabetical): the
     first of the list's subjects (``services.customers``), the same definition."""
-    mix = _session_mix(conn)
+    mix = session_mix(conn)
     ids = [cid for cid, (subjects, _tutor) in mix.items() if subjects]
     return pd.Series(
         [mix[cid][0][0] for cid in ids], index=np.asarray(ids, dtype=np.int64), dtype=object

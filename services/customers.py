@@ -170,7 +170,7 @@ def _first_per_group(group: np.ndarray, item: np.ndarray) -> tuple[np.ndarray, n
     return g[order], i[order]
 
 
-def _session_mix(conn: Connection) -> dict[int, tuple[tuple[str, ...], int | None]]:
+def session_mix(conn: Connection) -> dict[int, tuple[tuple[str, ...], int | None]]:
     """Per customer: subjects (most sessions first) and the main tutor (most sessions),
     over every session (cancelled ones too: a booking says what they study).
 
@@ -285,7 +285,7 @@ def _list_customers(engine: Engine) -> CustomerList:
                 ).where(p.run_id == run.id),
                 3 + len(_PRED_NUMBERS),
             )
-        mix = _session_mix(conn)
+        mix = session_mix(conn)
         tutor_names = _tutor_names(conn)
         alerts = _open_alert_counts(conn)
     settings = score_settings(run.thresholds if run is not None else None)

@@ -5,11 +5,13 @@ group, the drop-off funnel).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
 from viewmodels.customer_tabs import CustomerTabViewModel, pct
+from viewmodels.tasks import TaskRunner
 from viewmodels.tutor_profile import TextTableModel
 
 if TYPE_CHECKING:  # imported where used: SQLAlchemy and pandas stay out of start-up
@@ -26,7 +28,13 @@ class ChurnViewModel(CustomerTabViewModel):
     task_name = "customers-churn"
     title = "Customer churn"
 
-    def __init__(self, runner: Any, *, load: Any, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        runner: TaskRunner,
+        *,
+        load: Callable[[], Any],
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(runner, load=load, parent=parent)
         self.group_table = TextTableModel(GROUP_COLUMNS, self)
         self.funnel_table = TextTableModel(FUNNEL_COLUMNS, self)

@@ -8,12 +8,14 @@ point there (not a zero), and the charts leave the gap.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QObject
 
 from viewmodels.customer_tabs import CustomerTabViewModel, pct
+from viewmodels.tasks import TaskRunner
 from viewmodels.tutor_profile import TextTableModel
 
 if TYPE_CHECKING:  # imported where used: SQLAlchemy and pandas stay out of start-up
@@ -48,7 +50,13 @@ class VelocityViewModel(CustomerTabViewModel):
     task_name = "customers-velocity"
     title = "Customer velocity"
 
-    def __init__(self, runner: Any, *, load: Any, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        runner: TaskRunner,
+        *,
+        load: Callable[[], Any],
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(runner, load=load, parent=parent)
         self.cohort_table = TextTableModel(COHORT_COLUMNS, self)
         self.segment_table = TextTableModel(SEGMENT_COLUMNS, self)
