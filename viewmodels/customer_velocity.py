@@ -188,7 +188,9 @@ class VelocityViewModel(CustomerTabViewModel):
         return (
             f"As of {v.as_of:%d %b %Y %H:%M} UTC · cohorts: customers who joined since the "
             f"session history begins ({since}); a cohort shows week k only once its last "
-            f"customer has completed it · frequency: sessions per week over the last 30 "
+            f"customer has completed it · time to the 2nd/3rd session: median over the "
+            f"customers who got there (a young cohort's are its quick ones so far) · "
+            f"frequency: sessions per week over the last 30 "
             f"days of the {active:,} active customers · churn by segment: velocity in the 30 "
             f"days before {v.segment_reference:%d %b}, churned in the 30 days after"
         )
