@@ -10,10 +10,9 @@ false alarms in a normal week.
    instant, as the app runs it after each sync's scoring (five weeks read from the
    database, streams, checks). Target: under 5 s.
 3. End to end: an anomaly of every metric is injected over HTTP (``POST
-   /sandbox/anomalies``) into 18:00-22:00 UTC after the anchor, the clock advances to
-   22:00, an incremental sync pulls it, the rule runs again: which metrics it raised.
-   (Ratings arrive minutes to a day after a session, so at the window's end only part
-   of its ratings exist.)
+   /sandbox/anomalies``) into 18:00-22:00 UTC (the session metrics on evenings of their
+   own), the clock advances to 22:00, an incremental sync pulls it, the rule runs
+   again: which metrics it raised.
 4. Catch rate per metric: the synced five weeks before the anchor loaded as the rule
    loads them; in each of 18 four-hour windows (6 days x ending 18:00, 22:00 and 02:00
    UTC: US afternoon and evening, when the marketplace is busy) one metric misbehaves
@@ -47,6 +46,12 @@ WINDOW_HOURS = 4
 WINDOW_ENDS_UTC = (18, 22, 26)  # 26: 02:00 the next day
 QUIET_END_UTC = 14
 DAYS = 6
+# End to end, one evening each (18:00-22:00 UTC from the anchor's day on).
+PHASES = (
+    ("bookings", "inbound_calls", "logins", "cancellation_rate"),
+    ("no_show_rate",),
+    ("average_rating",),
+)
 
 
 def _rule_seconds(engine: Any, as_of: datetime) -> tuple[float, list[Any]]:
@@ -97,23 +102,32 @@ def measure(scale: str = "full") -> dict[str, Any]:
             out["alerts_at_anchor"] = sorted(f.subject_id for f in found)
 
             http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"})
-            start = (ANCHOR + timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            injected = {}
-            for metric in ("bookings", "cancellation_rate", "average_rating",
-                           "no_show_rate", "inbound_calls", "logins"):  # fmt: skip
-                r = http.post(
-                    "/sandbox/anomalies",
-                    json={"metric": metric, "start": start, "hours": WINDOW_HOURS, "keep": 0.3},
-                )
-                r.raise_for_status()
-                injected[metric] = r.json()
-            at = ANCHOR + timedelta(hours=6 + WINDOW_HOURS)
-            http.post("/sandbox/clock/advance", json={"hours": 6 + WINDOW_HOURS}).raise_for_status()
+            injected, caught, now = [], set(), ANCHOR
+            # The session metrics each get their own evening: a cancellation surge and a
+            # no-show surge in the same hours would leave too few sessions held to judge.
+            for day, metrics in enumerate(PHASES):
+                first = ANCHOR.replace(hour=18) + timedelta(days=day)
+                for metric in metrics:
+                    r = http.post(
+                        "/sandbox/anomalies",
+                        json={"metric": metric, "start": first.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                              "hours": WINDOW_HOURS, "keep": 0.3},
+                    )  # fmt: skip
+                    r.raise_for_status()
+                    injected.append(metric)
+                at = first + timedelta(hours=WINDOW_HOURS)
+                hours = (at - now).total_seconds() / 3600
+                http.post("/sandbox/clock/advance", json={"hours": hours}).raise_for_status()
+                now = at
+                sync_s = _sync(engine, url)
+                detect_s, found = _rule_seconds(engine, at)
+                caught |= {f.subject_id for f in found} & set(metrics)
+                if day == 0:
+                    out["incremental_sync_seconds"] = sync_s
+                    out["detection_after_sync_seconds"] = detect_s
             http.close()
-            out["incremental_sync_seconds"] = _sync(engine, url)
-            out["detection_after_sync_seconds"], found = _rule_seconds(engine, at)
             out["e2e_injected"] = sorted(injected)
-            out["e2e_caught"] = sorted(f.subject_id for f in found)
+            out["e2e_caught"] = sorted(caught)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
