@@ -54,6 +54,7 @@ class _Chart(QWidget):
         self.empty_text.setZValue(20)
         self.plot.addItem(self.empty_text, ignoreBounds=True)
         self._theme = LIGHT
+        self.idle_text = ""  # the read-out when the mouse is over nothing (a legend, say)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
@@ -70,7 +71,7 @@ class _Chart(QWidget):
             self.empty_text.setPos((x0 + x1) / 2, (y0 + y1) / 2)
 
     def set_readout(self, text: str) -> None:
-        self.readout.setText(text or " ")
+        self.readout.setText(text or self.idle_text or " ")
         self.plot.setToolTip(text)
 
     def _moved(self, pos: Any) -> None:
@@ -340,6 +341,13 @@ class CohortHeatmap(_Chart):
         )
         self.plot.setXRange(0, max(n_cols, 1), padding=0)
         self.plot.setYRange(0, max(n_rows, 1), padding=0)
+        # No colour bar: the scale in words under the chart, where the read-out goes.
+        self.idle_text = (
+            f"Light 0, dark {hi:.2f} sessions per customer; blank: the week is not over for "
+            "the whole cohort yet. Hover a cell for its figures."
+            if finite.size
+            else ""
+        )
         self.show_empty("" if finite.size else empty)
         self.set_readout("")
 

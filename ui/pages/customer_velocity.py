@@ -86,7 +86,7 @@ class VelocityTab(QWidget):
         self.heatmap = CohortHeatmap("weeks since joining")
         self.retention = LineChart("customers with a session (%)", "weeks since joining")
         self.time_to = BarChart("median days from the 1st session", "signup cohort (month)")
-        self.frequency = BarChart("active customers", "sessions per week, last 30 days (bins from)")
+        self.frequency = BarChart("active customers", "sessions / week, last 30 days")
         self.segments = BarChart("churned within 30 days (%)", "sessions per week before")
         self.cohort_table = small_table(vm.cohort_table, (8, 6, 4, 6, 5, 4, 4, 4, 8, 0))
         self.segment_table = small_table(vm.segment_table, (10, 6, 5, 0))
@@ -117,8 +117,10 @@ class VelocityTab(QWidget):
         grid.addWidget(panel("Time to the 2nd and 3rd session", self.time_to), 1, 0, 1, 2)
         grid.addWidget(panel("Session frequency", self.frequency), 1, 2, 1, 2)
         grid.addWidget(panel("Churn by velocity segment", self.segments), 1, 4, 1, 2)
-        grid.addWidget(panel("Cohorts", self.cohort_table, extra=self.cohort_export), 2, 0, 1, 4)
-        grid.addWidget(panel("Segments", self.segment_table, extra=self.segment_export), 2, 4, 1, 2)
+        # The tables below the charts at full width: side by side they hid their last
+        # columns behind a scroll bar at a laptop's width.
+        grid.addWidget(panel("Cohorts", self.cohort_table, extra=self.cohort_export), 2, 0, 1, 6)
+        grid.addWidget(panel("Segments", self.segment_table, extra=self.segment_export), 3, 0, 1, 3)
         for col in range(6):
             grid.setColumnStretch(col, 1)
         body = QWidget()
