@@ -23,13 +23,19 @@ def add_parser(sub: Any) -> None:
 
 
 def run(ctx: Any, args: argparse.Namespace) -> int:
-    from services.forecasting import ForecastingError, run_forecast, slots_json
+    from services.forecasting import ForecastingError, balance_from, run_forecast, slots_json
 
     def progress(message: str) -> None:
         print(f"... {message}", file=sys.stderr, flush=True)
 
     try:
-        result = run_forecast(ctx.engine(args.database), trigger="cli", progress=progress)
+        # The shortage/surplus thresholds of Preferences, as the app's forecast job uses.
+        result = run_forecast(
+            ctx.engine(args.database),
+            trigger="cli",
+            progress=progress,
+            balance=balance_from(ctx.settings.alerts),
+        )
     except ForecastingError as exc:
         print(f"tutormax: {exc}", file=sys.stderr)
         return EXIT_USAGE

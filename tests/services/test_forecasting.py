@@ -212,6 +212,20 @@ def test_cli_forecast_prints_figures_and_slots(synced, capsys, monkeypatch):
     assert cli.main(["forecast", "--database", db]) == 0
     text = capsys.readouterr().out
     assert "daily MAPE" in text and "total" in text and "shortage slots" in text
+    # The thresholds of Preferences apply to the command too: coverage below 200 % counts
+    # as short (most hours of the tiny world), and only 72+ hours ahead.
+    from services.settings import load_settings, save_settings
+    from tutormax_desktop.context import AppContext
+
+    path = AppContext.load().paths.settings_file
+    settings = load_settings(path)
+    settings.alerts.shortage_coverage, settings.alerts.surplus_coverage = 2.0, 3.0
+    settings.alerts.shortage_lead_hours = 72.0
+    save_settings(settings, path)
+    assert cli.main(["forecast", "--json", "--database", db]) == 0
+    strict = json.loads(capsys.readouterr().out)["shortage_slots"]
+    assert len(strict) > len(out["shortage_slots"])
+    assert all(s["lead_hours"] >= 72 for s in strict)
 
 
 def test_an_empty_database_says_to_sync_first(tmp_path, capsys):
