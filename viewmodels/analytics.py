@@ -62,9 +62,10 @@ class ComparisonModel(QAbstractTableModel):
             "What this means",
             names[0].capitalize(),
             names[1].capitalize(),
-            "Cohen's d",
-            "Cliff's δ",
-            "p (Welch)",
+            # Short titles leave the verdict its width; the tooltips name them in full.
+            "d",
+            "δ",
+            "p",
             "Adj. p",
         )
         self._rows: list[Any] = []
@@ -89,10 +90,11 @@ class ComparisonModel(QAbstractTableModel):
                 None,
                 f"Mean of the {names[0]}",
                 f"Mean of the {names[1]}",
-                "Mean difference in pooled standard deviations (0.2 small, 0.5 medium, 0.8 large)",
-                "P(a member of the first group is above one of the second) minus the "
-                "reverse; rank-based, robust to skew. Rows are sorted by its size.",
-                "Welch's t-test (unequal variances), two-sided",
+                "Cohen's d: the mean difference in pooled standard deviations (0.2 small, "
+                "0.5 medium, 0.8 large)",
+                "Cliff's δ: P(a member of the first group is above one of the second) minus "
+                "the reverse; rank-based, robust to skew. Rows are sorted by its size.",
+                "p-value of Welch's t-test (unequal variances), two-sided",
                 "Benjamini-Hochberg: corrected for testing every row of this table at once. "
                 "Below 0.05: unlikely to be chance.",
             )[section]

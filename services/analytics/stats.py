@@ -153,7 +153,8 @@ def compare(
 
 def sentence(row: dict, names: tuple[str, str], q: float) -> str:
     """'Stars higher in 89 % of pairs (large)': the verdict in words; the means are in
-    their own columns beside it."""
+    their own columns beside it, and a feature that is part of the groups' definition is
+    marked there (``in_definition``), not in the sentence."""
     a, b = names
     delta = row["cliff_delta"]
     if not math.isfinite(delta) or not math.isfinite(row["mean_a"]):
@@ -168,9 +169,7 @@ def sentence(row: dict, names: tuple[str, str], q: float) -> str:
         share = (1 + abs(delta)) / 2
         verdict = f"{higher.capitalize()} higher in {share * 100:.0f} % of pairs ({size})"
         if not (math.isfinite(q) and q < 0.05):
-            verdict += ", could be chance"
-    if row["in_definition"]:
-        verdict += "; part of the score"
+            verdict += ", may be chance"
     return verdict
 
 

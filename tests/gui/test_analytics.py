@@ -23,6 +23,8 @@ from viewmodels.dashboard import DashboardViewModel
 from viewmodels.intervention_effects import EffectivenessViewModel
 from viewmodels.tasks import SORT_ROLE, TaskRunner
 
+TOOLTIP = Qt.ItemDataRole.ToolTipRole
+
 
 @pytest.fixture(scope="module", autouse=True)
 def _collect_while_qt_lives():
@@ -194,16 +196,18 @@ def test_the_analytics_tab_shows_every_section_on_the_scored_demo(qtbot, runner,
     assert a.stars_table.height() >= st.rowCount() * 20  # every row visible
     headers = [st.headerData(c, Qt.Orientation.Horizontal) for c in range(st.columnCount())]
     assert headers[:4] == ["Feature", "What this means", "Stars", "Lagging"]
-    assert headers[DELTA_COLUMN] == "Cliff's δ" and headers[-1] == "Adj. p"
+    assert headers[DELTA_COLUMN] == "δ" and headers[-1] == "Adj. p"
+    assert "Cliff's δ" in st.headerData(DELTA_COLUMN, Qt.Orientation.Horizontal, TOOLTIP)
     deltas = [abs(float(st.index(r, DELTA_COLUMN).data())) for r in range(st.rowCount())]
     assert deltas == sorted(deltas, reverse=True)
     assert all(st.index(r, 1).data() for r in range(st.rowCount()))
-    # The words are not cut off at the real window's width: the verdict wraps.
-    view = a.stars_table
-    longest = max(range(st.rowCount()), key=lambda r: len(st.index(r, 1).data()))
-    width = view.fontMetrics().horizontalAdvance(st.index(longest, 1).data())
-    lines = -(-width // max(view.horizontalHeader().sectionSize(1) - 8, 1))
-    assert view.rowHeight(longest) >= lines * view.fontMetrics().height()
+    # The words are not cut off in the real window's content width (1000 px here).
+    for view in (a.stars_table, a.first_table):
+        m = view.model()
+        widest = max(
+            view.fontMetrics().horizontalAdvance(m.index(r, 1).data()) for r in range(m.rowCount())
+        )
+        assert widest + 12 <= view.horizontalHeader().sectionSize(1), view
     assert "Top 10 %" in a.stars_note.text()
     # First sessions: numeric drivers and the factor table.
     assert a.first_stack.currentIndex() == 1

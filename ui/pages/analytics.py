@@ -42,7 +42,7 @@ def _table(model: Any, widths: tuple[int, ...], stretch: int | None = None) -> Q
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     view.setAlternatingRowColors(True)
-    view.setWordWrap(True)  # the verdict wraps rather than being cut off
+    view.setWordWrap(False)
     view.setTextElideMode(Qt.TextElideMode.ElideRight)
     view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     header = view.horizontalHeader()
@@ -52,16 +52,12 @@ def _table(model: Any, widths: tuple[int, ...], stretch: int | None = None) -> Q
     else:
         header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
     default_column_widths(view, widths)
-    # A column resized (the window, the stretching verdict): rows re-measured.
-    header.sectionResized.connect(lambda *_: _fit_rows(view))
     return view
 
 
 def _fit_rows(view: QTableView) -> None:
-    """Small tables inside the scrolling page: every row measured (wrapped verdicts) and
-    the table tall enough for all, so the page scrolls and the table does not. A few
-    dozen rows: the measuring that would stall a big table costs nothing here."""
-    view.resizeRowsToContents()
+    """Small tables inside the scrolling page: tall enough for every row, so the page
+    scrolls and the table does not."""
     height = view.horizontalHeader().height() + 2 * view.frameWidth()
     height += sum(view.rowHeight(r) for r in range(view.model().rowCount()))
     view.setFixedHeight(max(height + 2, 80))
@@ -118,7 +114,7 @@ class AnalyticsPage(QWidget):
         self.heatmap_stack = _stack(self.heatmap_empty, body)
 
         # Stars vs lagging
-        self.stars_table = _table(vm.stars, (24, 0, 7, 7, 7, 7, 7, 7), stretch=1)
+        self.stars_table = _table(vm.stars, (24, 0, 7, 7, 6, 6, 7, 7), stretch=1)
         self.stars_note = _note()
         body = QWidget()
         bl = QVBoxLayout(body)
@@ -129,7 +125,7 @@ class AnalyticsPage(QWidget):
         self.stars_stack = _stack(self.stars_empty, body)
 
         # First sessions
-        self.first_table = _table(vm.first_sessions, (27, 0, 7, 7, 7, 7, 7, 7), stretch=1)
+        self.first_table = _table(vm.first_sessions, (27, 0, 7, 7, 6, 6, 7, 7), stretch=1)
         self.factors_table = _table(vm.factors, (26, 0, 9, 9, 10, 8, 9, 9), stretch=1)
         self.first_note = _note()
         self.factors_note = _note(
