@@ -329,14 +329,18 @@ class EffectChart(pg.PlotWidget):
     """Effect on 30-day retention per type (points), its 95 % interval (bars) and the
     naive comparison (hollow marks): created once, updated in place."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, wrap_labels: bool = False) -> None:
         super().__init__(parent)
         self.setMinimumHeight(220)
         self.setMouseEnabled(False, False)
         self.hideButtons()
         self.setMenuEnabled(False)
         self.setLabel("left", "retention vs comparable untreated (points)")
-        self.getAxis("bottom").setHeight(44)  # two-line ticks: the type and its n
+        # Two-line ticks: the type and its n; wrapped types (a narrower place, such as
+        # the Dashboard's Analytics tab, where seven names side by side overlap) take a
+        # line more.
+        self.wrap_labels = wrap_labels
+        self.getAxis("bottom").setHeight(60 if wrap_labels else 44)
         self.addLine(y=0, pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine))
         self.errors = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), beam=0.2)
         self.points = pg.ScatterPlotItem(size=10, symbol="o")
@@ -357,7 +361,7 @@ class EffectChart(pg.PlotWidget):
         ok = np.isfinite(naive)
         self.naive.setData(x[ok], naive[ok])
         ticks = [
-            (i, f"{label}\nn={nt:,}")
+            (i, f"{_wrap(label) if self.wrap_labels else label}\nn={nt:,}")
             for i, (label, nt) in enumerate(zip(data["labels"], data["n_treated"], strict=True))
         ]
         self.getAxis("bottom").setTicks([ticks])
@@ -378,6 +382,18 @@ class EffectChart(pg.PlotWidget):
             axis = self.getAxis(name)
             axis.setPen(pg.mkPen(theme.border))
             axis.setTextPen(pg.mkPen(theme.text))
+
+
+def _wrap(label: str, width: int = 16) -> str:
+    """A label on lines of at most ``width`` characters, split between words
+    ('performance improvement plan' on two)."""
+    lines: list[str] = []
+    for word in label.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += f" {word}"
+        else:
+            lines.append(word)
+    return "\n".join(lines)
 
 
 class RiskBadgeDelegate(QStyledItemDelegate):

@@ -143,8 +143,8 @@ class AnalyticsPage(QWidget):
         self.first_stack = _stack(self.first_empty, body)
 
         # Effectiveness (the Interventions page's measurement and chart)
-        self.effect_chart = EffectChart()
-        self.effect_chart.setFixedHeight(300)
+        self.effect_chart = EffectChart(wrap_labels=True)
+        self.effect_chart.setFixedHeight(330)
         self.effect_status = _note("Measured when this tab is first shown.")
         effect_note = _note(
             "Each point: how many more of the treated tutors were still active 30 days "
@@ -306,7 +306,8 @@ class AnalyticsPage(QWidget):
         self.effect_chart.set_data(data)
         missing = effects.unmeasured()
         self.effect_status.setText(
-            f"As of {effects.as_of[:16] or 'now'}; {sum(data['n_treated']):,} treated tutors "
+            f"As of {effects.as_of[:16].replace('T', ' ') or 'now'} UTC; "
+            f"{sum(data['n_treated']):,} treated tutors "
             "compared."
             + (f" Not enough comparable data yet: {', '.join(missing)}." if missing else "")
         )
