@@ -342,9 +342,11 @@ class CohortHeatmap(_Chart):
         self.plot.setXRange(0, max(n_cols, 1), padding=0)
         self.plot.setYRange(0, max(n_rows, 1), padding=0)
         # No colour bar: the scale in words under the chart, where the read-out goes.
+        # The theme's ramp runs light-to-dark on the light theme, dark-to-light on the dark.
+        low, high = ("dark", "light") if self._theme.dark else ("light", "dark")
         self.idle_text = (
-            f"Light 0, dark {hi:.2f} sessions per customer; blank: the week is not over for "
-            "the whole cohort yet. Hover a cell for its figures."
+            f"{low.capitalize()} 0, {high} {hi:.2f} sessions per customer; blank: the week is "
+            "not over for the whole cohort yet. Hover a cell for its figures."
             if finite.size
             else ""
         )

@@ -481,8 +481,10 @@ def test_velocity_and_churn_tabs_load_when_first_shown_and_draw(qtbot, page, tmp
     # Shown again: nothing recomputed; the dark theme recolours the charts in place.
     page.tabs.setCurrentWidget(page.velocity)
     assert not page.vm.runner.is_running("customers-velocity")
+    assert tab.heatmap.readout.text().startswith("Light 0, dark")  # the scale in words
     page.apply_theme(DARK)
     assert tab.frequency.plot.backgroundBrush().color().name() == DARK.card
+    assert tab.heatmap.readout.text().startswith("Dark 0, light")  # the ramp is reversed
     assert ct.histogram.plot.backgroundBrush().color().name() == DARK.card
 
 
