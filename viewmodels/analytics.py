@@ -345,8 +345,9 @@ class AnalyticsViewModel(QObject):
         self.sig_loaded.emit(report)
 
     def _on_failed(self, exc: BaseException, _trace: str) -> None:
+        self._stale = True  # tried again the next time the tab is shown
         if isinstance(exc, InterruptedError):
-            return  # cancelled: stays stale, loads again when shown
+            return  # cancelled by the user: no error to report
         self.sig_error.emit(f"The analytics could not be computed: {exc}")
 
     # ------------------------------------------------------------------ accessors

@@ -147,6 +147,7 @@ def test_a_failure_is_reported_and_a_cancel_keeps_it_stale(qtbot, runner):
     with qtbot.waitSignal(vm.sig_error, timeout=5_000):
         vm.load()
     assert "database is locked" in errors[-1]
+    assert vm.stale  # a failure is tried again the next time the tab is shown
     assert fmt_p(float("nan")) == "–" and fmt_p(0.0123) == "0.012"
 
 
