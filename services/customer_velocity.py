@@ -12,8 +12,9 @@ Definitions (``services.customer_frames`` for joined, churned and session):
 - Censoring of both: a cohort has a point for week *k* only when its *last* customer to
   join has completed week *k* by the data time; no partial weeks, no partial cohorts.
 - **time to 2nd and 3rd session**: days from a customer's first session to their second
-  (third); the median over the cohort's customers who got there (customers still on
-  their way are not in it: a young cohort's median is of its quick customers so far).
+  (third); the median and the middle half (25th-75th percentile) over the cohort's
+  customers who got there (customers still on their way are not in it: a young
+  cohort's figures are of its quick customers so far).
 - **session frequency**: sessions per week over the last 30 days (the tenure clipped to
   7-30 days, the churn model's ``sessions_per_week``) of every customer active at the
   data time (joined and not churned), in half-session bins.
@@ -68,6 +69,9 @@ class CohortRow:
     median_days_to_2nd: float | None
     reached_3rd: int
     median_days_to_3rd: float | None
+    # The middle half (25th-75th percentile) of the same days, for the spread.
+    iqr_days_to_2nd: tuple[float, float] | None = None
+    iqr_days_to_3rd: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +104,12 @@ class CustomerVelocity:
 
 def _median(values: pd.Series) -> float | None:
     return None if values.empty else float(values.median())
+
+
+def _iqr(values: pd.Series) -> tuple[float, float] | None:
+    if values.empty:
+        return None
+    return float(values.quantile(0.25)), float(values.quantile(0.75))
 
 
 def _nth_gap(sessions: pd.DataFrame) -> pd.DataFrame:
@@ -156,6 +166,8 @@ def cohort_rows(frames: CustomerFrames, max_weeks: int = MAX_WEEKS) -> tuple[Coh
                 median_days_to_2nd=_median(to2),
                 reached_3rd=len(to3),
                 median_days_to_3rd=_median(to3),
+                iqr_days_to_2nd=_iqr(to2),
+                iqr_days_to_3rd=_iqr(to3),
             )
         )
     return tuple(rows)

@@ -123,6 +123,7 @@ class BarChart(_Chart):
         self._hover: Hover | None = None
         self.legend: Any = None
         self._names: list[str] = []
+        self.bar_texts: list[pg.TextItem] = []  # numbers on the bars (first series)
 
     def set_bars(
         self,
@@ -132,8 +133,10 @@ class BarChart(_Chart):
         hover: Hover | None = None,
         value_range: tuple[float, float] | None = None,
         empty: str = "No data yet",
+        texts: Sequence[str] | None = None,
     ) -> None:
-        """``series``: (name, values per category, colour); a legend when several."""
+        """``series``: (name, values per category, colour); a legend when several;
+        ``texts``: a label per category written at the end of the first series' bar."""
         self.labels = list(labels)
         self.values = [np.asarray(v, dtype=float) for _n, v, _c in series]
         self.colors = [c for _n, _v, c in series]
@@ -172,9 +175,30 @@ class BarChart(_Chart):
         else:
             self.plot.setXRange(-0.6, n - 0.4, padding=0)
             self.plot.setYRange(lo, hi, padding=0)
+        self._place_texts(list(texts or []), hi)
         has_data = any(v.size and np.isfinite(v).any() and np.nansum(v) > 0 for v in self.values)
         self.show_empty("" if has_data else empty)
         self.set_readout("")
+
+    def _place_texts(self, texts: list[str], top: float) -> None:
+        while len(self.bar_texts) < len(texts):
+            anchor = (0, 0.5) if self.horizontal else (0.5, 1.0)
+            item = pg.TextItem("", anchor=anchor, color=self._theme.text)
+            self.plot.addItem(item, ignoreBounds=True)
+            self.bar_texts.append(item)
+        first = np.nan_to_num(self.values[0]) if self.values else np.zeros(0)
+        k = max(1, len(self.values))
+        for i, item in enumerate(self.bar_texts):
+            text = texts[i] if i < len(texts) and i < len(first) else ""
+            item.setText(text)
+            item.setVisible(bool(text))
+            if text:
+                pos = i - 0.4 + 0.8 / k / 2
+                value = float(first[i]) + top * 0.01
+                if self.horizontal:
+                    item.setPos(value, pos)
+                else:
+                    item.setPos(pos, value)
 
     def _legend(self, series: Sequence[tuple[str, Sequence[float], str]]) -> None:
         if len(series) < 2:
@@ -207,6 +231,8 @@ class BarChart(_Chart):
     def apply_theme(self, theme: Theme) -> None:
         super().apply_theme(theme)
         self._style_legend()
+        for item in self.bar_texts:
+            item.setColor(theme.text)
 
 
 class LineChart(_Chart):

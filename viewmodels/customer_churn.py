@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # imported where used: SQLAlchemy and pandas stay out of star
 # The service's dimensions, kept here too so the tab builds its selector before the
 # first load without importing the service (pandas) at start-up.
 DIMENSIONS = ("Channel", "Subject", "Tutor consistency", "Velocity")
-GROUP_COLUMNS = ("Dimension", "Group", "Customers", "Mean P(churn 30 d)", "High or Critical")
+GROUP_COLUMNS = ("Dimension", "Group", "Customers", "Mean risk", "At High+")
 FUNNEL_COLUMNS = ("Stage", "Customers", "Of sign-ups", "Of the stage before")
 
 

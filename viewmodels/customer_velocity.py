@@ -145,6 +145,14 @@ class VelocityViewModel(CustomerTabViewModel):
             [c.reached_3rd for c in cs],
         )
 
+    def spread(self, i: int, nth: int) -> tuple[float, float] | None:
+        """The middle half of the days to the ``nth`` (2 or 3) session of cohort ``i``."""
+        v = self.velocity
+        if v is None or not 0 <= i < len(v.cohorts):
+            return None
+        c = v.cohorts[i]
+        return c.iqr_days_to_2nd if nth == 2 else c.iqr_days_to_3rd
+
     def frequency(self) -> tuple[list[str], list[int]]:
         v = self.velocity
         if v is None:

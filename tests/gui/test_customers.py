@@ -468,6 +468,8 @@ def test_velocity_and_churn_tabs_load_when_first_shown_and_draw(qtbot, page, tmp
     funnel = [s.customers for s in view.funnel]
     assert funnel == sorted(funnel, reverse=True) and funnel[0] > funnel[-1]
     assert ct.funnel_table.model().rowCount() == len(view.funnel) == 6
+    on_bars = [t.toPlainText() for t in ct.funnel_chart.bar_texts]
+    assert on_bars == [f"{s.share_of_signups * 100:.0f} %" for s in view.funnel]
     assert ct.group_table.model().rowCount() == len(view.groups)
 
     # Each table exports what it shows.

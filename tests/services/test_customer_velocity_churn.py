@@ -145,6 +145,8 @@ def test_cohorts_sessions_per_week_retention_and_time_to_nth(engine):
     assert (june.with_first, june.reached_2nd, june.reached_3rd) == (2, 2, 1)
     assert june.median_days_to_2nd == pytest.approx(8.0)  # median of 2 and 14
     assert june.median_days_to_3rd == pytest.approx(8.0)
+    assert june.iqr_days_to_2nd == pytest.approx((5.0, 11.0))  # 2 + 12/4, 2 + 3 * 12/4
+    assert june.iqr_days_to_3rd == pytest.approx((8.0, 8.0))
 
     october = cohorts["2026-10"]
     # E joined 27 Oct: 24.5 days, 3 complete weeks. Its 18 Nov session is in week 3,
@@ -153,7 +155,7 @@ def test_cohorts_sessions_per_week_retention_and_time_to_nth(engine):
     assert october.sessions_per_week == pytest.approx([1.0, 0.0, 0.0])
     assert october.retention == pytest.approx([1.0, 0.0, 0.0])
     assert october.median_days_to_2nd == pytest.approx(21.0)
-    assert october.median_days_to_3rd is None
+    assert october.median_days_to_3rd is None and october.iqr_days_to_3rd is None
 
     november = cohorts["2026-11"]  # D joined 4.5 days ago: no complete week at all
     assert november.weeks_observed == 0 and november.retention == ()

@@ -128,7 +128,8 @@ class ChurnTab(QWidget):
         self.dimension.currentIndexChanged.connect(lambda _i: self._render_groups())
         self.groups = BarChart("mean P(churn 30 d), %", horizontal=True, minimum_height=220)
         self.funnel_chart = BarChart("customers", "stage", minimum_height=180)
-        self.group_table = small_table(vm.group_table, (14, 20, 9, 14, 0))
+        self.group_table = small_table(vm.group_table, (12, 18, 8, 8, 0))
+        self.group_table.setMinimumHeight(260)
         self.funnel_table = small_table(vm.funnel_table, (14, 10, 10, 0))
         self.group_export = export_button(
             "Churn risk by group", lambda p: vm.export_table(vm.group_table, p, "risk by group")
@@ -142,10 +143,19 @@ class ChurnTab(QWidget):
         grid.addWidget(panel("Risk distribution: P(churn 30 d)", self.histogram), 0, 0)
         grid.addWidget(panel("Mean risk by", self.groups, extra=self.dimension), 0, 1)
         grid.addWidget(panel("Drop-off funnel", self.funnel_chart), 1, 0)
+        grid.addWidget(panel("Funnel", self.funnel_table, extra=self.funnel_export), 1, 1)
+        # Full width: beside a chart its last columns hid behind a scroll bar.
         grid.addWidget(
-            panel("Risk by group", self.group_table, extra=self.group_export), 1, 1, 2, 1
+            panel(
+                "Risk by group: mean P(churn 30 d), share at High or Critical",
+                self.group_table,
+                extra=self.group_export,
+            ),
+            2,
+            0,
+            1,
+            2,
         )
-        grid.addWidget(panel("Funnel", self.funnel_table, extra=self.funnel_export), 2, 0)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
         body = QWidget()
@@ -204,6 +214,7 @@ class ChurnTab(QWidget):
             [("customers", n, bar_color(self._theme, "accent"))],
             hover=stage,
             empty="No customer joined since the session history began",
+            texts=["" if x is None else f"{x * 100:.0f} %" for x in of_signups],
         )
 
     def _render_groups(self) -> None:

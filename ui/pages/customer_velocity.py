@@ -196,8 +196,10 @@ class VelocityTab(QWidget):
             days, n, which = (to2, n2, "2nd") if s == 0 else (to3, n3, "3rd")
             if math.isnan(days[i]):
                 return f"{labels[i]}: nobody has had a {which} session yet"
+            iqr = vm.spread(i, 2 if s == 0 else 3)
+            middle = f" (middle half {iqr[0]:.0f}–{iqr[1]:.0f})" if iqr else ""
             return (
-                f"{labels[i]}: median {days[i]:.0f} days from the 1st to the {which} "
+                f"{labels[i]}: median {days[i]:.0f} days{middle} from the 1st to the {which} "
                 f"session, over the {n[i]:,} customers who got there"
             )
 
@@ -233,6 +235,7 @@ class VelocityTab(QWidget):
             [("churn rate", rates, bar_color(t, "red"))],
             hover=seg,
             empty="No customer was active 30 days ago",
+            texts=[f"{r:.1f} %" if n else "" for r, n in zip(rates, ns, strict=True)],
         )
 
     def apply_theme(self, theme: Theme) -> None:
