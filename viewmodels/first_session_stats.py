@@ -37,7 +37,7 @@ DROP_ROLE = Qt.ItemDataRole.UserRole + 51  # the tutor's SuccessDrop, or None
 FLAG_COLORS = {"red": "#dc2626", "green": "#16a34a"}
 # Translucent, so the tint reads on the light and the dark theme alike.
 DROP_TINT = QColor(234, 88, 12, 60)
-COL_DROP = 6
+COL_DROP = 3  # right after Success: it must not scroll out of sight
 PERIOD_NAMES = {"week": "Week", "month": "Month", "quarter": "Quarter"}
 COL_SUCCESS = 2
 MISSING = -1e18
@@ -68,9 +68,11 @@ class SuccessTableModel(QAbstractTableModel):
         self, first_column: str, parent: QObject | None = None, *, with_drops: bool = False
     ) -> None:
         super().__init__(parent)
-        self.columns = (first_column, "First sessions", "Success", "Avg rating", "Before", "Trend")
+        self.with_drops = with_drops
+        columns = (first_column, "First sessions", "Success", "Avg rating", "Before", "Trend")
         if with_drops:
-            self.columns += ("Drop (WoW)",)
+            columns = (*columns[:COL_DROP], "Drop (WoW)", *columns[COL_DROP:])
+        self.columns = columns
         self._rows: list[tuple[SuccessRow, tuple[str, ...], tuple[Any, ...]]] = []
         self._drops: dict[str, SuccessDrop] = {}
         self._sort: tuple[int, Qt.SortOrder] | None = None
@@ -102,7 +104,7 @@ class SuccessTableModel(QAbstractTableModel):
         drop = self._drops.get(row.key)
         if role == DROP_ROLE:
             return drop
-        if drop is not None and len(self.columns) > COL_DROP:
+        if drop is not None and self.with_drops:
             if role == Qt.ItemDataRole.BackgroundRole:
                 return DROP_TINT
             if role == Qt.ItemDataRole.ToolTipRole:
@@ -131,7 +133,6 @@ class SuccessTableModel(QAbstractTableModel):
     ) -> None:
         self.beginResetModel()
         self._drops = dict(drops or {})
-        with_drops = len(self.columns) > COL_DROP
         self._rows = []
         for r in rows:
             drop = self._drops.get(r.key)
@@ -152,9 +153,10 @@ class SuccessTableModel(QAbstractTableModel):
                 _key(r.previous_rate),
                 _key(r.trend),
             )
-            if with_drops:
-                texts += (drop_text(drop),)
-                keys += (_key(drop.relative_drop if drop is not None else None),)
+            if self.with_drops:
+                texts = (*texts[:COL_DROP], drop_text(drop), *texts[COL_DROP:])
+                dropped = _key(drop.relative_drop if drop is not None else None)
+                keys = (*keys[:COL_DROP], dropped, *keys[COL_DROP:])
             self._rows.append((r, texts, keys))
         self._apply_sort()
         self.endResetModel()

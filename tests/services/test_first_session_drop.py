@@ -113,4 +113,7 @@ def test_the_tutor_table_marks_tints_and_explains_the_flagged_row(qapp, engine):
     # The other tables have no such column.
     plain = SuccessTableModel("Subject")
     plain.set_rows(stats.by_subject, stats.drops)
-    assert plain.columnCount() == COL_DROP
+    assert plain.columnCount() == 6 and "Drop (WoW)" not in plain.columns
+    # Sorting by the drop puts the flagged tutor first.
+    model.sort(COL_DROP, Qt.SortOrder.DescendingOrder)
+    assert model.index(0, 0).data() == "Tutor 2"

@@ -246,7 +246,7 @@ class FirstSessionsTab(QWidget):
         self.summary = QLabel("Loading…")
         self.summary.setObjectName("muted")
         self.summary.setWordWrap(True)
-        self.tutors = _table(vm.by_tutor, (18, 8, 8, 8, 8, 9, 0))
+        self.tutors = _table(vm.by_tutor, (18, 8, 8, 9, 8, 8, 0))
         self.subjects = _table(vm.by_subject, (14, 8, 8, 8, 8, 0))
         self.segments = _table(vm.by_segment, (10, 8, 8, 8, 8, 0))
         for t in (self.tutors, self.subjects, self.segments):
