@@ -434,6 +434,10 @@ def export_customers(
     return n
 
 
+def _identity(listing: CustomerList) -> tuple[Any, ...]:
+    return (listing.run_id, listing.as_of, len(listing.rows))
+
+
 class CustomersViewModel(QObject):
     sig_loaded = Signal(object)
     """A new ``services.customers.CustomerList``."""
@@ -443,6 +447,9 @@ class CustomersViewModel(QObject):
     """Share of the export written, 0-1."""
     sig_export_finished = Signal(bool, str)
     """(ok, message)."""
+    sig_tabs_stale = Signal()
+    """A new scoring run (or other customers) arrived: the Velocity and Churn tabs'
+    figures are out of date and recompute when shown (the visible one at once)."""
 
     def __init__(
         self,
@@ -496,9 +503,17 @@ class CustomersViewModel(QObject):
         )
 
     def _on_list(self, result: tuple[CustomerList, PreparedCustomers]) -> None:
+        previous = self.customer_list
         self.customer_list, prepared = result
         self.customers.set_prepared(prepared)
         self.sig_loaded.emit(self.customer_list)
+        if previous is not None and _identity(previous) != _identity(self.customer_list):
+            # The tabs' figures are relative to the scoring run's data time: a reload of
+            # the same run changes nothing there, a new run changes everything.
+            for tab in (self.velocity, self.churn):
+                if tab is not None:
+                    tab.invalidate()
+            self.sig_tabs_stale.emit()
 
     def set_filters(self, **changes: Any) -> None:
         self.customers.set_filters(replace(self.customers.filters, **changes))

@@ -176,3 +176,36 @@ def test_both_tabs_show_their_empty_state_on_an_empty_database(qtbot, runner, tm
             assert tab.empty.title.text()
     finally:
         engine.dispose()
+
+
+def test_a_new_scoring_run_makes_the_tabs_recompute_and_a_plain_reload_does_not(qtbot, runner):
+    from services.customers import CustomerList
+    from viewmodels.customers import CustomersViewModel
+
+    runs = iter([1, 1, 2])
+    velocity_loads: list[int] = []
+
+    def load_list() -> CustomerList:
+        return CustomerList(rows=(), as_of=AS_OF, run_id=next(runs))
+
+    def load_velocity() -> CustomerVelocity:
+        velocity_loads.append(1)
+        return VELOCITY
+
+    vm = CustomersViewModel(runner, load_list=load_list, load_velocity=load_velocity, parent=runner)
+    with qtbot.waitSignal(vm.sig_loaded, timeout=10_000):
+        vm.load()  # run 1
+    with qtbot.waitSignal(vm.velocity.sig_loaded, timeout=10_000):
+        vm.velocity.ensure_loaded()
+    stale: list[bool] = []
+    vm.sig_tabs_stale.connect(lambda: stale.append(True))
+    with qtbot.waitSignal(vm.sig_loaded, timeout=10_000):
+        vm.load()  # run 1 again (the page shown again): nothing to recompute
+    vm.velocity.ensure_loaded()
+    assert velocity_loads == [1] and stale == []
+    with qtbot.waitSignal(vm.sig_loaded, timeout=10_000):
+        vm.load()  # run 2: a new scoring run
+    assert stale == [True]
+    with qtbot.waitSignal(vm.velocity.sig_loaded, timeout=10_000):
+        vm.velocity.ensure_loaded()
+    assert velocity_loads == [1, 1]

@@ -397,6 +397,7 @@ class CustomersPage(QWidget):
         vm.customers.modelReset.connect(self._update_count)
         vm.sig_export_progress.connect(lambda f: self.export_progress.setValue(round(f * 100)))
         vm.sig_export_finished.connect(self._on_export_finished)
+        vm.sig_tabs_stale.connect(self._reload_visible_tab)
 
     # ------------------------------------------------------------------ reactions
 
@@ -436,6 +437,11 @@ class CustomersPage(QWidget):
         for tab in (self.velocity, self.churn):
             if tab is not None and widget is tab:
                 tab.vm.ensure_loaded()  # computed once, when first shown
+
+    def _reload_visible_tab(self) -> None:
+        for tab in (self.velocity, self.churn):
+            if tab is not None and self.tabs.currentWidget() is tab:
+                tab.vm.ensure_loaded()
 
     def _open_from_list(self, index: QModelIndex) -> None:
         cid = index.data(CUSTOMER_ID_ROLE)
