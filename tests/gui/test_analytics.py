@@ -186,6 +186,13 @@ def test_the_analytics_tab_shows_every_section_on_the_scored_demo(qtbot, runner,
     text = a.retention.readout_at(first["weeks"][-1], 100 * first["retained"][-1])
     assert text.startswith(f"{first['label']} · week {first['weeks'][-1]}:")
     assert f"of {first['size']:,})" in text
+    # The same through the mouse: moving over the point shows the read-out on the chart.
+    a.scroll.ensureWidgetVisible(a.retention)
+    qtbot.wait(50)
+    a.retention.scene().sigMouseMoved.emit(
+        a.hover_point(first["weeks"][-1], 100 * first["retained"][-1])
+    )
+    assert a.retention.readout.textItem.toPlainText() == text
     # Heatmap: subjects x 5 bands, grey cells for few tutors.
     h = report.heatmap
     assert a.heatmap_stack.currentIndex() == 1 and len(h.bands) == 5 and len(h.subjects) >= 5
