@@ -9,6 +9,7 @@ import csv
 import math
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 import shiboken6
 
@@ -209,3 +210,34 @@ def test_a_new_scoring_run_makes_the_tabs_recompute_and_a_plain_reload_does_not(
     with qtbot.waitSignal(vm.velocity.sig_loaded, timeout=10_000):
         vm.velocity.ensure_loaded()
     assert velocity_loads == [1, 1]
+
+
+def test_a_mouse_move_over_a_chart_writes_its_read_out(qtbot):
+    from PySide6.QtCore import QPointF
+
+    from ui.customer_charts import BarChart, CohortHeatmap
+
+    chart = BarChart("customers", "stage")
+    qtbot.addWidget(chart)
+    chart.resize(500, 300)
+    chart.show()
+    qtbot.waitExposed(chart)
+    chart.set_bars(
+        ["a", "b"], [("n", [3, 5], "#2563eb")], hover=lambda i, _s: f"bar {i}", texts=["3", "5"]
+    )
+    assert chart.readout.text().strip() == ""
+    vb = chart.plot.getPlotItem().vb
+    chart.plot.scene().sigMouseMoved.emit(vb.mapViewToScene(QPointF(1, 2)))
+    assert chart.readout.text() == "bar 1" and chart.plot.toolTip() == "bar 1"
+
+    heat = CohortHeatmap("weeks")
+    qtbot.addWidget(heat)
+    heat.resize(500, 300)
+    heat.show()
+    qtbot.waitExposed(heat)
+    grid = np.array([[1.0, 0.5], [0.8, np.nan]])
+    heat.set_grid(grid, ["Jun", "Jul"], hover=lambda r, c: f"cell {r} {c}")
+    assert heat.readout.text().startswith("Light 0, dark 1.00")  # the scale, idle
+    vb = heat.plot.getPlotItem().vb
+    heat.plot.scene().sigMouseMoved.emit(vb.mapViewToScene(QPointF(1.5, 1.5)))
+    assert heat.readout.text() == "cell 1 1"
