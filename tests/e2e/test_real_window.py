@@ -86,6 +86,12 @@ def test_real_window_walks_every_page_and_is_screenshotted(xvfb_display, demo_se
     assert summary["retrained"] and summary["rescored"], summary
     assert summary["rollback_target"] is not None, summary
     assert summary["pinned"] == [summary["rollback_target"]]
+    # The Dashboard's Analytics tab and the Customers' Velocity and Churn tabs computed
+    # on the real window's data when first shown.
+    analytics = summary["analytics"]
+    assert not analytics["missing"] and analytics["cohorts"] >= 2, analytics
+    tabs = summary["customer_tabs"]
+    assert tabs["velocity_cohorts"] and tabs["churn_scored"], tabs
     # No tray under bare Xvfb: said once, in the inbox.
     assert summary["tray"] is False and summary["unread"] >= 1
     shots = [Path(p) for p in summary["screenshots"]]
