@@ -578,11 +578,7 @@ class MainWindow(QMainWindow):
         if hasattr(page, "set_filter"):
             page.set_filter(text)
         elif text:
-            self.statusBar().showMessage(
-                "Search on this page comes with its issue; Interventions and System "
-                "(rejects) can be searched now.",
-                5000,
-            )
+            self.statusBar().showMessage("This page has nothing to search", 5000)
 
     def _on_busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)

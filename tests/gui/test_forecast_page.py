@@ -157,3 +157,16 @@ def test_the_window_shows_the_forecast_page_and_loads_it_when_shown(
     page = window.forecast_page
     assert page.stack.currentIndex() == 1 and page.series_box.currentData() == "total"
     assert len(page.mean_curve.getData()[0]) == 168
+
+
+def test_the_window_search_box_picks_a_series_by_name(page, qtbot):
+    vm = page.vm
+    subject = vm.series_names()[0]
+    typed = vm.series_label(subject)[:4].lower()
+    with qtbot.waitSignal(vm.sig_series_changed, timeout=1000) as sig:
+        page.set_filter(typed)
+    assert sig.args == [subject] and page.series_box.currentData() == subject
+    page.set_filter("no such subject")  # nothing matches: the chart stays as it is
+    assert vm.current == subject
+    page.set_filter("all")
+    assert vm.current == "total"

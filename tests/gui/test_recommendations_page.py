@@ -123,3 +123,14 @@ def test_subject_and_priority_filters(page, qtbot):
     with qtbot.waitSignal(vm.sig_loaded, timeout=10_000):
         vm.set_filters(state="Implemented")
     assert page.cards == [] and page.stack.currentIndex() == 0
+
+
+def test_the_window_search_box_narrows_the_feed(page):
+    page.set_filter("FRENCH")
+    shown = [c.card["subject"] for c in page.cards if not c.isHidden()]
+    assert shown == ["french"]
+    page.set_filter("budget")  # words of the action: the recruiting card(s) only
+    visible = [c for c in page.cards if not c.isHidden()]
+    assert visible and all("budget" in c.card["action"] for c in visible)
+    page.set_filter("")
+    assert not any(c.isHidden() for c in page.cards)

@@ -86,6 +86,9 @@ class DashboardPage(QWidget):
         self.critical_proxy = QSortFilterProxyModel(self)
         self.critical_proxy.setSourceModel(vm.critical)
         self.critical_proxy.setSortRole(SORT_ROLE)
+        # The window's search box narrows the list by any column (name, reason ...).
+        self.critical_proxy.setFilterKeyColumn(-1)
+        self.critical_proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.critical_table = QTableView()
         self.critical_table.setModel(self.critical_proxy)
         self.critical_table.setSortingEnabled(True)
@@ -236,6 +239,12 @@ class DashboardPage(QWidget):
         else:
             self.heatmap_stack.setCurrentWidget(self.heatmap_empty)
             self.heatmap_note.setText("")
+
+    def set_filter(self, text: str) -> None:
+        """The window's search box: the Critical tutors list (Overview) by any column."""
+        if text:
+            self.tabs.setCurrentIndex(0)
+        self.critical_proxy.setFilterFixedString(text.strip())
 
     def apply_theme(self, theme: Theme) -> None:
         self._theme = theme

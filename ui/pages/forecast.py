@@ -146,6 +146,20 @@ class ForecastPage(QWidget):
         if name:
             self.vm.select(name)
 
+    def set_filter(self, text: str) -> None:
+        """The window's search box: the first series whose name starts with (or holds)
+        the text, e.g. "calc" shows Calculus."""
+        needle = text.strip().lower()
+        if not needle:
+            return
+        names = self.vm.series_names()
+        labels = {n: self.vm.series_label(n).lower() for n in names}
+        match = next((n for n in names if labels[n].startswith(needle)), None) or next(
+            (n for n in names if needle in labels[n] or needle in n), None
+        )
+        if match is not None:
+            self.vm.select(match)
+
     def _on_loaded(self) -> None:
         names = self.vm.series_names()
         self.series_box.blockSignals(True)  # our own echo: the view model picked already

@@ -101,6 +101,7 @@ class RecommendationsPage(QWidget):
         super().__init__(parent)
         self.vm = vm
         self.cards: list[RecommendationCard] = []
+        self._search = ""
 
         self.state_box = QComboBox()
         self.state_box.addItems(list(STATE_FILTERS))
@@ -153,6 +154,16 @@ class RecommendationsPage(QWidget):
         vm.sig_message.connect(self.message.setText)
         vm.sig_error.connect(self.message.setText)
 
+    def set_filter(self, text: str) -> None:
+        """The window's search box: the cards whose subject, action or reason say it."""
+        self._search = needle = text.strip().lower()
+        for card in self.cards:
+            d = card.card
+            words = " ".join(
+                str(d.get(k) or "") for k in ("subject", "subject_label", "action", "reason")
+            ).lower()
+            card.setVisible(not needle or needle in words)
+
     def _on_loaded(self) -> None:
         vm = self.vm
         self.acceptance.setText(vm.acceptance_text())
@@ -178,3 +189,4 @@ class RecommendationsPage(QWidget):
             self.feed_layout.insertWidget(self.feed_layout.count() - 1, card)
             self.cards.append(card)
         self.stack.setCurrentIndex(1 if self.cards else 0)
+        self.set_filter(self._search)
