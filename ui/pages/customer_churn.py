@@ -16,16 +16,11 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QStackedWidget,
-    QVBoxLayout,
     QWidget,
 )
 
 from ui.customer_charts import BarChart, bar_color
-from ui.pages.customer_velocity import export_button, scroll_area, small_table
+from ui.pages.customer_tab import CustomerTab, export_button, small_table
 from ui.theme import LIGHT, Theme
 from ui.widgets import RISK_COLORS, EmptyState, panel
 from viewmodels.customer_churn import DIMENSIONS, ChurnViewModel
@@ -112,14 +107,10 @@ class RiskHistogram(BarChart):
         )
 
 
-class ChurnTab(QWidget):
+class ChurnTab(CustomerTab):
     def __init__(self, vm: ChurnViewModel, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.vm = vm
+        super().__init__(vm, parent)
         self._theme = LIGHT
-        self.summary = QLabel("Loading…")
-        self.summary.setObjectName("muted")
-        self.summary.setWordWrap(True)
 
         self.histogram = RiskHistogram()
         self.dimension = QComboBox()
@@ -158,34 +149,14 @@ class ChurnTab(QWidget):
         )
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
-        body = QWidget()
-        bl = QVBoxLayout(body)
-        bl.setContentsMargins(0, 0, 6, 0)
-        bl.addWidget(self.summary)
-        bl.addLayout(grid, 1)
-        scroll = self.scroll = scroll_area(body)
-
-        self.empty = EmptyState(
-            "No customers yet",
-            "Churn risk appears after the first scoring run; the funnel once customers "
-            "and their sessions have been synced.",
+        self._assemble(
+            grid,
+            EmptyState(
+                "No customers yet",
+                "Churn risk appears after the first scoring run; the funnel once customers "
+                "and their sessions have been synced.",
+            ),
         )
-        self.stack = QStackedWidget()
-        self.stack.addWidget(scroll)
-        self.stack.addWidget(self.empty)
-        head = QHBoxLayout()
-        self.refresh = QPushButton("Refresh")
-        self.refresh.clicked.connect(vm.load)
-        head.addStretch(1)
-        head.addWidget(self.refresh)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 6, 0, 0)
-        lay.addLayout(head)
-        lay.addWidget(self.stack, 1)
-
-        vm.sig_loaded.connect(lambda _v: self.render())
-        vm.sig_error.connect(self.summary.setText)
-        vm.sig_loading_changed.connect(lambda busy: self.refresh.setEnabled(not busy))
 
     def render(self) -> None:
         vm, v = self.vm, self.vm.view

@@ -10,78 +10,23 @@ is shown, and this tab draws what it hands over.
 from __future__ import annotations
 
 import math
-from typing import Any
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QFileDialog,
     QGridLayout,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QScrollArea,
-    QStackedWidget,
-    QTableView,
-    QVBoxLayout,
     QWidget,
 )
 
 from ui.customer_charts import BarChart, CohortHeatmap, LineChart, bar_color
+from ui.pages.customer_tab import CustomerTab, export_button, small_table
 from ui.theme import LIGHT, Theme
 from ui.widgets import EmptyState, panel
 from viewmodels.customer_velocity import VelocityViewModel
 
 
-def export_button(title: str, save: Any) -> QPushButton:
-    """An "Export CSV…" button that asks for a file and calls ``save(path)``."""
-    button = QPushButton("Export CSV…")
-    button.setToolTip(f"Save the {title} table, as shown, to a CSV file")
-
-    def ask() -> None:
-        name = title.lower().replace(" ", "-") + ".csv"
-        path, _ = QFileDialog.getSaveFileName(button, f"Export {title}", name, "CSV (*.csv)")
-        if path:
-            save(path)
-
-    button.clicked.connect(ask)
-    return button
-
-
-def wrap_titles(body: QWidget) -> None:
-    """Panel titles wrap instead of setting the page's minimum width: unwrapped, the
-    long chart titles in the theme's bold font made a 1280-pixel window scroll
-    sideways and cut the right-hand charts off."""
-    for label in body.findChildren(QLabel, "panelTitle"):
-        label.setWordWrap(True)
-
-
-def scroll_area(body: QWidget) -> QScrollArea:
-    """A vertical-only scroll area around ``body`` (the charts shrink to the width)."""
-    wrap_titles(body)
-    scroll = QScrollArea()
-    scroll.setWidgetResizable(True)
-    scroll.setWidget(body)
-    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    return scroll
-
-
-def small_table(model: Any, chars: tuple[int, ...]) -> QTableView:
-    from ui.pages.customers import _table  # one table style for the whole page
-
-    table = _table(model, chars)
-    table.setMinimumHeight(130)
-    return table
-
-
-class VelocityTab(QWidget):
+class VelocityTab(CustomerTab):
     def __init__(self, vm: VelocityViewModel, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.vm = vm
+        super().__init__(vm, parent)
         self._theme = LIGHT
-        self.summary = QLabel("Loading…")
-        self.summary.setObjectName("muted")
-        self.summary.setWordWrap(True)
 
         self.heatmap = CohortHeatmap("weeks since joining")
         self.retention = LineChart("customers with a session (%)", "weeks since joining")
@@ -123,35 +68,15 @@ class VelocityTab(QWidget):
         grid.addWidget(panel("Segments", self.segment_table, extra=self.segment_export), 3, 0, 1, 3)
         for col in range(6):
             grid.setColumnStretch(col, 1)
-        body = QWidget()
-        bl = QVBoxLayout(body)
-        bl.setContentsMargins(0, 0, 6, 0)
-        bl.addWidget(self.summary)
-        bl.addLayout(grid, 1)
-        scroll = self.scroll = scroll_area(body)
-
-        self.empty = EmptyState(
-            "No customer sessions yet",
-            "Velocity appears once customers and their sessions have been synced: cohorts "
-            "of customers who joined since the session history begins, how often they book "
-            "and how that relates to churn.",
+        self._assemble(
+            grid,
+            EmptyState(
+                "No customer sessions yet",
+                "Velocity appears once customers and their sessions have been synced: cohorts "
+                "of customers who joined since the session history begins, how often they book "
+                "and how that relates to churn.",
+            ),
         )
-        self.stack = QStackedWidget()
-        self.stack.addWidget(scroll)
-        self.stack.addWidget(self.empty)
-        head = QHBoxLayout()
-        self.refresh = QPushButton("Refresh")
-        self.refresh.clicked.connect(vm.load)
-        head.addStretch(1)
-        head.addWidget(self.refresh)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 6, 0, 0)
-        lay.addLayout(head)
-        lay.addWidget(self.stack, 1)
-
-        vm.sig_loaded.connect(lambda _v: self.render())
-        vm.sig_error.connect(self.summary.setText)
-        vm.sig_loading_changed.connect(lambda busy: self.refresh.setEnabled(not busy))
 
     # ------------------------------------------------------------------ drawing
 

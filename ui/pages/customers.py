@@ -35,7 +35,8 @@ from PySide6.QtWidgets import (
 )
 
 from ui.pages.customer_churn import ChurnTab
-from ui.pages.customer_velocity import VelocityTab, export_button
+from ui.pages.customer_tab import export_button
+from ui.pages.customer_velocity import VelocityTab
 from ui.theme import Theme
 from ui.widgets import RISK_COLORS, EmptyState, RiskBadgeDelegate, default_column_widths
 from viewmodels.customers import (
