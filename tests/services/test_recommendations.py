@@ -271,6 +271,7 @@ def demo_day(tmp_path_factory) -> Iterator[dict[str, Any]]:
     """The demo world at its anchor, one forecast (no backtest: seconds) stored in a
     fresh SQLite database, and the day's recommendations."""
     from ml.forecast.demand import forecast_demand
+    from ml.forecast.supply import BalanceSettings
     from services.api.rails_time import parse_us
     from services.forecasting import _store
     from services.sandbox.frames import frames_at
@@ -282,7 +283,7 @@ def demo_day(tmp_path_factory) -> Iterator[dict[str, Any]]:
                          horizon=168, history_days=90, backtest_origins=0)  # fmt: skip
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('recs') / 'tutormax.db'}")
     migrate(engine)
-    run_id = _store(engine, fc, "test", NOW, 168, 0.0)
+    run_id = _store(engine, fc, "test", NOW, 168, 0.0, BalanceSettings())
     result = generate_recommendations(engine, frames=frames, now=NOW)
     yield {"engine": engine, "frames": frames, "points": fc.points, "result": result,
            "run_id": run_id}  # fmt: skip
