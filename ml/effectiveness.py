@@ -18,6 +18,27 @@ Two read-outs per type:
 A random hold-out (tutors the policy would have treated, left untreated at random) gives
 an unbiased comparison that needs no matching: ``holdout_effect`` when there are any.
 
+Matching on predicted risk removes the selection bias only if managers pick tutors on
+what the churn model sees. They do not: they act on what they know of a tutor (a
+falling-off they hear about, a reply that did not come), so at the same predicted risk
+the tutors they treat are worse off than the untreated, and the comparison makes a
+helpful intervention look harmful. On the demo sandbox every type helps (true effects
++0.4 to +12 points) while the matched comparison reads -10 to -26 for five of them
+(within 1-4 points for automated coaching and recognition, given to low-risk tutors);
+matching on the model's 77 features as well (propensity score, outcome regression) left
+it at -8 to -29: the difference is in what no feature records. Matched on the sandbox's
+true risk instead, the estimator is right (the slow full-scale test: within 6 points).
+That cannot be adjusted away, but it can be *seen*, with a negative-control outcome:
+leaving within the first ``early_days`` (7) after the intervention, before most
+interventions can have acted.
+Treated tutors who leave that early more often than their matched untreated ones were
+at higher risk than the model said (``early_excess`` with its interval), and the type
+carries ``caveat`` = ``"selection_bias"`` with a sentence for the reader
+(``caveat_text``). The managers' way of choosing is the same for every type, so a
+type is flagged when its own early excess is positive and either it or the excess over
+all treated tutors is significant. (An intervention that drove tutors out within days
+would show up the same way: either way the figure is not a measured effect.)
+
 Pure pandas/numpy: the episodes come from ``services`` (the local database) or from a
 simulation in a test.
 """
@@ -47,7 +68,15 @@ COLUMNS = (
     "holdout_effect",
     "holdout_ci_low",
     "holdout_ci_high",
+    "early_treated",
+    "early_control",
+    "early_excess",
+    "early_ci_low",
+    "early_ci_high",
+    "caveat",
+    "caveat_text",
 )
+SELECTION_BIAS = "selection_bias"
 
 
 @dataclass(frozen=True)
@@ -57,6 +86,7 @@ class EffectSettings:
     min_holdout: int = 5
     bootstrap: int = 100
     seed: int = 0
+    early_days: int = 7  # the window of the ``churned_early`` column (for the caveat's text)
 
 
 def estimate_effects(
@@ -66,7 +96,8 @@ def estimate_effects(
 
     ``episodes``: one row per tutor-time with ``group`` ("treated", "control" or
     "holdout"), ``intervention_type`` (treated and holdout rows), ``risk`` (predicted
-    P(churn 30 d) at the time) and ``retained`` (still active 30 days later).
+    P(churn 30 d) at the time) and ``retained`` (still active 30 days later); optional
+    ``churned_early`` (left within ``settings.early_days``): the selection-bias check.
     """
     settings = settings or EffectSettings()
     missing = {"group", "intervention_type", "risk", "retained"} - set(episodes.columns)
@@ -80,9 +111,17 @@ def estimate_effects(
     # and flatter the untreated. The price is a bias toward "no effect", small while few
     # controls are treated within the horizon.
     c_ret = controls["retained"].to_numpy(bool)
+    has_early = "churned_early" in data.columns
+    c_early = _early(controls) if has_early else None
     rng = np.random.default_rng(settings.seed)
     rows = []
     types = data.loc[data["group"] != "control", "intervention_type"].dropna().unique()
+    pooled = None
+    if has_early:
+        all_treated = data[data["group"] == "treated"]
+        pooled = _early_excess(
+            all_treated["risk"].to_numpy(float), _early(all_treated), c_risk, c_early, settings
+        )
     for itype in sorted(types):
         treated = data[(data["group"] == "treated") & (data["intervention_type"] == itype)]
         holdout = data[(data["group"] == "holdout") & (data["intervention_type"] == itype)]
@@ -98,6 +137,10 @@ def estimate_effects(
             )
         if len(treated) and len(controls):
             row["naive_effect"] = t_ret.mean() - c_ret.mean()
+        if has_early:
+            early = _early_excess(t_risk, _early(treated), c_risk, c_early, settings)
+            if early is not None:
+                row.update(early)
         if len(holdout) >= settings.min_holdout and len(treated):
             h_ret = holdout["retained"].to_numpy(bool)
             diff = t_ret.mean() - h_ret.mean()
@@ -105,9 +148,76 @@ def estimate_effects(
             row.update(
                 holdout_effect=diff, holdout_ci_low=diff - Z95 * se, holdout_ci_high=diff + Z95 * se
             )
+        row["caveat"], row["caveat_text"] = _caveat(row, pooled, settings)
         rows.append(row)
     out = pd.DataFrame(rows, columns=list(COLUMNS))
     return out.astype({"n_treated": int, "n_holdout": int}) if len(out) else out
+
+
+def _early(frame: pd.DataFrame) -> np.ndarray:
+    return pd.to_numeric(frame["churned_early"], errors="coerce").to_numpy(float)
+
+
+def _early_excess(
+    t_risk: np.ndarray,
+    t_early: np.ndarray,
+    c_risk: np.ndarray,
+    c_early: np.ndarray,
+    settings: EffectSettings,
+) -> dict[str, float] | None:
+    """Share of the treated who left within the first ``early_days`` minus that of their
+    matched untreated tutor-times (the same neighbours as the effect), with its 95 %
+    interval: a negative-control outcome, zero when the matching removed the selection."""
+    ok_t, ok_c = np.isfinite(t_early), np.isfinite(c_early)
+    if ok_t.sum() < 2 or ok_c.sum() < settings.neighbours:
+        return None
+    t_risk, t_early = t_risk[ok_t], t_early[ok_t]
+    c_risk, c_early = c_risk[ok_c], c_early[ok_c]
+    order = np.argsort(_logit(c_risk))
+    c_sorted = _logit(c_risk)[order]
+    nb, keep = _match(t_risk, c_sorted, settings)
+    if keep.sum() < 2:
+        return None
+    control = c_early[order][nb[keep]].mean(axis=1)
+    diff = t_early[keep] - control
+    excess = float(diff.mean())
+    se = float(diff.std(ddof=1) / np.sqrt(len(diff)))
+    return {
+        "early_treated": float(t_early[keep].mean()),
+        "early_control": float(control.mean()),
+        "early_excess": excess,
+        "early_ci_low": excess - Z95 * se,
+        "early_ci_high": excess + Z95 * se,
+    }
+
+
+def _caveat(
+    row: dict[str, object], pooled: dict[str, float] | None, settings: EffectSettings
+) -> tuple[str, str]:
+    """``("selection_bias", sentence)`` when the treated left early more often than their
+    matches (significantly, for this type or over all treated tutors); else ``("", "")``."""
+    excess = row.get("early_excess")
+    if not isinstance(excess, float) or not np.isfinite(excess) or excess <= 0:
+        return "", ""
+    significant = float(row["early_ci_low"]) > 0 or (  # type: ignore[arg-type]
+        pooled is not None and pooled["early_ci_low"] > 0
+    )
+    if not significant:
+        return "", ""
+    text = (
+        f"Not a measured effect: within {settings.early_days} days, before most "
+        f"interventions can act, {float(row['early_treated']):.0%} of the treated tutors "  # type: ignore[arg-type]
+        f"left against {float(row['early_control']):.0%} of untreated tutors at the same "  # type: ignore[arg-type]
+        "predicted risk. Managers chose tutors who were worse off than the churn model "
+        "saw, so this comparison understates the effect (it may even look harmful when it "
+        "is not)."
+    )
+    n_holdout = row.get("n_holdout")
+    if isinstance(row.get("holdout_effect"), float) and np.isfinite(row["holdout_effect"]):  # type: ignore[arg-type]
+        text += f" The random hold-out comparison ({n_holdout} tutors) is unbiased: read that."
+    else:
+        text += " Only a random hold-out can measure it."
+    return SELECTION_BIAS, text
 
 
 def _var(p: float, n: int) -> float:
@@ -136,6 +246,16 @@ def _neighbours(t_risk: np.ndarray, c_sorted: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(window, best, axis=1)
 
 
+def _match(
+    t_risk: np.ndarray, c_sorted: np.ndarray, settings: EffectSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each treated tutor's ``neighbours`` (indexes into ``c_sorted``, the controls' sorted
+    logit risks) and whether all of them lie within the caliper."""
+    nb = _neighbours(t_risk, c_sorted, settings.neighbours)
+    far = np.abs(c_sorted[nb] - _logit(t_risk)[:, None]).max(axis=1) > settings.caliper
+    return nb, ~far
+
+
 def _matched(
     t_risk: np.ndarray,
     t_ret: np.ndarray,
@@ -151,9 +271,7 @@ def _matched(
     order = np.argsort(_logit(c_risk))
     c_sorted = _logit(c_risk)[order]
     c_ret_sorted = c_ret[order].astype(float)
-    nb = _neighbours(t_risk, c_sorted, settings.neighbours)
-    far = np.abs(c_sorted[nb] - _logit(t_risk)[:, None]).max(axis=1) > settings.caliper
-    keep = ~far
+    nb, keep = _match(t_risk, c_sorted, settings)
     if keep.sum() == 0:
         return None
     s_c = c_ret_sorted[nb[keep]].mean(axis=1)

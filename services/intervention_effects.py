@@ -10,10 +10,15 @@ Episodes for :func:`ml.effectiveness.estimate_effects`:
 - hold-outs: tutors the policy left untreated at random (``intervention_holdouts``).
 
 "Predicted risk at the time" is the tutor churn model's P(churn 30 d) on features as of
-that date (point-in-time: only data before it); a risk recorded when the app created the
-intervention takes precedence. The model has seen those dates in training, which flatters
-its calibration a little but treats treated and untreated tutors alike, which is what the
-matching needs. Outcome: the tutor had not churned 30 days later (``ml.labels``).
+that instant (point-in-time: only data before it): the grid date for the untreated, the
+intervention's creation for the treated (a risk recorded when the app created it takes
+precedence). Not the grid date before the creation: managers act on a tutor whose risk is
+rising, so a risk up to a week stale understated the treated's risk and made every type
+look 4-11 points more harmful on the demo sandbox. The model has seen those dates in
+training, which flatters its calibration a little but treats treated and untreated tutors
+alike, which is what the matching needs. Outcome: the tutor had not churned 30 days later
+(``ml.labels``); and, for the selection-bias check (``ml.effectiveness``), whether they
+left within the first 7 days.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from services.db.models import Intervention, InterventionHoldout, InterventionTr
 HORIZON = pd.Timedelta(days=30)
 EFFECT_WINDOW = pd.Timedelta(days=46)
 GRID = pd.Timedelta(days=7)
+EARLY = pd.Timedelta(days=7)  # the negative-control outcome's window
 
 
 class EffectivenessError(RuntimeError):
@@ -99,8 +105,12 @@ def measure(
         X = builder.at(date)
         if len(X):
             risk_by_date[date] = model.predict_curve(X[model.features])["p30"]
-    episodes = _episodes(iv, risk_by_date, churn, end, _holdouts(engine))
+    treated = iv[iv["created_at"] <= end].copy()
+    say(f"risk at the creation of {len(treated)} interventions")
+    treated["risk"] = _treated_risk(builder, model, treated, cancel)
+    episodes = _episodes(treated, iv, risk_by_date, churn, end, _holdouts(engine))
     say("matching treated and untreated tutors")
+    settings = settings or EffectSettings(early_days=EARLY.days)
     table = estimate_effects(episodes, settings)
     return EffectivenessReport(table, frames.observed_until.isoformat(), len(episodes))
 
@@ -143,41 +153,61 @@ def _naive_utc(values: Any) -> np.ndarray:
     return pd.DatetimeIndex(pd.to_datetime(values, utc=True)).tz_convert(None).to_numpy()
 
 
-def _retained(churn: pd.Series, tutor_ids: np.ndarray, at: Any) -> np.ndarray:
-    """Not churned within 30 days of ``at`` (NaT churn: not churned as far as known)."""
+def _retained(churn: pd.Series, tutor_ids: np.ndarray, at: Any, days: int = 30) -> np.ndarray:
+    """Not churned within ``days`` of ``at`` (NaT churn: not churned as far as known)."""
     churned = _naive_utc(churn.reindex(tutor_ids).to_numpy())
-    deadline = _naive_utc(np.asarray(at)) + np.timedelta64(30, "D")
+    deadline = _naive_utc(np.asarray(at)) + np.timedelta64(days, "D")
     return ~(churned <= deadline)
 
 
-def _risk_at(risk_by_date: dict[pd.Timestamp, pd.Series], tutor_id: int, at: pd.Timestamp):
-    """The tutor's risk on the last grid date at or before ``at``."""
-    before = [d for d in risk_by_date if d <= at]
-    if not before:
-        return np.nan
-    return risk_by_date[max(before)].get(tutor_id, np.nan)
+def _outcomes(churn: pd.Series, tutor_ids: np.ndarray, at: Any) -> dict[str, np.ndarray]:
+    return {
+        "retained": _retained(churn, tutor_ids, at),
+        "churned_early": ~_retained(churn, tutor_ids, at, EARLY.days),
+    }
+
+
+def _treated_risk(
+    builder: Any, model: Any, treated: pd.DataFrame, cancel: threading.Event | None = None
+) -> np.ndarray:
+    """P(churn 30 d) of each treated tutor on features as of the intervention's creation
+    (a risk recorded at creation is kept); NaN for a tutor the builder does not know."""
+    recorded = treated["risk"] if "risk" in treated.columns else pd.Series(np.nan, treated.index)
+    out = pd.to_numeric(recorded, errors="coerce").to_numpy(float).copy()
+    todo = np.flatnonzero(~np.isfinite(out))
+    rows, where = [], []
+    ids, created = treated["tutor_id"].to_numpy(), treated["created_at"].to_numpy()
+    for k in todo:
+        if cancel is not None and cancel.is_set():
+            raise EffectivenessError("cancelled")
+        try:
+            rows.append(builder.at(pd.Timestamp(created[k]), [int(ids[k])]))
+        except KeyError:
+            continue
+        where.append(k)
+    if rows:
+        X = pd.concat(rows)
+        out[where] = np.asarray(model.predict_curve(X[model.features])["p30"], dtype=float)
+    return out
 
 
 def _episodes(
+    treated: pd.DataFrame,
     iv: pd.DataFrame,
     risk_by_date: dict[pd.Timestamp, pd.Series],
     churn: pd.Series,
     end: pd.Timestamp,
     holdouts: pd.DataFrame,
 ) -> pd.DataFrame:
-    treated = iv[iv["created_at"] <= end].copy()
-    recorded = treated["risk"] if "risk" in treated.columns else pd.Series(np.nan, treated.index)
-    treated["risk"] = [
-        r if pd.notna(r) else _risk_at(risk_by_date, int(t), c)
-        for r, t, c in zip(recorded, treated["tutor_id"], treated["created_at"], strict=True)
-    ]
+    """Treated rows (``treated``: created by ``end``, with their risk at creation),
+    untreated tutor-times from the grid (none of ``iv`` in the 46 days before), hold-outs."""
     parts = [
         pd.DataFrame(
             {
                 "group": "treated",
                 "intervention_type": treated["intervention_type"].to_numpy(),
                 "risk": treated["risk"].to_numpy(float),
-                "retained": _retained(churn, treated["tutor_id"].to_numpy(), treated["created_at"]),
+                **_outcomes(churn, treated["tutor_id"].to_numpy(), treated["created_at"]),
             }
         )
     ]
@@ -195,7 +225,7 @@ def _episodes(
                     "group": "control",
                     "intervention_type": None,
                     "risk": values,
-                    "retained": _retained(churn, ids, np.full(len(ids), date)),
+                    **_outcomes(churn, ids, np.full(len(ids), date)),
                 }
             )
         )
@@ -207,7 +237,7 @@ def _episodes(
                     "group": "holdout",
                     "intervention_type": done["intervention_type"].to_numpy(),
                     "risk": done["risk"].to_numpy(float),
-                    "retained": _retained(churn, done["tutor_id"].to_numpy(), done["at"]),
+                    **_outcomes(churn, done["tutor_id"].to_numpy(), done["at"]),
                 }
             )
         )

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.effectiveness import COLUMNS, EffectSettings, estimate_effects
+from ml.effectiveness import COLUMNS, SELECTION_BIAS, EffectSettings, estimate_effects
 from services.api.rails_time import US_PER_DAY, parse_us
 from services.sandbox.world import WorldConfig, build_world
 
@@ -74,6 +74,72 @@ def test_too_little_data_gives_sizes_but_no_estimate():
     assert row["n_treated"] == 1 and np.isnan(row["effect"])
     with pytest.raises(ValueError, match="risk"):
         estimate_effects(df.drop(columns=["risk"]))
+
+
+def _hidden_risk(n: int, seed: int, multiplier: float = 0.6, hidden: float = 1.0):
+    """Managers pick on the *true* risk, of which the model sees only a part: the true
+    hazard is the seen one times a latent factor (mean 1, so the seen risk is calibrated
+    over everyone). Treatment scales the hazard by ``multiplier`` from day 7 on (nothing
+    acts in the first week). Returns the episodes with the seen risk, the same with the
+    true risk, and the true effect on the treated."""
+    rng = np.random.default_rng(seed)
+    seen = rng.beta(0.6, 2.5, n)
+    h_seen = -np.log1p(-seen) / HORIZON
+    latent = np.exp(hidden * rng.normal(size=n) - hidden**2 / 2)
+    h = h_seen * latent
+    true_risk = 1 - np.exp(-HORIZON * h)
+    treated = rng.random(n) < 0.02 + 0.5 * true_risk**2
+    m = np.where(treated, multiplier, 1.0)
+    # Churn time: exponential with hazard h for 7 days, h * m after.
+    e = rng.exponential(size=n)
+    t_churn = np.where(e < 7 * h, e / h, 7 + (e - 7 * h) / (h * m))
+    base = pd.DataFrame({
+        "group": np.where(treated, "treated", "control"),
+        "intervention_type": np.where(treated, "retention_interview", None),
+        "retained": t_churn > HORIZON, "churned_early": t_churn <= 7,
+    })  # fmt: skip
+    s_treated = np.exp(-7 * h - (HORIZON - 7) * h * multiplier)
+    att = float(np.mean((s_treated - np.exp(-HORIZON * h))[treated]))
+    return base.assign(risk=seen), base.assign(risk=true_risk), att
+
+
+def test_managers_picking_on_what_the_model_does_not_see_is_flagged_not_hidden():
+    seen, oracle, truth = _hidden_risk(60_000, seed=4)
+    settings = EffectSettings(bootstrap=0)
+    (biased,) = estimate_effects(seen, settings).to_dict("records")
+    (fair,) = estimate_effects(oracle, settings).to_dict("records")
+    assert truth > 0.04
+    # Matched on the risk the model sees, a helpful intervention looks harmful...
+    assert biased["effect"] < 0 < truth and biased["ci_high"] < truth
+    # ...and the treated leave more often in the first week, before anything can act:
+    # the report says so instead of presenting the figure as the effect.
+    assert biased["early_ci_low"] > 0
+    assert biased["early_treated"] > biased["early_control"]
+    assert biased["caveat"] == SELECTION_BIAS
+    assert biased["caveat_text"].startswith("Not a measured effect")
+    assert "Only a random hold-out" in biased["caveat_text"]
+    # Matched on the risk the managers act on, the estimate is right and carries no flag.
+    assert abs(fair["effect"] - truth) < 0.02
+    assert abs(fair["early_excess"]) < 0.03  # the biased case: +0.08
+    assert fair["caveat"] == "" and fair["caveat_text"] == ""
+
+
+def test_a_type_whose_treated_did_not_leave_early_is_not_flagged():
+    seen, _oracle, _truth = _hidden_risk(60_000, seed=5)
+    # A second type given to untreated tutors who all stayed the first week: its early
+    # excess is negative, so no flag, though the excess over all treated is significant.
+    rng = np.random.default_rng(6)
+    stayed = np.flatnonzero((seen["group"] == "control") & ~seen["churned_early"])
+    idx = rng.choice(stayed, 600, replace=False)
+    seen.loc[idx, "group"] = "treated"
+    seen.loc[idx, "intervention_type"] = "recognition"
+    table = estimate_effects(seen, EffectSettings(bootstrap=0)).set_index("intervention_type")
+    assert table.loc["retention_interview", "caveat"] == SELECTION_BIAS
+    assert table.loc["recognition", "early_excess"] < 0
+    assert table.loc["recognition", "caveat"] == ""
+    # Without the early column there is nothing to check: no flag, no text.
+    plain = estimate_effects(seen.drop(columns=["churned_early"]), EffectSettings(bootstrap=0))
+    assert (plain["caveat"] == "").all() and plain["early_excess"].isna().all()
 
 
 # ---------------------------------------------------------------------- the sandbox
