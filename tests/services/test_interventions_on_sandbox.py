@@ -85,3 +85,10 @@ def test_effectiveness_is_measured_per_type_on_the_local_database(scored):
     assert np.all(measured["effect"] <= measured["ci_high"])
     # The naive comparison is pessimistic (the treated were the riskiest tutors).
     assert (measured["naive_effect"] < measured["effect"]).mean() >= 0.5
+    # Every type helps in the sandbox, but managers pick tutors worse off than the churn
+    # model sees: a type that reads as harmful says its figure is not a measured effect.
+    assert all(m < 1 for m in scored["world"].truth.intervention_effects.values())
+    harmful = measured[measured["effect"] < -0.05]
+    assert len(harmful) >= 2
+    assert (harmful["caveat"] == "selection_bias").all(), harmful[["effect", "early_excess"]]
+    assert (harmful["early_treated"] > harmful["early_control"]).all()
