@@ -155,6 +155,8 @@ QLabel#cardValue {{ font-size: 20pt; font-weight: 650; }}
 QLabel#panelTitle {{ font-weight: 650; font-size: 11pt; }}
 QLabel#emptyTitle {{ font-size: 13pt; font-weight: 650; }}
 QLabel#emptyText {{ color: {t.muted}; }}
+QLabel#warning {{ color: {t.text}; background: rgba(202, 138, 4, 0.12);
+    border-left: 3px solid {t.yellow}; border-radius: 3px; padding: 6px 8px; }}
 QTableView {{ gridline-color: {t.border}; selection-background-color: {t.accent}; }}
 QHeaderView::section {{ background: {t.alt_base}; color: {t.muted}; border: none;
     border-bottom: 1px solid {t.border}; padding: 4px 6px; font-weight: 600; }}

@@ -4,10 +4,14 @@ many past dates take seconds), handed to the view through one narrow method."""
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from services.intervention_effects import SELECTION_BIAS
+from services.sla import local_text
 from viewmodels.tasks import TaskRunner
 
 
@@ -56,7 +60,9 @@ class EffectivenessViewModel(QObject):
 
     def chart_data(self) -> dict[str, list[Any]]:
         """Types with an estimate, largest effect first: label, effect and 95 % interval
-        in percentage points, the naive comparison, sample sizes."""
+        in percentage points, the naive comparison, the random hold-out's estimate and
+        interval, sample sizes, whether the selection-bias check flagged the type, and a
+        tooltip per type that says all of it in words."""
         rows = [r for r in self._records if _finite(r.get("effect"))]
         rows.sort(key=lambda r: -float(r["effect"]))
         pp = 100.0
@@ -65,23 +71,96 @@ class EffectivenessViewModel(QObject):
             return [pp * r[key] if _finite(r.get(key)) else math.nan for r in rows]
 
         return {
-            "labels": [r["intervention_type"].replace("_", " ") for r in rows],
+            "labels": [_label(r) for r in rows],
             "effect": points("effect"),
             "low": points("ci_low"),
             "high": points("ci_high"),
             "naive": points("naive_effect"),
             "holdout": points("holdout_effect"),
+            "holdout_low": points("holdout_ci_low"),
+            "holdout_high": points("holdout_ci_high"),
             "n_treated": [int(r["n_treated"]) for r in rows],
-            "n_control": [int(r["n_control"]) if _finite(r.get("n_control")) else 0 for r in rows],
+            "n_control": [_count(r.get("n_control")) for r in rows],
+            "n_holdout": [_count(r.get("n_holdout")) for r in rows],
+            "biased": [_biased(r) for r in rows],
+            "tips": [_tip(r) for r in rows],
         }
 
     def unmeasured(self) -> list[str]:
         """Types seen but without enough comparable untreated tutors for an estimate."""
-        return [
-            r["intervention_type"].replace("_", " ")
-            for r in self._records
-            if not _finite(r.get("effect"))
-        ]
+        return [_label(r) for r in self._records if not _finite(r.get("effect"))]
+
+    def biased(self) -> list[str]:
+        """Measured types whose comparison the selection-bias check flagged."""
+        return [_label(r) for r in self._records if _finite(r.get("effect")) and _biased(r)]
+
+    def status_text(self, zone: ZoneInfo | None = None) -> str:
+        """One line under the chart: the data's date (in the user's zone), how many
+        treated tutors were compared, what could not be measured and what is not an
+        effect at all."""
+        data = self.chart_data()
+        when = _as_of_text(self.as_of, zone)
+        text = f"Data up to {when}; {sum(data['n_treated']):,} treated tutors compared."
+        missing = self.unmeasured()
+        if missing:
+            text += f" Not enough comparable data yet: {', '.join(missing)}."
+        flagged = self.biased()
+        if flagged:
+            text += (
+                f" Selection bias: {', '.join(flagged)}. These figures are not effects; "
+                "a hold-out share for the type (Preferences → Interventions) measures them."
+            )
+        return text
+
+
+def _label(r: dict[str, Any]) -> str:
+    return str(r["intervention_type"]).replace("_", " ")
+
+
+def _count(v: Any) -> int:
+    return int(v) if _finite(v) else 0
+
+
+def _biased(r: dict[str, Any]) -> bool:
+    return r.get("caveat") == SELECTION_BIAS
+
+
+def _points(v: float) -> str:
+    return f"{100 * v:+.0f}".replace("-", "−")
+
+
+def _tip(r: dict[str, Any]) -> str:
+    """What one point means, in words; the caveat (a paragraph) last."""
+    lines = [
+        f"{_label(r)}: {_points(r['effect'])} points of 30-day retention",
+        f"95 % interval {_points(r['ci_low'])} to {_points(r['ci_high'])}"
+        if _finite(r.get("ci_low")) and _finite(r.get("ci_high"))
+        else "no interval (too few tutors)",
+        f"{int(r['n_treated']):,} treated, {_count(r.get('n_control')):,} comparable untreated",
+    ]
+    if _finite(r.get("naive_effect")):
+        lines.append(f"Naive comparison with everyone untreated: {_points(r['naive_effect'])}")
+    if _finite(r.get("holdout_effect")):
+        lines.append(
+            f"Random hold-out ({_count(r.get('n_holdout')):,} tutors): "
+            f"{_points(r['holdout_effect'])} points"
+        )
+    text = "\n".join(lines)
+    if _biased(r) and r.get("caveat_text"):
+        text += "\n\n" + str(r["caveat_text"])
+    return text
+
+
+def _as_of_text(as_of: str, zone: ZoneInfo | None) -> str:
+    if not as_of:
+        return "now"
+    try:
+        at = datetime.fromisoformat(as_of)
+    except ValueError:
+        return as_of[:16]
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return local_text(at, zone)
 
 
 def _finite(v: Any) -> bool:

@@ -227,14 +227,15 @@ def test_the_analytics_tab_shows_every_section_on_the_scored_demo(qtbot, runner,
           "ci_high": 0.18, "naive_effect": -0.05, "holdout_effect": None, "n_treated": 12,
           "n_control": 120}]
     )  # fmt: skip
-    assert a.effect_chart.n_points == 1 and "12 treated tutors" in a.effect_status.text()
+    panel = a.effects_panel
+    assert panel.chart.n_points == 1 and "12 treated tutors" in panel.status.text()
     effects.set_records(
         [{"intervention_type": "performance_improvement_plan", "effect": 0.1, "ci_low": 0.0,
           "ci_high": 0.2, "naive_effect": None, "holdout_effect": None, "n_treated": 9,
           "n_control": 90}]
     )  # fmt: skip
     # Narrower than the Interventions page: long type names wrap instead of overlapping.
-    ticks = a.effect_chart.getAxis("bottom")._tickLevels[0]
+    ticks = panel.chart.getAxis("bottom")._tickLevels[0]
     assert ticks == [(0, "performance\nimprovement plan\nn=9")]
     # Both themes paint.
     for theme in (DARK, LIGHT):

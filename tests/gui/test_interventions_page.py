@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from PySide6.QtCore import QPointF
 from sqlalchemy import insert, select, update
 
 from services.db.engine import make_engine
@@ -220,8 +221,62 @@ def test_effectiveness_chart_plots_measured_types_with_sizes(qtbot, page):
     data = page.vm.effects.chart_data()
     assert data["labels"] == ["manager coaching", "recognition"]
     assert data["effect"] == pytest.approx([5.0, 2.0]) and data["low"][0] == pytest.approx(2.0)
-    assert page.chart.n_points == 2
-    assert "peer mentoring" in page.effect_status.text()
+    panel = page.effects_panel
+    assert panel.chart.n_points == 2
+    assert "peer mentoring" in panel.status.text()
+    # Nothing flagged: filled points, no caveat, no "biased" on the axis.
+    assert not panel.chart.is_hollow(0) and not panel.chart.is_hollow(1)
+    assert panel.caveat.isHidden() and "Selection bias" not in panel.status.text()
+    ticks = panel.chart.getAxis("bottom")._tickLevels[0]
+    assert ticks == [(0, "manager coaching\nn=700"), (1, "recognition\nn=180")]
+
+
+def test_a_type_flagged_for_selection_bias_is_drawn_hollow_with_its_caveat(qtbot, page):
+    """The demo's managers pick tutors on hidden disengagement: a matched comparison that
+    reads "harmful" must not look like a measured effect."""
+    caveat = "Not a measured effect: within 7 days ... Only a random hold-out can measure it."
+    records = [
+        {"intervention_type": "manager_coaching", "n_treated": 82, "n_control": 5000,
+         "effect": -0.26, "ci_low": -0.36, "ci_high": -0.17, "naive_effect": -0.5,
+         "holdout_effect": None, "caveat": "selection_bias", "caveat_text": caveat},
+        {"intervention_type": "recognition", "n_treated": 180, "n_control": 2600,
+         "effect": 0.02, "ci_low": -0.02, "ci_high": 0.06, "naive_effect": -0.16,
+         "holdout_effect": 0.04, "holdout_ci_low": -0.01, "holdout_ci_high": 0.09,
+         "n_holdout": 40, "caveat": "", "caveat_text": ""},
+    ]  # fmt: skip
+    page.show()
+    page.vm.effects.set_records(records)
+    panel = page.effects_panel
+    chart = panel.chart
+    # Largest effect first: recognition (filled), then manager coaching (hollow).
+    assert not chart.is_hollow(0) and chart.is_hollow(1)
+    ticks = chart.getAxis("bottom")._tickLevels[0]
+    assert ticks[1] == (1, "manager coaching\nn=82 · biased") and "biased" not in ticks[0][1]
+    # Its bars are the dashed set, not the solid ones.
+    assert list(chart.biased_errors.opts["x"]) == [1.0] and list(chart.errors.opts["x"]) == [0.0]
+    # Hovering a point tells its figures and, for the flagged one, the caveat.
+    tips = [p.data() for p in chart.points.points()]
+    assert tips[1].startswith("manager coaching: −26 points") and caveat in tips[1]
+    assert "95 % interval −36 to −17" in tips[1] and caveat not in tips[0]
+    # The hold-out's diamond sits beside recognition, with its own interval.
+    (diamond,) = chart.holdout.points()
+    assert diamond.pos().x() == pytest.approx(0.22) and diamond.pos().y() == pytest.approx(4.0)
+    assert "Random hold-out (40 tutors): +4 points" in tips[0]
+    assert not panel.caveat.isHidden() and "Hollow points" in panel.caveat.text()
+    status = panel.status.text()
+    assert "Selection bias: manager coaching." in status and "recognition." not in status
+    assert "hold-out share" in status
+    # The same through the mouse: resting on the hollow point shows its caveat.
+    page._measured = True  # showing the tab must not start a measurement here
+    page.tabs.setCurrentIndex(1)
+    qtbot.waitExposed(chart)
+    at = chart.mapFromScene(chart.getPlotItem().vb.mapViewToScene(QPointF(1.0, -26.0)))
+    qtbot.mouseMove(chart.viewport(), at)
+    qtbot.waitUntil(lambda: caveat in chart.getPlotItem().vb.toolTip(), timeout=3_000)
+    # A new measurement without the flag takes the caveat away again.
+    records[0].update(caveat="", caveat_text="")
+    page.vm.effects.set_records(records)
+    assert not chart.is_hollow(1) and panel.caveat.isHidden()
 
 
 def test_a_breach_found_by_loading_is_escalated_once_and_shown(qtbot, page, engine):
@@ -245,7 +300,7 @@ def test_opening_the_effectiveness_tab_measures_once_and_explains_what_is_missin
     with qtbot.waitSignal(page.vm.effects.sig_error, timeout=10_000) as error:
         page.tabs.setCurrentIndex(1)
     assert "train the models first" in error.args[0]
-    assert "train the models first" in page.effect_status.text()
+    assert "train the models first" in page.effects_panel.status.text()
     page.tabs.setCurrentIndex(0)
     page.tabs.setCurrentIndex(1)  # not measured again on every visit
     assert not page.vm.runner.running_names()

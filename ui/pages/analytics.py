@@ -24,8 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from ui.analytics_charts import RetentionChart, RiskHeatmap
+from ui.effect_chart import EffectPanel
 from ui.theme import Theme
-from ui.widgets import EffectChart, EmptyState, default_column_widths, panel
+from ui.widgets import EmptyState, default_column_widths, panel
 from viewmodels.analytics import DELTA_COLUMN, AnalyticsViewModel
 from viewmodels.tasks import SORT_ROLE
 
@@ -143,20 +144,12 @@ class AnalyticsPage(QWidget):
         self.first_stack = _stack(self.first_empty, body)
 
         # Effectiveness (the Interventions page's measurement and chart)
-        self.effect_chart = EffectChart(wrap_labels=True)
-        self.effect_chart.setFixedHeight(330)
-        self.effect_status = _note("Measured when this tab is first shown.")
-        effect_note = _note(
-            "Each point: how many more of the treated tutors were still active 30 days "
-            "later than untreated tutors at the same predicted risk (bars: 95 % interval; "
-            "×: the naive comparison with everyone untreated)."
-        )
-        self.effect_body = QWidget()
-        bl = QVBoxLayout(self.effect_body)
-        bl.setContentsMargins(0, 0, 0, 0)
-        bl.addWidget(effect_note)
-        bl.addWidget(self.effect_chart, 1)
-        bl.addWidget(self.effect_status)
+        self.effects_panel: EffectPanel | None = None
+        if vm.effects is not None:
+            self.effects_panel = EffectPanel(
+                vm.effects, wrap_labels=True, status="Measured when this tab is first shown."
+            )
+            self.effects_panel.chart.setFixedHeight(330)
 
         content = QWidget()
         lay = QVBoxLayout(content)
@@ -170,7 +163,8 @@ class AnalyticsPage(QWidget):
         lay.addLayout(row)
         lay.addWidget(panel("Star performers vs lagging tutors", self.stars_stack))
         lay.addWidget(panel("First sessions: what separates good from poor", self.first_stack))
-        lay.addWidget(panel("Intervention effectiveness", self.effect_body))
+        if self.effects_panel is not None:
+            lay.addWidget(panel("Intervention effectiveness", self.effects_panel))
         lay.addStretch(1)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
@@ -184,10 +178,6 @@ class AnalyticsPage(QWidget):
         vm.sig_loading_changed.connect(self._on_loading)
         vm.sig_progress.connect(self._on_progress)
         vm.sig_error.connect(self._on_error)
-        if vm.effects is not None:
-            vm.effects.sig_ready.connect(self._effects_ready)
-            vm.effects.sig_error.connect(self.effect_status.setText)
-            vm.effects.sig_progress.connect(self.effect_status.setText)
 
     # ------------------------------------------------------------------ reactions
 
@@ -300,18 +290,6 @@ class AnalyticsPage(QWidget):
         _fit_rows(self.factors_table)
         self.first_stack.setCurrentIndex(1)
 
-    def _effects_ready(self, _records: Any) -> None:
-        effects = self.vm.effects
-        data = effects.chart_data()
-        self.effect_chart.set_data(data)
-        missing = effects.unmeasured()
-        self.effect_status.setText(
-            f"As of {effects.as_of[:16].replace('T', ' ') or 'now'} UTC; "
-            f"{sum(data['n_treated']):,} treated tutors "
-            "compared."
-            + (f" Not enough comparable data yet: {', '.join(missing)}." if missing else "")
-        )
-
     # ------------------------------------------------------------------ shell hooks
 
     def showEvent(self, event: Any) -> None:
@@ -325,7 +303,8 @@ class AnalyticsPage(QWidget):
     def apply_theme(self, theme: Theme) -> None:
         self.retention.apply_theme(theme)
         self.heatmap.apply_theme(theme)
-        self.effect_chart.apply_theme(theme)
+        if self.effects_panel is not None:
+            self.effects_panel.apply_theme(theme)
 
     def hover_point(self, weeks: float, percent: float) -> QPointF:
         """Scene position of (weeks, %) on the retention chart (tests hover with it)."""

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.effect_chart import EffectPanel
 from ui.intervention_dialogs import (
     TYPES,
     ConflictDialog,
@@ -36,7 +37,7 @@ from ui.intervention_dialogs import (
     OutcomeDialog,
 )
 from ui.theme import LIGHT, Theme
-from ui.widgets import EffectChart, EmptyState, default_column_widths
+from ui.widgets import EmptyState, default_column_widths
 from viewmodels.intervention_conflict import ConflictViewModel
 from viewmodels.interventions import (
     LOCAL_ID_ROLE,
@@ -312,31 +313,14 @@ class InterventionsPage(QWidget):
         # hint (its button row, its title) took half the page: start at 62/38.
         split.setSizes([620, 380])
         self.stack.addWidget(split)
-        self.chart = EffectChart()
-        self.effect_note = QLabel(
-            "Each point: how much more of the treated tutors were still active 30 days "
-            "later than untreated tutors at the same predicted risk (bars: 95 % interval; "
-            "×: the naive comparison with everyone untreated)."
-        )
-        self.effect_note.setWordWrap(True)
-        self.effect_status = QLabel("")
-        self.measure_button = QPushButton("Measure")
-        self.measure_button.clicked.connect(vm.effects.load)
-        effects = QWidget()
-        eff_lay = QVBoxLayout(effects)
-        eff_top = QHBoxLayout()
-        eff_top.addWidget(self.effect_note, 1)
-        eff_top.addWidget(self.measure_button)
-        eff_lay.addLayout(eff_top)
-        eff_lay.addWidget(self.chart, 1)
-        eff_lay.addWidget(self.effect_status)
+        self.effects_panel = EffectPanel(vm.effects, measure_button=True)
         self.tabs = QTabWidget()
         queue = QWidget()
         q_lay = QVBoxLayout(queue)
         q_lay.setContentsMargins(0, 0, 0, 0)
         q_lay.addWidget(self.stack, 1)
         self.tabs.addTab(queue, "Queue")
-        self.tabs.addTab(effects, "Effectiveness")
+        self.tabs.addTab(self.effects_panel, "Effectiveness")
         self._measured = False
         self.tabs.currentChanged.connect(self._tab_changed)
         top = QHBoxLayout()
@@ -358,9 +342,6 @@ class InterventionsPage(QWidget):
         vm.sig_message.connect(self._say)
         vm.sig_refused.connect(self._refused)
         vm.sig_created.connect(self._created)
-        vm.effects.sig_ready.connect(self._effects_ready)
-        vm.effects.sig_error.connect(self.effect_status.setText)
-        vm.effects.sig_progress.connect(self.effect_status.setText)
         # Countdowns move: every 30 s the SLA columns and the detail's clock repaint.
         self._timer = QTimer(self)
         self._timer.setInterval(30_000)
@@ -436,18 +417,8 @@ class InterventionsPage(QWidget):
         # Measuring takes seconds (risk at many past dates): only once asked for.
         if index == 1 and not self._measured:
             self._measured = True
-            self.effect_status.setText("Measuring…")
+            self.effects_panel.status.setText("Measuring…")
             self.vm.effects.load()
-
-    def _effects_ready(self, _records: Any) -> None:
-        data = self.vm.effects.chart_data()
-        self.chart.set_data(data)
-        missing = self.vm.effects.unmeasured()
-        self.effect_status.setText(
-            f"As of {self.vm.effects.as_of[:16] or 'now'}; "
-            f"{sum(data['n_treated']):,} treated tutors compared."
-            + (f" Not enough comparable data yet: {', '.join(missing)}." if missing else "")
-        )
 
     # ------------------------------------------------------------------ commands
 
@@ -483,7 +454,7 @@ class InterventionsPage(QWidget):
 
     def apply_theme(self, theme: Theme) -> None:
         self.sla_delegate.theme = theme
-        self.chart.apply_theme(theme)
+        self.effects_panel.apply_theme(theme)
         self.table.viewport().update()
 
     def set_filter(self, text: str) -> None:
