@@ -364,6 +364,7 @@ class MainWindow(QMainWindow):
 
         # --- status bar
         sb = self.statusBar()
+        self._progress_from: str | None = None  # the task whose step the status bar shows
         self.dots = ResourceDots(shell.sync.model)
         self.age = QLabel("Starting…")
         self.age.setObjectName("muted")
@@ -594,6 +595,7 @@ class MainWindow(QMainWindow):
             if name in registry:  # "Retraining: training tutor churn"
                 value = f"{registry.get(name).title}: {value}"
             self.statusBar().showMessage(value, 5000)
+            self._progress_from = name
         if name == "sync" and not isinstance(value, float):
             self.progress.setRange(0, 0)
 
@@ -602,6 +604,12 @@ class MainWindow(QMainWindow):
         if rec.name in self.shell.scheduler.registry:
             text = rec.summary if rec.status == "ok" else f"{rec.status}: {rec.error}"
             self.statusBar().showMessage(f"{rec.title}: {text}", 10_000)
+        elif self._progress_from == rec.name:
+            # A page's own task (its page shows the result): its last step ("matching
+            # treated and untreated tutors") must not read as still under way.
+            self.statusBar().clearMessage()
+        if self._progress_from == rec.name:
+            self._progress_from = None
 
     def _on_connection(self, state: str) -> None:
         self.offline_badge.setVisible(state in ("offline", "auth_failed"))

@@ -235,3 +235,28 @@ def test_headless_start_names_xvfb_run(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "xvfb-run" in err
     assert err.strip() == NO_DISPLAY_MESSAGE.strip()
+
+
+def test_a_page_tasks_last_step_leaves_the_status_bar_when_it_finishes(qtbot, window):
+    """A page's own task shows its steps in the status bar; once done, its last step
+    ("matching treated and untreated tutors") must not linger as if still under way."""
+    import threading
+
+    wait_ready(qtbot, window)
+    release = threading.Event()
+
+    def work(state):
+        state.progress("matching treated and untreated tutors")
+        release.wait(10)
+        return 1
+
+    bar = window.statusBar()
+    with qtbot.waitSignal(
+        window.shell.runner.sig_finished,
+        timeout=15_000,
+        check_params_cb=lambda rec: rec.name == "page-only-task",
+    ):
+        window.shell.runner.submit("page-only-task", work, title="A page's task")
+        qtbot.waitUntil(lambda: bar.currentMessage() == "matching treated and untreated tutors")
+        release.set()
+    assert bar.currentMessage() == ""
