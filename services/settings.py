@@ -183,6 +183,12 @@ class AlertSettings(BaseModel):
     customer_idle_days: int = Field(default=14, ge=1, le=365)
     customer_idle_min_sessions: int = Field(default=3, ge=1, le=100)
     customer_lapsed_days: int = Field(default=21, ge=1, le=365)
+    # The at-risk flag is about the lapse happening: it stays this many days after the
+    # customer lapsed (a call then can still win them back), then expires instead of
+    # sitting in the queue for the months a lost customer stays lost.
+    customer_lapsed_window_days: int = Field(
+        default=14, ge=1, le=365, title="Customer at-risk flag lasts (days after lapsing)"
+    )
     customer_slow_start_days: int = Field(default=7, ge=1, le=90)
     customer_slow_start_sessions: int = Field(default=3, ge=1, le=100)
     customer_velocity_drop: float = Field(default=0.50, gt=0, le=1)

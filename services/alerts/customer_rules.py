@@ -11,7 +11,7 @@ halved velocity only while the customer still books (an idle or lapsed customer'
 velocity has halved too, and the lapse alert already says so).
 
 Triggers fire on the **transition**, not on a state a customer may sit in for months:
-the at-risk flag while the lapse is recent (``LAPSED_WINDOW_DAYS`` after it began; a
+the at-risk flag while the lapse is recent (``customer_lapsed_window_days`` after it began; a
 customer gone longer is not an alert anybody acts on, so the flag *expires*), a
 completed goal while it is fresh and the customer still books, a poor first session
 while the customer is new. Without that, the demo sandbox's queue held ~1,800 at-risk
@@ -135,14 +135,6 @@ def customer_idle(ctx: RuleContext) -> Iterator[Finding]:
         )
 
 
-# How long after a customer lapses (customer_lapsed_days without a session) the at-risk
-# flag stays: a call in the first two weeks of a lapse can still win a customer back;
-# after that the flag expires instead of sitting in the queue for ever. A constant until
-# it moves to AlertSettings (as customer_lapsed_window_days; that file has another owner
-# right now); the value is stored with every alert the rule fires.
-LAPSED_WINDOW_DAYS = 14
-
-
 def _lapsed_since(c: CustomerTable, lapsed_days: int) -> np.ndarray:
     """Days since the customer lapsed (negative: not lapsed; NaN: no session ever)."""
     return c.figures["days_since_last_session"] - lapsed_days
@@ -150,7 +142,8 @@ def _lapsed_since(c: CustomerTable, lapsed_days: int) -> np.ndarray:
 
 def _lapsed_flagged(c: CustomerTable, s: AlertSettings) -> np.ndarray:
     since = _lapsed_since(c, s.customer_lapsed_days)
-    return (since >= 0) & (since < LAPSED_WINDOW_DAYS) & _regular(c, s.customer_idle_min_sessions)
+    recent = (since >= 0) & (since < s.customer_lapsed_window_days)
+    return recent & _regular(c, s.customer_idle_min_sessions)
 
 
 def _lapsed_gone(ctx: RuleContext) -> list[str]:
@@ -168,8 +161,7 @@ def _lapsed_gone(ctx: RuleContext) -> list[str]:
     "customer_lapsed",
     "Customer at risk (21+ days without a session)",
     "customer",
-    settings=("customer_lapsed_days", "customer_idle_min_sessions"),
-    constants={"customer_lapsed_window_days": LAPSED_WINDOW_DAYS},
+    settings=("customer_lapsed_days", "customer_lapsed_window_days", "customer_idle_min_sessions"),
     expired=_lapsed_gone,
     description=(
         "customer_lapsed_days or more since the last session, after at least "
@@ -188,7 +180,7 @@ def customer_lapsed(ctx: RuleContext) -> Iterator[Finding]:
             i,
             {"days_since_last_session": round(d, 1)},
             severity="High",
-            priority=scaled_priority(55, 75, d, limit, limit + LAPSED_WINDOW_DAYS),
+            priority=scaled_priority(55, 75, d, limit, limit + s.customer_lapsed_window_days),
             title=f"{c.name(i)}: no session for {d:.0f} days",
             next_step=f"Personal call to {c.name(i)}: check their goal and offer a new slot",
         )

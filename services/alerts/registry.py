@@ -18,8 +18,8 @@ and get imported by :func:`load_builtin_rules` (add the module to ``BUILTIN_MODU
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -52,15 +52,10 @@ class Rule:
     # Names of AlertSettings fields the rule reads; their values are stored with each alert.
     settings: tuple[str, ...] = ()
     description: str = ""
-    # Thresholds the rule keeps as module constants until they become settings; stored
-    # with each alert beside the settings so an alert still says what fired it.
-    constants: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     expired: Expired | None = None
 
     def thresholds(self, alert_settings: AlertSettings) -> dict[str, Any]:
-        out: dict[str, Any] = {name: getattr(alert_settings, name) for name in self.settings}
-        out.update(self.constants)
-        return out
+        return {name: getattr(alert_settings, name) for name in self.settings}
 
 
 _RULES: dict[str, Rule] = {}
@@ -86,7 +81,6 @@ def rule(
     *,
     settings: tuple[str, ...] = (),
     description: str = "",
-    constants: Mapping[str, Any] | None = None,
     expired: Expired | None = None,
 ) -> Callable[[Evaluate], Evaluate]:
     """Decorator form of :func:`register`."""
@@ -100,7 +94,6 @@ def rule(
                 fn,
                 settings,
                 description or (fn.__doc__ or ""),
-                dict(constants or {}),
                 expired,
             )
         )

@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from services.alerts.customer_rules import LAPSED_WINDOW_DAYS
 from services.api.rails_time import parse_us
 from services.db.models import (
     Alert,
@@ -22,8 +21,11 @@ from services.db.models import (
 )
 from services.metrics import _critical_alerts
 from services.scoring import score
+from services.settings import AlertSettings
 from tests.fixtures.scored_demo import trained_demo
 from tutormax_desktop import cli
+
+WINDOW = AlertSettings().customer_lapsed_window_days  # the demo scores with the defaults
 
 ANCHOR = parse_us("2026-11-20T12:00:00Z")
 
@@ -156,7 +158,7 @@ def test_customer_alerts_on_the_demo_are_a_queue_people_can_work(demo) -> None: 
         return (as_of - at).total_seconds() / 86400
 
     with_sessions = {c for c in scored if c in last}
-    recently_lapsed = {c for c in with_sessions if 21 <= idle_days(c) < 21 + LAPSED_WINDOW_DAYS}
+    recently_lapsed = {c for c in with_sessions if 21 <= idle_days(c) < 21 + WINDOW}
     gone_21_plus = {c for c in with_sessions if idle_days(c) >= 21}
     lapsed = {a.customer_id for a in open_alerts if a.rule == "customer_lapsed"}
     goals = {a.customer_id for a in open_alerts if a.rule == "customer_goal_completed"}
@@ -165,7 +167,7 @@ def test_customer_alerts_on_the_demo_are_a_queue_people_can_work(demo) -> None: 
     # Most customers ever gone 21+ days are long gone: they are not in the queue.
     assert len(lapsed) < len(gone_21_plus) / 3
     assert all(
-        21 <= a.facts["days_since_last_session"] < 21 + LAPSED_WINDOW_DAYS
+        21 <= a.facts["days_since_last_session"] < 21 + WINDOW
         for a in open_alerts
         if a.rule == "customer_lapsed"
     )

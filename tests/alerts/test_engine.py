@@ -133,6 +133,17 @@ def test_a_lapse_past_its_window_expires_and_a_return_clears(market: Market) -> 
     assert evaluate_alerts(market.engine, rules=[lapsed], now=AS_OF + 14 * DAY).new == []
 
 
+def test_the_lapse_window_in_settings_is_what_the_alert_records(market: Market) -> None:
+    lapsed = registered_rules()["customer_lapsed"]
+    market.customer(2, days_since_last_session=50)
+    wide = AlertSettings(customer_lapsed_window_days=40)
+    assert evaluate_alerts(market.engine, rules=[lapsed], now=AS_OF).new == []  # 29 days in
+    result = evaluate_alerts(market.engine, wide, rules=[lapsed], now=AS_OF)
+    assert [a.subject_id for a in result.new] == ["2"]
+    (row,) = alerts(market)
+    assert row.thresholds["customer_lapsed_window_days"] == 40
+
+
 def test_cooldown_suppresses_refiring_unless_severity_rises(market: Market) -> None:
     market.tutor(2, p30=0.55)  # High
     [first] = churn(market).new

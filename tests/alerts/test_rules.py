@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
 from services.alerts import evaluate_alerts, registered_rules
-from services.alerts.customer_rules import LAPSED_WINDOW_DAYS
 from services.settings import AlertSettings
 from tests.alerts.conftest import AS_OF, DAY, Market
 
@@ -200,7 +201,7 @@ def test_customer_idle_then_lapsed(market: Market) -> None:
 
 
 def test_customer_lapsed_fires_only_while_the_lapse_is_recent(market: Market) -> None:
-    # The flag is about the transition (lapsed within LAPSED_WINDOW_DAYS), not about
+    # The flag is about the transition (lapsed within customer_lapsed_window_days), not
     # every customer who ever stopped: on the demo sandbox the state-based rule held
     # ~1,800 flags of customers gone for up to three years.
     market.customer(CALM)
@@ -213,7 +214,23 @@ def test_customer_lapsed_fires_only_while_the_lapse_is_recent(market: Market) ->
     got = fired(market, "customer_lapsed")
     assert set(got) == {"2", "3"}
     assert got["2"].priority < got["3"].priority  # further into the lapse, more urgent
-    assert 21 + LAPSED_WINDOW_DAYS == 35
+    assert AlertSettings().customer_lapsed_window_days == 14  # the days above assume it
+
+
+def test_customer_lapsed_window_is_a_setting(market: Market) -> None:
+    market.customer(2, days_since_last_session=24)  # lapsed 3 days ago
+    market.customer(3, days_since_last_session=30)  # lapsed 9 days ago
+    market.customer(4, days_since_last_session=45)  # lapsed 24 days ago
+    # Each evaluation adds only what is not open yet: widening the window adds the
+    # customers further into their lapse.
+    short = fired(market, "customer_lapsed", AlertSettings(customer_lapsed_window_days=5))
+    assert set(short) == {"2"}
+    assert set(fired(market, "customer_lapsed")) == {"3"}  # the default 14 days
+    long = fired(market, "customer_lapsed", AlertSettings(customer_lapsed_window_days=30))
+    assert set(long) == {"4"}
+    # Priority climbs from 55 to 75 through the window, whatever its length: 3 days into
+    # a 5-day window is 3/5 of the way (with 14 days it would be 59).
+    assert short["2"].priority == 67 and long["4"].priority == pytest.approx(71, abs=1)
 
 
 def test_customer_lapsed_window_follows_the_lapsed_days_setting(market: Market) -> None:

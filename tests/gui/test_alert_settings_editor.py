@@ -94,6 +94,10 @@ def test_thresholds_are_edited_refused_saved_and_used(qtbot, dialog, tmp_path):
     editor.anomaly_inputs["no_show_rate"]["drops"].setValue(4)
     editor.cooldown_inputs["supply_shortage"].setValue(12)
     editor.inputs["cooldown_hours"].setValue(48)  # rules left alone follow it
+    lapse = editor.inputs["customer_lapsed_window_days"]
+    assert lapse.value() == 14
+    assert "Customer at-risk flag lasts" in _row_label(editor, lapse)
+    lapse.setValue(30)
     with qtbot.waitSignal(dialog.vm.sig_saved, timeout=10_000):
         _save(dialog)
 
@@ -108,6 +112,7 @@ def test_thresholds_are_edited_refused_saved_and_used(qtbot, dialog, tmp_path):
         "no_show_rate": {"drops": 4},
     }
     assert saved.cooldown_hours == 48
+    assert saved.customer_lapsed_window_days == 30
     assert saved.cooldown_hours_by_rule == {"supply_shortage": 12, "customer_goal_completed": 2160}
 
     # What the rules read: the engine's cooldowns, the anomaly checks' thresholds ...
@@ -127,6 +132,11 @@ def test_thresholds_are_edited_refused_saved_and_used(qtbot, dialog, tmp_path):
     assert [(f.subject_id, f.facts["lead_hours"]) for f in found] == [("algebra", 8)]
     assert found[0].facts["coverage"] == pytest.approx(0.85)
     engine.dispose()
+
+
+def _row_label(editor, field_box) -> str:
+    form = field_box.parentWidget().layout()
+    return form.labelForField(field_box).text()
 
 
 def _forecast(engine, short_at: int, supply: float) -> None:
