@@ -33,6 +33,7 @@ SUITES = {
     "alerts": "benchmarks.alerts_bench",
     "anomalies": "benchmarks.anomalies_bench",
     "analytics": "benchmarks.analytics_bench",
+    "persona": "benchmarks.persona_bench",
     "package": "benchmarks.package_bench",
 }
 
