@@ -33,7 +33,6 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from ml.effectiveness import SELECTION_BIAS as SELECTION_BIAS  # re-exported for viewmodels
 from ml.effectiveness import EffectSettings, estimate_effects
 from services.db.models import Intervention, InterventionHoldout, InterventionTracking
 

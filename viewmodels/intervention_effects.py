@@ -10,9 +10,12 @@ from zoneinfo import ZoneInfo
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from services.intervention_effects import SELECTION_BIAS
 from services.sla import local_text
 from viewmodels.tasks import TaskRunner
+
+# ml.effectiveness.SELECTION_BIAS, not imported from there: that module pulls pandas into
+# the window's first paint (tests/gui/test_startup_imports.py). A test keeps them equal.
+SELECTION_BIAS = "selection_bias"
 
 
 class EffectivenessViewModel(QObject):

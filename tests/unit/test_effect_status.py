@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from ml.effectiveness import SELECTION_BIAS
+from viewmodels import intervention_effects
 from viewmodels.intervention_effects import EffectivenessViewModel
 
 
@@ -50,3 +52,7 @@ def test_nothing_flagged_says_nothing_about_bias_and_a_naive_as_of_is_utc():
     vm = _vm([_record("recognition", 0.03, 180)], "2026-07-01T12:00:00")
     text = vm.status_text(ZoneInfo("Europe/Berlin"))
     assert text == "Data up to 2026-07-01 14:00 CEST; 180 treated tutors compared."
+
+
+def test_the_flag_the_view_model_reads_is_the_one_the_measurement_writes():
+    assert intervention_effects.SELECTION_BIAS == SELECTION_BIAS
