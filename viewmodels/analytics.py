@@ -12,23 +12,20 @@ measurement serves both places); it is measured once, when the tab is first show
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
     QObject,
-    QPersistentModelIndex,
     Qt,
     Signal,
     Slot,
 )
 from PySide6.QtGui import QFont
 
+from viewmodels.rows_table import RowsTableModel
 from viewmodels.tasks import SORT_ROLE, TaskRunner
 
-Index = QModelIndex | QPersistentModelIndex
 MEANING_ROLE = Qt.ItemDataRole.UserRole + 10
 DELTA_COLUMN = 5  # Cliff's delta in ComparisonModel: the rows' order
 TASK = "analytics"
@@ -49,62 +46,44 @@ def _key(v: float | None) -> float:
     return v if v is not None and math.isfinite(v) else -math.inf
 
 
-class ComparisonModel(QAbstractTableModel):
+class ComparisonModel(RowsTableModel):
     """Two groups compared feature by feature (``services.analytics.stats.Comparison``
     rows), largest effect first."""
 
+    right_aligned = frozenset(range(2, 8))
+
     def __init__(self, names: tuple[str, str], parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.names = names
         # The verdict in words right after the feature: what a manager reads first.
-        self.columns = (
-            "Feature",
-            "What this means",
-            names[0].capitalize(),
-            names[1].capitalize(),
-            # Short titles leave the verdict its width; the tooltips name them in full.
-            "d",
-            "δ",
-            "p",
-            "Adj. p",
+        # Short titles leave the verdict its width; the tooltips name them in full.
+        super().__init__(
+            parent,
+            columns=(
+                "Feature",
+                "What this means",
+                names[0].capitalize(),
+                names[1].capitalize(),
+                "d",
+                "δ",
+                "p",
+                "Adj. p",
+            ),
         )
-        self._rows: list[Any] = []
+        self.names = names
+        self.column_tips = (
+            None,
+            None,
+            f"Mean of the {names[0]}",
+            f"Mean of the {names[1]}",
+            "Cohen's d: the mean difference in pooled standard deviations (0.2 small, "
+            "0.5 medium, 0.8 large)",
+            "Cliff's δ: P(a member of the first group is above one of the second) minus "
+            "the reverse; rank-based, robust to skew. Rows are sorted by its size.",
+            "p-value of Welch's t-test (unequal variances), two-sided",
+            "Benjamini-Hochberg: corrected for testing every row of this table at once. "
+            "Below 0.05: unlikely to be chance.",
+        )
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation != Qt.Orientation.Horizontal:
-            return None
-        names = self.names
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self.columns[section]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return (
-                None,
-                None,
-                f"Mean of the {names[0]}",
-                f"Mean of the {names[1]}",
-                "Cohen's d: the mean difference in pooled standard deviations (0.2 small, "
-                "0.5 medium, 0.8 large)",
-                "Cliff's δ: P(a member of the first group is above one of the second) minus "
-                "the reverse; rank-based, robust to skew. Rows are sorted by its size.",
-                "p-value of Welch's t-test (unequal variances), two-sided",
-                "Benjamini-Hochberg: corrected for testing every row of this table at once. "
-                "Below 0.05: unlikely to be chance.",
-            )[section]
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        r = self._rows[index.row()]
-        col = index.column()
+    def _data(self, r: Any, col: int, role: int, position: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             fmt = r.fmt
             return (
@@ -147,17 +126,7 @@ class ComparisonModel(QAbstractTableModel):
             font = QFont()
             font.setItalic(True)
             return font
-        if role == Qt.ItemDataRole.TextAlignmentRole and col >= 2:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
-
-    def set_rows(self, rows: Sequence[Any]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
-    def row(self, i: int) -> Any:
-        return self._rows[i]
 
 
 FACTOR_COLUMNS = (
@@ -172,37 +141,23 @@ FACTOR_COLUMNS = (
 )
 
 
-class FactorRatesModel(QAbstractTableModel):
+class FactorRatesModel(RowsTableModel):
     """Poor first-session rate per level of each categorical factor."""
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[Any] = []
+    columns = FACTOR_COLUMNS
+    column_tips = (
+        None,
+        None,
+        None,
+        None,
+        None,
+        "Chi-square test: does the poor rate depend on this factor at all?",
+        "Benjamini-Hochberg over the factors of this table",
+        "Strength of the association, 0 (none) to 1",
+    )
+    right_aligned = frozenset(range(2, 8))
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(FACTOR_COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return FACTOR_COLUMNS[section]
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
-            return {
-                5: "Chi-square test: does the poor rate depend on this factor at all?",
-                6: "Benjamini-Hochberg over the factors of this table",
-                7: "Strength of the association, 0 (none) to 1",
-            }.get(section)
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        f = self._rows[index.row()]
-        col = index.column()
+    def _data(self, f: Any, col: int, role: int, position: int) -> Any:
         if role == Qt.ItemDataRole.DisplayRole:
             return (
                 f.factor,
@@ -216,7 +171,7 @@ class FactorRatesModel(QAbstractTableModel):
             )[col]
         if role == SORT_ROLE:
             return (
-                index.row(),  # the factors' own order: strongest association first
+                position,  # the factors' own order: strongest association first
                 f.level,
                 f.sessions,
                 _key(f.poor_rate),
@@ -225,14 +180,7 @@ class FactorRatesModel(QAbstractTableModel):
                 _key(-f.p_adjusted if math.isfinite(f.p_adjusted) else None),
                 _key(f.cramers_v),
             )[col]
-        if role == Qt.ItemDataRole.TextAlignmentRole and col >= 2:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
-
-    def set_rows(self, rows: Sequence[Any]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
 
 
 class AnalyticsViewModel(QObject):

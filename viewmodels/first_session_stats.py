@@ -15,10 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
     QObject,
-    QPersistentModelIndex,
     Qt,
     Signal,
     Slot,
@@ -26,12 +23,12 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor
 
 from viewmodels.customer_tabs import export_shown
+from viewmodels.rows_table import RowsTableModel
 from viewmodels.tasks import SORT_ROLE, TaskRunner
 
 if TYPE_CHECKING:  # imported where used: SQLAlchemy and pandas stay out of start-up
     from services.first_session_stats import FirstSessionStats, SuccessDrop, SuccessRow
 
-Index = QModelIndex | QPersistentModelIndex
 FLAG_ROLE = Qt.ItemDataRole.UserRole + 50
 DROP_ROLE = Qt.ItemDataRole.UserRole + 51  # the tutor's SuccessDrop, or None
 FLAG_COLORS = {"red": "#dc2626", "green": "#16a34a"}
@@ -61,40 +58,23 @@ def _key(x: float | None) -> float:
     return MISSING if x is None else float(x)
 
 
-class SuccessTableModel(QAbstractTableModel):
+class SuccessTableModel(RowsTableModel):
     """Rows of ``SuccessRow`` with ready texts; sorts itself (at most a few thousand)."""
 
     def __init__(
         self, first_column: str, parent: QObject | None = None, *, with_drops: bool = False
     ) -> None:
-        super().__init__(parent)
-        self.with_drops = with_drops
         columns = (first_column, "First sessions", "Success", "Avg rating", "Before", "Trend")
         if with_drops:
             columns = (*columns[:COL_DROP], "Drop (WoW)", *columns[COL_DROP:])
-        self.columns = columns
-        self._rows: list[tuple[SuccessRow, tuple[str, ...], tuple[Any, ...]]] = []
+        super().__init__(parent, columns=columns)
+        self.right_aligned = frozenset(range(1, len(columns)))
+        self.with_drops = with_drops
         self._drops: dict[str, SuccessDrop] = {}
         self._sort: tuple[int, Qt.SortOrder] | None = None
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.columns[section]
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        row, texts, keys = self._rows[index.row()]
-        col = index.column()
+    def _data(self, entry: Any, col: int, role: int, position: int) -> Any:
+        row, texts, keys = entry
         if role == Qt.ItemDataRole.DisplayRole:
             return texts[col]
         if role == SORT_ROLE:
@@ -111,8 +91,6 @@ class SuccessTableModel(QAbstractTableModel):
                 return drop_tooltip(drop)
         if role == Qt.ItemDataRole.ForegroundRole and row.flag and col in (0, COL_SUCCESS):
             return QColor(FLAG_COLORS[row.flag])
-        if role == Qt.ItemDataRole.TextAlignmentRole and col > 0:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and col == COL_SUCCESS:
             return f"{row.rated} of {row.first_sessions} first sessions rated"
         return None

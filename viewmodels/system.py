@@ -6,19 +6,15 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
     Signal,
     Slot,
 )
 
+from viewmodels.rows_table import RowsTableModel
 from viewmodels.tasks import SORT_ROLE, TaskRunner
-
-Index = QModelIndex | QPersistentModelIndex
 
 REJECT_COLUMNS = ("Resource", "Record", "Reason", "Seen", "Last seen")
 RAW_ROLE = Qt.ItemDataRole.UserRole + 10
@@ -29,29 +25,11 @@ MODEL_COLUMNS = ("Model", "Version", "Trained at", "Held-out metrics", "Active",
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 13
 
 
-class RejectsModel(QAbstractTableModel):
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[Any] = []
+class RejectsModel(RowsTableModel):
+    columns = REJECT_COLUMNS
+    skip_same_rows = True
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(REJECT_COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return REJECT_COLUMNS[section]
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        r = self._rows[index.row()]
-        col = index.column()
+    def _data(self, r: Any, col: int, role: int, position: int) -> Any:
         if role == RAW_ROLE:
             return r.raw
         if role == REASON_ROLE:
@@ -81,36 +59,12 @@ class RejectsModel(QAbstractTableModel):
             return r.reason
         return None
 
-    def set_rows(self, rows: list[Any]) -> None:
-        if rows == self._rows:
-            return
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
 
+class ModelRegistryModel(RowsTableModel):
+    columns = MODEL_COLUMNS
+    skip_same_rows = True
 
-class ModelRegistryModel(QAbstractTableModel):
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[Any] = []
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(MODEL_COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return MODEL_COLUMNS[section]
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        m = self._rows[index.row()]
+    def _data(self, m: Any, col: int, role: int, position: int) -> Any:
         if role == ENTRY_ROLE:
             return m
         status = "active" if m.active else ""
@@ -118,26 +72,12 @@ class ModelRegistryModel(QAbstractTableModel):
             status = "pinned" if m.active else "pinned (unusable)"
         # The warning first (why a version is or is not used), then its figures.
         figures = " · ".join(x for x in (m.warning, m.metrics) if x)
-        values = (
-            m.name,
-            m.version,
-            m.trained_at,
-            figures,
-            status,
-            m.path,
-        )
+        values = (m.name, m.version, m.trained_at, figures, status, m.path)
         if role in (Qt.ItemDataRole.DisplayRole, SORT_ROLE):
-            return values[index.column()]
+            return values[col]
         if role == Qt.ItemDataRole.ToolTipRole:
-            return figures if index.column() == 3 else (m.warning or values[index.column()])
+            return figures if col == 3 else (m.warning or values[col])
         return None
-
-    def set_rows(self, rows: list[Any]) -> None:
-        if rows == self._rows:
-            return
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
 
 
 class RejectsFilterProxy(QSortFilterProxyModel):

@@ -19,16 +19,14 @@ from datetime import timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
     QObject,
-    QPersistentModelIndex,
     Qt,
     Signal,
     Slot,
 )
 
 from viewmodels.report_pdf import write_report_pdf
+from viewmodels.rows_table import RowsTableModel
 from viewmodels.tasks import TaskRunner
 
 if TYPE_CHECKING:  # services.tutors imports SQLAlchemy: not before the first paint
@@ -38,7 +36,6 @@ NO_PREDICTION = (
     "No predictions yet for this tutor. The churn curve, tiers and factors appear after "
     "the next scoring run ({why})."
 )
-Index = QModelIndex | QPersistentModelIndex
 SERIES = (
     ("sessions", "Completed sessions per week"),
     ("avg_rating", "Average rating"),
@@ -322,38 +319,13 @@ def recent_rows(bundle: TutorBundle, tz: tzinfo | None) -> list[tuple[str, ...]]
     ]
 
 
-class TextTableModel(QAbstractTableModel):
+class TextTableModel(RowsTableModel):
     """A small read-only table of ready texts (a profile tab's rows)."""
 
     def __init__(self, columns: tuple[str, ...], parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.columns = columns
-        self._rows: list[tuple[str, ...]] = []
+        super().__init__(parent, columns=columns)
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.columns[section]
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
+    def _data(self, row: tuple[str, ...], col: int, role: int, position: int) -> Any:
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            return self._rows[index.row()][index.column()]
+            return row[col]
         return None
-
-    def set_rows(self, rows: list[tuple[str, ...]]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
-    def rows(self) -> list[tuple[str, ...]]:
-        return list(self._rows)
