@@ -23,6 +23,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QFont
 
+from viewmodels.loading import LoadingViewModel
 from viewmodels.rows_table import RowsTableModel
 from viewmodels.tasks import SORT_ROLE, TaskRunner
 
@@ -183,10 +184,9 @@ class FactorRatesModel(RowsTableModel):
         return None
 
 
-class AnalyticsViewModel(QObject):
+class AnalyticsViewModel(LoadingViewModel):
     sig_loaded = Signal(object)
     """A new ``services.analytics.AnalyticsReport``."""
-    sig_loading_changed = Signal(bool)
     sig_progress = Signal(str)
     sig_error = Signal(str)
 
@@ -205,7 +205,6 @@ class AnalyticsViewModel(QObject):
         self.first_sessions = ComparisonModel(("good", "poor"), self)
         self.factors = FactorRatesModel(self)
         self._report: Any = None
-        self._loading = False
         self._active = False
         self._stale = True
         self._data_key: Any = None
@@ -218,17 +217,8 @@ class AnalyticsViewModel(QObject):
         return self._report
 
     @property
-    def loading(self) -> bool:
-        return self._loading
-
-    @property
     def stale(self) -> bool:
         return self._stale
-
-    def _set_loading(self, value: bool) -> None:
-        if value != self._loading:
-            self._loading = value
-            self.sig_loading_changed.emit(value)
 
     # ------------------------------------------------------------------ commands
 

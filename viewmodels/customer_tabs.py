@@ -10,6 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QObject, Qt, Signal, Slot
 
+from viewmodels.loading import LoadingViewModel
 from viewmodels.tasks import TaskRunner
 
 
@@ -30,13 +31,12 @@ def shown_rows(model: QAbstractItemModel) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-class CustomerTabViewModel(QObject):
+class CustomerTabViewModel(LoadingViewModel):
     """Base of the two tabs' view models: ``load`` runs ``load_fn`` on a worker and hands
     the result to :meth:`_apply` on the GUI thread."""
 
     sig_loaded = Signal(object)
     """The service's result (CustomerVelocity or CustomerChurnView)."""
-    sig_loading_changed = Signal(bool)
     sig_error = Signal(str)
     sig_message = Signal(str)
 
@@ -50,21 +50,11 @@ class CustomerTabViewModel(QObject):
         self.runner = runner
         self._load = load
         self.result: Any = None
-        self._loading = False
         self._stale = False
-
-    @property
-    def loading(self) -> bool:
-        return self._loading
 
     @property
     def loaded(self) -> bool:
         return self.result is not None
-
-    def _set_loading(self, value: bool) -> None:
-        if value != self._loading:
-            self._loading = value
-            self.sig_loading_changed.emit(value)
 
     @Slot()
     def load(self) -> None:
@@ -83,7 +73,7 @@ class CustomerTabViewModel(QObject):
     def ensure_loaded(self) -> None:
         """Load the first time the tab is shown, and again when shown after the data
         changed (:meth:`invalidate`); otherwise keep what is drawn."""
-        if (self.result is None or self._stale) and not self._loading:
+        if (self.result is None or self._stale) and not self.loading:
             self.load()
 
     def invalidate(self) -> None:

@@ -39,6 +39,7 @@ from services.export import cancellable_rows, write_csv
 from viewmodels.customer_churn import ChurnViewModel
 from viewmodels.customer_velocity import VelocityViewModel
 from viewmodels.first_session_stats import FirstSessionStatsViewModel
+from viewmodels.loading import LoadingViewModel
 from viewmodels.tasks import SORT_ROLE, TaskRunner, TaskState
 
 if TYPE_CHECKING:  # imported where used: SQLAlchemy and pandas stay out of start-up
@@ -574,10 +575,9 @@ def _when(at: datetime | None, tz: tzinfo | None, fmt: str = "%d %b %Y %H:%M") -
     return "–" if at is None else at.astimezone(tz).strftime(fmt)
 
 
-class CustomerDetailViewModel(QObject):
+class CustomerDetailViewModel(LoadingViewModel):
     sig_loaded = Signal(object)
     """A new ``services.customers.CustomerBundle``."""
-    sig_loading_changed = Signal(bool)
     sig_error = Signal(str)
 
     def __init__(
@@ -594,16 +594,6 @@ class CustomerDetailViewModel(QObject):
         self._tz = timezone
         self.bundle: CustomerBundle | None = None
         self.customer_id: int | None = None
-        self._loading = False
-
-    @property
-    def loading(self) -> bool:
-        return self._loading
-
-    def _set_loading(self, value: bool) -> None:
-        if value != self._loading:
-            self._loading = value
-            self.sig_loading_changed.emit(value)
 
     @Slot(int)
     def load(self, customer_id: int) -> None:

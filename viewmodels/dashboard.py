@@ -24,6 +24,7 @@ from PySide6.QtCore import (
     Slot,
 )
 
+from viewmodels.loading import LoadingViewModel
 from viewmodels.tasks import SORT_ROLE, TaskRunner
 
 Index = QModelIndex | QPersistentModelIndex
@@ -101,10 +102,9 @@ class CriticalTutorsModel(QAbstractTableModel):
         return next((r for r in self._rows if r.tutor_id == tutor_id), None)
 
 
-class DashboardViewModel(QObject):
+class DashboardViewModel(LoadingViewModel):
     sig_loaded = Signal(object)
     """A new ``services.metrics.Dashboard``."""
-    sig_loading_changed = Signal(bool)
     sig_error = Signal(str)
     sig_message = Signal(str)
     sig_intervention_created = Signal(int, int)
@@ -123,7 +123,6 @@ class DashboardViewModel(QObject):
         self._create = create_intervention
         self.critical = CriticalTutorsModel(self)
         self._dashboard: Any = None
-        self._loading = False
         self.analytics: Any = None  # viewmodels.analytics.AnalyticsViewModel
 
     def attach_analytics(self, analytics: Any) -> None:
@@ -132,15 +131,6 @@ class DashboardViewModel(QObject):
     @property
     def dashboard(self) -> Any:
         return self._dashboard
-
-    @property
-    def loading(self) -> bool:
-        return self._loading
-
-    def _set_loading(self, value: bool) -> None:
-        if value != self._loading:
-            self._loading = value
-            self.sig_loading_changed.emit(value)
 
     @Slot()
     def load(self) -> None:
