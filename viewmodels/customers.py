@@ -24,10 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
     QObject,
-    QPersistentModelIndex,
     Qt,
     Signal,
     Slot,
@@ -40,12 +37,12 @@ from viewmodels.customer_churn import ChurnViewModel
 from viewmodels.customer_velocity import VelocityViewModel
 from viewmodels.first_session_stats import FirstSessionStatsViewModel
 from viewmodels.loading import LoadingViewModel
-from viewmodels.tasks import SORT_ROLE, TaskRunner, TaskState
+from viewmodels.numpy_table import NumpyTableModel
+from viewmodels.tasks import TaskRunner, TaskState
 
 if TYPE_CHECKING:  # imported where used: SQLAlchemy and pandas stay out of start-up
     from services.customers import CustomerBundle, CustomerList, CustomerRow
 
-Index = QModelIndex | QPersistentModelIndex
 
 CUSTOMER_ID_ROLE = Qt.ItemDataRole.UserRole + 40
 HEALTH_TIER_ROLE = Qt.ItemDataRole.UserRole + 41
@@ -292,86 +289,43 @@ def filter_mask(p: PreparedCustomers, f: CustomerFilters) -> np.ndarray:
     return mask
 
 
-class CustomerListModel(QAbstractTableModel):
-    """The customer list over numpy columns; sorts and filters itself (module doc)."""
+class CustomerListModel(NumpyTableModel):
+    """The customer list over numpy columns; sorts and filters itself (module doc and
+    :mod:`viewmodels.numpy_table`), riskiest first until the user sorts."""
+
+    columns = CUSTOMER_COLUMNS
+    column_tips = CUSTOMER_COLUMN_TIPS
+    right_aligned = frozenset(_NUMERIC_COLS)
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(parent, sort=(COL_CHURN, Qt.SortOrder.DescendingOrder))
         self._p: PreparedCustomers = prepare_customers(())
-        self._order = np.zeros(0, dtype=np.int64)  # every row, in the sort order
-        self._view = np.zeros(0, dtype=np.int64)  # the visible rows, in that order
-        self._mask = np.zeros(0, dtype=bool)  # which rows the filters let through
-        self._sort: tuple[int, Qt.SortOrder] = (COL_CHURN, Qt.SortOrder.DescendingOrder)
         self.filters = CustomerFilters()
 
-    # --- Qt model interface
+    # --- numpy_table hooks
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._view)
+    def _display(self, i: int, column: int) -> Any:
+        return self._p.columns[column][i]
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(CUSTOMER_COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation != Qt.Orientation.Horizontal:
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return CUSTOMER_COLUMNS[section]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return CUSTOMER_COLUMN_TIPS[section] or None
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        i = int(self._view[index.row()])
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._p.columns[col][i]
-        if role == SORT_ROLE:
-            return float(self._p.keys[col][i])
+    def _role(self, i: int, column: int, role: int) -> Any:
         if role == CUSTOMER_ID_ROLE:
             return int(self._p.ids[i])
         if role == HEALTH_TIER_ROLE:
             return self._p.rows[i].health_tier
         if role == RISK_ROLE:
             return self._p.rows[i].risk_tier
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in _NUMERIC_COLS:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole and col == 3:
+        if role == Qt.ItemDataRole.ToolTipRole and column == 3:
             return self._p.columns[3][i]
         return None
 
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        self._sort = (column, order)
-        self.layoutAboutToBeChanged.emit()
-        self._apply_sort()
-        self._view = self._order[self._mask[self._order]]
-        self.layoutChanged.emit()
+    def _filter_mask(self) -> np.ndarray:
+        return filter_mask(self._p, self.filters)
 
     # --- the data
 
-    def _apply_sort(self) -> None:
-        column, order = self._sort
-        key = self._p.keys[column]
-        if order == Qt.SortOrder.DescendingOrder:
-            # Stable on the negated key: ties keep their ascending (load) order.
-            self._order = np.argsort(-key, kind="stable")
-        else:
-            self._order = np.argsort(key, kind="stable")
-
-    def _refilter(self) -> None:
-        self.beginResetModel()
-        self._mask = filter_mask(self._p, self.filters)
-        self._view = self._order[self._mask[self._order]]
-        self.endResetModel()
-
     def set_prepared(self, prepared: PreparedCustomers) -> None:
         self._p = prepared
-        self._apply_sort()
-        self._refilter()
+        self._load(len(prepared), prepared.keys)
 
     def set_filters(self, filters: CustomerFilters) -> None:
         if filters != self.filters:
@@ -386,15 +340,15 @@ class CustomerListModel(QAbstractTableModel):
         return len(self._p)
 
     def customer_id(self, row: int) -> int:
-        return int(self._p.ids[self._view[row]])
+        return int(self._p.ids[self.source_row(row)])
 
     def row(self, row: int) -> CustomerRow:
-        return self._p.rows[int(self._view[row])]
+        return self._p.rows[self.source_row(row)]
 
     def visible_rows(self) -> tuple[list[list[str]], np.ndarray]:
         """What an export writes: the text columns and the visible rows' indexes in the
         current order (a copy of the index array: later filters do not change it)."""
-        return self._p.columns, self._view.copy()
+        return self._p.columns, self.view
 
     def visible_texts(self) -> list[tuple[str, ...]]:
         """The visible rows' display texts in the current order."""
