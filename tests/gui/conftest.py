@@ -120,3 +120,40 @@ def make_window(qtbot):
 
 def wait_ready(qtbot: Any, window: Any, timeout: int = 20_000) -> None:
     qtbot.waitUntil(lambda: window.shell.ready, timeout=timeout)
+
+
+@pytest.fixture
+def settings_dialog(qtbot: Any) -> Iterator[Any]:
+    """Preferences on the real backend and the test's settings file, shown."""
+    import os
+    from pathlib import Path
+
+    from PySide6.QtCore import QSettings
+
+    from services.settings import Settings
+    from tutormax_desktop.backend import Backend
+    from tutormax_desktop.context import AppContext
+    from tutormax_desktop.paths import app_paths
+    from ui.settings_dialog import SettingsDialog
+    from viewmodels.settings import SettingsViewModel
+
+    backend = Backend(AppContext(app_paths().ensure(), Settings()))
+    runner = tasks_module.TaskRunner()
+    vm = SettingsViewModel(
+        runner, lambda: backend.settings, backend.test_connection, backend.apply_settings
+    )
+    ui = QSettings(
+        str(Path(os.environ["TUTORMAX_HOME"]) / "config" / "ui.ini"), QSettings.Format.IniFormat
+    )
+    dialog = SettingsDialog(vm, None, ui)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    yield dialog
+    runner.shutdown()
+    backend.close()
+
+
+def press_save(dialog: Any) -> None:
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()

@@ -4,13 +4,9 @@ settings.json, and the rules read what was saved."""
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QDialogButtonBox
 from sqlalchemy import insert
 
 from services.alerts.context import RuleContext, RunInfo
@@ -20,38 +16,16 @@ from services.anomalies import METRICS, thresholds_for
 from services.db.engine import make_engine
 from services.db.migrate import migrate
 from services.db.models import ForecastPoint, ForecastRun
-from services.settings import ANOMALY_METRICS, AlertSettings, Settings, load_settings
-from tutormax_desktop.backend import Backend
-from tutormax_desktop.context import AppContext
+from services.settings import ANOMALY_METRICS, AlertSettings, load_settings
+from tests.gui.conftest import press_save
 from tutormax_desktop.paths import app_paths
-from ui.settings_dialog import SettingsDialog
-from viewmodels.settings import SettingsViewModel
-from viewmodels.tasks import TaskRunner
 
 AS_OF = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
 
 @pytest.fixture
-def dialog(qtbot):
-    ctx = AppContext(app_paths().ensure(), Settings())
-    backend = Backend(ctx)
-    runner = TaskRunner()
-    vm = SettingsViewModel(
-        runner, lambda: backend.settings, backend.test_connection, backend.apply_settings
-    )
-    ui = QSettings(
-        str(Path(os.environ["TUTORMAX_HOME"]) / "config" / "ui.ini"), QSettings.Format.IniFormat
-    )
-    d = SettingsDialog(vm, None, ui)
-    qtbot.addWidget(d)
-    d.show()
-    yield d
-    runner.shutdown()
-    backend.close()
-
-
-def _save(dialog) -> None:
-    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+def dialog(settings_dialog):
+    return settings_dialog
 
 
 def test_the_settings_know_every_anomaly_metric():
@@ -74,7 +48,7 @@ def test_thresholds_are_edited_refused_saved_and_used(qtbot, dialog, tmp_path):
     # A surplus threshold not above the shortage one is refused, both named, not saved.
     editor.inputs["shortage_coverage"].setValue(1.20)
     editor.inputs["surplus_coverage"].setValue(1.10)
-    _save(dialog)
+    press_save(dialog)
     error = dialog.error.text()
     assert "surplus_coverage" in error and "must exceed" in error and "shortage_coverage" in error
     assert "pydantic" not in error  # the message, not the library's URL
@@ -99,7 +73,7 @@ def test_thresholds_are_edited_refused_saved_and_used(qtbot, dialog, tmp_path):
     assert "Customer at-risk flag lasts" in _row_label(editor, lapse)
     lapse.setValue(30)
     with qtbot.waitSignal(dialog.vm.sig_saved, timeout=10_000):
-        _save(dialog)
+        press_save(dialog)
 
     saved = load_settings(app_paths().settings_file).alerts
     assert (saved.shortage_coverage, saved.surplus_coverage, saved.shortage_lead_hours) == (

@@ -3,39 +3,17 @@ edited, validated and saved to the settings file the CLI reads too."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-from PySide6.QtCore import QSettings, QTime
-from PySide6.QtWidgets import QDialogButtonBox
+from PySide6.QtCore import QTime
 
-from services.settings import Settings, load_settings
-from tutormax_desktop.backend import Backend
-from tutormax_desktop.context import AppContext
+from services.settings import load_settings
+from tests.gui.conftest import press_save
 from tutormax_desktop.paths import app_paths
-from ui.settings_dialog import SettingsDialog
-from viewmodels.settings import SettingsViewModel
-from viewmodels.tasks import TaskRunner
 
 
 @pytest.fixture
-def dialog(qtbot):
-    ctx = AppContext(app_paths().ensure(), Settings())
-    backend = Backend(ctx)
-    runner = TaskRunner()
-    vm = SettingsViewModel(
-        runner, lambda: backend.settings, backend.test_connection, backend.apply_settings
-    )
-    ui = QSettings(
-        str(Path(os.environ["TUTORMAX_HOME"]) / "config" / "ui.ini"), QSettings.Format.IniFormat
-    )
-    d = SettingsDialog(vm, None, ui)
-    qtbot.addWidget(d)
-    d.show()
-    yield d
-    runner.shutdown()
-    backend.close()
+def dialog(settings_dialog):
+    return settings_dialog
 
 
 def test_the_policy_is_edited_and_saved(qtbot, dialog):
@@ -52,7 +30,7 @@ def test_the_policy_is_edited_and_saved(qtbot, dialog):
     editor.contact.setText("ops-lead@example.com")
     editor.manager.setValue(7)
     with qtbot.waitSignal(dialog.vm.sig_saved, timeout=10_000):
-        dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+        press_save(dialog)
     saved = load_settings(app_paths().settings_file).interventions
     assert saved.policy("manager_coaching").sla_hours == 12
     assert not saved.types["recognition"].auto_create
@@ -66,16 +44,16 @@ def test_the_policy_is_edited_and_saved(qtbot, dialog):
 def test_a_bad_policy_is_explained_and_not_saved(qtbot, dialog):
     editor = dialog.policy_editor
     editor.holidays.setText("Christmas")
-    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    press_save(dialog)
     assert "not a date" in dialog.error.text()
     editor.holidays.setText("")
     editor.zone.setCurrentText("Mars/Olympus")
-    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    press_save(dialog)
     assert "unknown time zone" in dialog.error.text()
     for box in editor.days:
         box.setChecked(False)
     editor.zone.setCurrentText("UTC")
-    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    press_save(dialog)
     assert "workdays" in dialog.error.text()
     assert not app_paths().settings_file.exists()
 
@@ -89,7 +67,7 @@ def test_alert_thresholds_are_edited_validated_and_saved(qtbot, dialog):
     assert label_for("customer_idle_days") == "Customer idle (days)"
     # A Critical cut-off below the High one is refused with both named, nothing saved.
     editor.inputs["churn_critical"].setValue(0.40)
-    dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    press_save(dialog)
     assert "churn_critical" in dialog.error.text() and "churn_high" in dialog.error.text()
     assert not app_paths().settings_file.exists()
     # Spin boxes keep values inside the field's bounds (ge=1 for days).
@@ -99,7 +77,7 @@ def test_alert_thresholds_are_edited_validated_and_saved(qtbot, dialog):
     editor.inputs["no_sessions_days"].setValue(21)
     editor.inputs["customer_calls"].setValue(3)
     with qtbot.waitSignal(dialog.vm.sig_saved, timeout=10_000):
-        dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+        press_save(dialog)
     saved = load_settings(app_paths().settings_file).alerts
     assert saved.churn_critical == pytest.approx(0.80)
     assert saved.no_sessions_days == 21 and saved.customer_calls == 3
