@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.sync_bench import TOKEN
+from benchmarks.sync_bench import TOKEN, _start_server
 
 # The tests' anchor first, then hours and weekdays a fresh install could start on.
 ANCHORS = (
@@ -51,25 +51,8 @@ def _cli(home: Path, *args: str) -> str:
     return done.stdout
 
 
-def _serve(anchor: str) -> tuple[subprocess.Popen[str], str]:
-    import re
-
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tutormax_desktop.cli", "sandbox", "serve", "--scale", "demo",
-         "--clock", "fixed", "--anchor", anchor, "--token", TOKEN],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        m = re.search(r"serving at (http://\S+)", line)
-        if m:
-            return proc, m.group(1)
-    proc.wait()
-    raise RuntimeError(f"the sandbox server did not start (exit {proc.returncode})")
-
-
 def measure_anchor(anchor: str) -> dict[str, object]:
-    proc, url = _serve(anchor)
+    proc, url = _start_server("demo", anchor)
     try:
         with tempfile.TemporaryDirectory(prefix="persona-bench-") as tmp:
             home = Path(tmp)

@@ -35,7 +35,7 @@ INITIAL_TARGET = 50_000  # records/s
 INCREMENTAL_TARGET = 1.0  # seconds
 
 
-def _start_server(scale: str) -> tuple[subprocess.Popen[str], str]:
+def _start_server(scale: str, anchor: str = ANCHOR) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -48,7 +48,7 @@ def _start_server(scale: str) -> tuple[subprocess.Popen[str], str]:
             "--clock",
             "fixed",
             "--anchor",
-            ANCHOR,
+            anchor,
             "--token",
             TOKEN,
         ],

@@ -26,13 +26,12 @@ from numbers import Real
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt
 
+from viewmodels.rows_table import RIGHT, ColumnsTableModel
 from viewmodels.tasks import SORT_ROLE
 
 Index = QModelIndex | QPersistentModelIndex
-
-_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
 def text_rank(values: Sequence[Any]) -> np.ndarray:
@@ -69,15 +68,9 @@ def sort_order(key: np.ndarray, descending: bool, ties: np.ndarray | None = None
     return base[np.argsort(-k if descending else k, kind="stable")]
 
 
-class NumpyTableModel(QAbstractTableModel):
+class NumpyTableModel(ColumnsTableModel):
     """The shared machinery (module doc); subclasses set :attr:`columns` and implement
     :meth:`_display`, and usually :meth:`_filter_mask` and :meth:`_role`."""
-
-    columns: tuple[str, ...] = ()
-    # Header tooltips per column ("" for none).
-    column_tips: tuple[str, ...] = ()
-    # Columns drawn right-aligned (numbers).
-    right_aligned: frozenset[int] = frozenset()
 
     def __init__(
         self, parent: QObject | None = None, *, sort: tuple[int, Qt.SortOrder] | None = None
@@ -97,20 +90,6 @@ class NumpyTableModel(QAbstractTableModel):
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._view)
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.columns):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self.columns[section]
-        if role == Qt.ItemDataRole.ToolTipRole and section < len(self.column_tips):
-            return self.column_tips[section] or None
-        return None
-
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or index.row() >= len(self._view):
             return None
@@ -120,7 +99,7 @@ class NumpyTableModel(QAbstractTableModel):
         if role == SORT_ROLE:
             return self._keys[col][i].item()
         if role == Qt.ItemDataRole.TextAlignmentRole and col in self.right_aligned:
-            return _RIGHT
+            return RIGHT
         return self._role(i, col, role)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
