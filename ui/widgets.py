@@ -15,13 +15,16 @@ import pyqtgraph as pg
 from PySide6.QtCore import QModelIndex, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QFrame,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QSizePolicy,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -370,6 +373,28 @@ class LinkDelegate(QStyledItemDelegate):
         option.palette.setColor(
             option.palette.ColorRole.Text, QColor(self.color if enabled else "#94a3b8")
         )
+
+
+def list_table(model: Any, chars: Sequence[int], *, row_height: int = 26) -> QTableView:
+    """A read-only list of whole rows, one selected at a time, over ``model``: uniform
+    row heights (the view never asks tens of thousands of rows for their size hints) and
+    initial widths from the font (:func:`default_column_widths`)."""
+    t = QTableView()
+    t.setModel(model)
+    t.verticalHeader().hide()
+    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    t.setWordWrap(False)
+    t.setAlternatingRowColors(True)
+    t.setTextElideMode(Qt.TextElideMode.ElideRight)
+    header = t.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setStretchLastSection(True)
+    t.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    t.verticalHeader().setDefaultSectionSize(row_height)
+    default_column_widths(t, chars)
+    return t
 
 
 def default_column_widths(table: Any, chars: Sequence[int]) -> None:

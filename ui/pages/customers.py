@@ -14,13 +14,11 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -38,7 +36,7 @@ from ui.pages.customer_churn import ChurnTab
 from ui.pages.customer_tab import export_button
 from ui.pages.customer_velocity import VelocityTab
 from ui.theme import Theme
-from ui.widgets import RISK_COLORS, EmptyState, RiskBadgeDelegate, default_column_widths
+from ui.widgets import RISK_COLORS, EmptyState, RiskBadgeDelegate, list_table
 from viewmodels.customers import (
     COL_CHURN,
     COL_RISK,
@@ -61,22 +59,7 @@ TIER_COLORS = {
 
 
 def _table(model: Any, chars: tuple[int, ...]) -> QTableView:
-    t = QTableView()
-    t.setModel(model)
-    t.verticalHeader().hide()
-    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    t.setWordWrap(False)
-    t.setAlternatingRowColors(True)
-    header = t.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    header.setStretchLastSection(True)
-    # Uniform row heights: the view never asks 50,000 rows for their size hints.
-    t.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-    t.verticalHeader().setDefaultSectionSize(26)
-    default_column_widths(t, chars)
-    return t
+    return list_table(model, chars, row_height=26)
 
 
 def _titled(title: str, extra: QWidget) -> QHBoxLayout:

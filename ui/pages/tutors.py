@@ -16,7 +16,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QModelIndex, Qt, QTimer
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -26,7 +25,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
@@ -45,7 +43,7 @@ from ui.widgets import (
     EmptyState,
     LinkDelegate,
     RiskBadgeDelegate,
-    default_column_widths,
+    list_table,
     panel,
 )
 from viewmodels.tutor_profile import TutorProfileViewModel
@@ -76,23 +74,7 @@ SEGMENT_COLORS = {
 
 
 def _table(model: Any, chars: tuple[int, ...]) -> QTableView:
-    t = QTableView()
-    t.setModel(model)
-    t.verticalHeader().hide()
-    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    t.setWordWrap(False)
-    t.setAlternatingRowColors(True)
-    t.setTextElideMode(Qt.TextElideMode.ElideRight)
-    header = t.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    header.setStretchLastSection(True)
-    # Uniform row heights: the view never asks 5,000 rows for their size hints.
-    t.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-    t.verticalHeader().setDefaultSectionSize(28)
-    default_column_widths(t, chars)
-    return t
+    return list_table(model, chars, row_height=28)
 
 
 def badge(text: str, color: str) -> str:
