@@ -16,13 +16,12 @@ Run alone: ``.venv/bin/python -m benchmarks.analytics_bench``.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+from benchmarks.child import run_child
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "artifacts" / "startup" / "full-scale.db"
@@ -69,18 +68,7 @@ def measure() -> dict[str, object]:
         url = f"sqlite:///{_copy(SOURCE, folder)}"
         written = synthetic_predictions(url, days=1)
         env = dict(os.environ, PYTHONPATH=str(ROOT), TUTORMAX_HOME=str(folder))
-        proc = subprocess.run(
-            [sys.executable, "-c", CHILD, url],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-        if proc.returncode != 0 or not lines:
-            raise RuntimeError(f"analytics child failed: {proc.stderr[-4000:]}")
-        result = json.loads(lines[-1])
+        result = run_child(CHILD, [url], env, what="analytics child")
         result["synthetic_predictions"] = written
         return result
     finally:

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
+
+from benchmarks.child import run_child
 
 ROOT = Path(__file__).resolve().parents[1]
 ANCHOR = "2026-11-20T12:00:00Z"
@@ -229,18 +229,7 @@ def measure_list_load() -> dict[str, object]:
 
 def measure() -> dict[str, object]:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, ANCHOR],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"customers bench child failed: {done.stderr[-4000:]}")
-    return json.loads(lines[-1]) | measure_list_load()
+    return run_child(_CHILD, [ANCHOR], env, what="customers bench child") | measure_list_load()
 
 
 def _row(name: str, value: object, unit: str, target: float | None) -> dict[str, object]:

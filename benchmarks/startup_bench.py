@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.child import run_child
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "artifacts" / "startup"
 TOKEN = "startup-bench-token"
@@ -197,18 +199,9 @@ def measure_stall(scale: str, display_env: dict[str, str]) -> dict[str, object]:
             PYTHONPATH=str(ROOT),
         )
         env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-        proc = subprocess.run(
-            [sys.executable, "-c", STALL_DRIVER, url, f"sqlite:///{building}"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=1800,
+        result = run_child(
+            STALL_DRIVER, [url, f"sqlite:///{building}"], env, what="stall driver", timeout=1800
         )
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-        if proc.returncode != 0 or not lines:
-            raise RuntimeError(f"stall driver failed: {proc.stdout[-2000:]} {proc.stderr[-4000:]}")
-        result = json.loads(lines[-1])
         if result["sync_status"] == "ok":
             for suffix in ("", "-wal", "-shm"):
                 src = Path(f"{building}{suffix}")

@@ -25,11 +25,11 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+
+from benchmarks.child import run_child
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "artifacts" / "startup" / "full-scale.db"
@@ -327,18 +327,7 @@ def measure() -> dict[str, object]:
             ids = _busy_tutors(url, PROFILES)
             env = dict(os.environ, **display_env, TUTORMAX_HOME=str(home), PYTHONPATH=str(ROOT))
             env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-            proc = subprocess.run(
-                [sys.executable, "-c", DRIVER, url, json.dumps(ids)],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=900,
-            )
-            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-            if proc.returncode != 0 or not lines:
-                raise RuntimeError(f"driver failed: {proc.stdout[-2000:]} {proc.stderr[-4000:]}")
-            result = json.loads(lines[-1])
+            result = run_child(DRIVER, [url, json.dumps(ids)], env, what="driver")
             result["synthetic_predictions"] = written
             return result
         finally:
