@@ -467,6 +467,11 @@ def _score(ctx: Any, args: argparse.Namespace) -> int:
     print("models: " + ", ".join(f"{k} v{v}" for k, v in result.models.items()))
     if result.alerts:
         print(f"alerts: {result.alerts['summary']}")
+    if result.interventions:
+        iv = result.interventions
+        print(f"interventions: {iv.get('created', 0):,} created, "
+              f"{iv.get('skipped_open', 0):,} already open, "
+              f"{iv.get('breaches', 0):,} SLA breaches")  # fmt: skip
     for w in result.warnings:
         print(f"warning: {w}")
     return EXIT_OK
