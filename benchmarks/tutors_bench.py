@@ -364,6 +364,11 @@ def rows(m: dict[str, object]) -> list[dict[str, object]]:
         {"name": "tutors.full.worst_gui_stall_ms", "value": worst, "unit": "ms",
          "target": STALL_TARGET_MS, "ok": worst is not None and worst < STALL_TARGET_MS},
         *[
+            {"name": f"tutors.full.worst_gui_stall_ms.{phase}", "value": gap, "unit": "ms",
+             "target": None, "ok": True}
+            for phase, gap in sorted(m.get("worst_by_phase", {}).items())
+        ],
+        *[
             {"name": f"tutors.full.gui_cpu_ms.{k}", "value": v, "unit": "ms",
              "target": STALL_TARGET_MS, "ok": v < STALL_TARGET_MS}
             for k, v in sorted(m.get("gui_cpu_ms_max", {}).items())
