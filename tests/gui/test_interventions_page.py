@@ -347,3 +347,15 @@ def test_a_create_the_api_refused_shows_why_and_can_be_discarded(qtbot, page, en
     with qtbot.waitSignal(page.vm.sig_refused, timeout=10_000) as refused:
         page.vm.discard(mike.local_id)
     assert "only an intervention the API refused" in refused.args[0]
+
+
+def test_the_detail_pane_colours_the_sla_like_the_queue(qtbot, page):
+    from ui.theme import DARK, LIGHT
+
+    _select(qtbot, page, "Mike Ross")  # the overdue retention interview
+    assert f'color:{LIGHT.red}">Overdue' in page.detail.sla.text()
+    page.apply_theme(DARK)  # a theme change repaints it in the new palette
+    assert f'color:{DARK.red}">Overdue' in page.detail.sla.text()
+    _select(qtbot, page, "Sarah Chen")  # 48 h SLA, just created: on track
+    text = page.detail.sla.text()
+    assert f'color:{DARK.green}">On track' in text and DARK.red not in text

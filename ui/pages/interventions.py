@@ -79,6 +79,7 @@ class DetailPane(QWidget):
         super().__init__(parent)
         self.vm = vm
         self.row: Any = None
+        self.theme: Theme = LIGHT
         self.title = QLabel("Select an intervention")
         self.title.setObjectName("pageTitle")
         self.title.setWordWrap(True)
@@ -197,7 +198,14 @@ class DetailPane(QWidget):
 
         (p,) = prepare_rows([row], now)
         due = _local(p.due)
-        self.sla.setText(f"SLA: <b>{SLA_TEXT.get(p.sla, p.sla)}</b> · {p.display[1]} · due {due}")
+        # The queue's colours (SlaDelegate): green, amber in the last quarter, red late.
+        status = SLA_COLORS.get(p.sla)
+        color = self.theme.status_color(status) if status else self.theme.muted
+        state = f'<b style="color:{color}">{SLA_TEXT.get(p.sla, p.sla)}</b>'
+        left = f'<span style="color:{color}">{p.display[1]}</span>'
+        if p.sla == "paused":
+            state, left = f"<i>{state}</i>", f"<i>{left}</i>"
+        self.sla.setText(f"SLA: {state} · {left} · due {due}")
 
     def _status(self, status: str) -> None:
         if self.row is not None:
@@ -454,6 +462,8 @@ class InterventionsPage(QWidget):
 
     def apply_theme(self, theme: Theme) -> None:
         self.sla_delegate.theme = theme
+        self.detail.theme = theme
+        self.detail.refresh_sla(datetime.now().astimezone())
         self.effects_panel.apply_theme(theme)
         self.table.viewport().update()
 
