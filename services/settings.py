@@ -187,7 +187,15 @@ class AlertSettings(BaseModel):
     # customer lapsed (a call then can still win them back), then expires instead of
     # sitting in the queue for the months a lost customer stays lost.
     customer_lapsed_window_days: int = Field(
-        default=14, ge=1, le=365, title="Customer at-risk flag lasts (days after lapsing)"
+        default=14,
+        ge=1,
+        le=365,
+        title="Customer at-risk flag lasts (days after lapsing)",
+        description=(
+            "How long a regular customer who stopped booking stays flagged at risk. The "
+            "flag is raised when they pass the lapse threshold and closes on its own this "
+            "many days later, when a call is unlikely to win them back."
+        ),
     )
     customer_slow_start_days: int = Field(default=7, ge=1, le=90)
     customer_slow_start_sessions: int = Field(default=3, ge=1, le=100)

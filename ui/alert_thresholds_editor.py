@@ -111,7 +111,8 @@ class AlertThresholdsEditor(QWidget):
             if field.annotation not in (int, float) or isinstance(value, bool):
                 continue
             box = self._spin(field, value)
-            box.setToolTip(f"{name} (default {field.default})")
+            tip = f"{name} (default {field.default})"
+            box.setToolTip(f"{field.description}\n\n{tip}" if field.description else tip)
             self.inputs[name] = box
             label = field.title or label_for(name)
             if name in SUPPLY_FIELDS:

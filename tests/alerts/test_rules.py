@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from services.alerts import evaluate_alerts, registered_rules
-from services.settings import AlertSettings
+from services.settings import AlertSettings, load_settings
 from tests.alerts.conftest import AS_OF, DAY, Market
 
 CALM = 1
@@ -264,3 +266,12 @@ def test_customer_velocity_halved(market: Market) -> None:
     market.customer(3, sessions_30d=3, sessions_prev_30d=8, days_since_last_session=16)
     got = fired(market, "customer_velocity_drop")
     assert set(got) == {"2"} and got["2"].facts["drop"] == 0.625
+
+
+def test_a_settings_file_from_before_the_lapse_window_setting_loads(tmp_path) -> None:
+    # Written before customer_lapsed_window_days existed: the window takes its default
+    # (the 14 days the rule used as a constant) and the other thresholds are kept.
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"alerts": {"customer_lapsed_days": 28}}), encoding="utf-8")
+    alerts = load_settings(path).alerts
+    assert (alerts.customer_lapsed_days, alerts.customer_lapsed_window_days) == (28, 14)

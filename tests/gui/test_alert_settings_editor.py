@@ -71,6 +71,7 @@ def test_thresholds_are_edited_refused_saved_and_used(qtbot, dialog, tmp_path):
     lapse = editor.inputs["customer_lapsed_window_days"]
     assert lapse.value() == 14
     assert "Customer at-risk flag lasts" in _row_label(editor, lapse)
+    assert "stays flagged at risk" in lapse.toolTip()  # plain words, not just the key
     lapse.setValue(30)
     with qtbot.waitSignal(dialog.vm.sig_saved, timeout=10_000):
         press_save(dialog)
