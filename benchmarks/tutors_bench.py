@@ -100,6 +100,21 @@ def main():
     wait(3000)  # let start-up work (jobs discovery, status reads) settle
 
     clock = QElapsedTimer(); clock.start()
+    import gc, threading
+    gc_pauses = {}  # generation -> (worst ms, on the GUI thread or not)
+    gc_started = [0.0]
+    gui_thread = threading.get_ident()
+
+    def on_gc(phase, info):
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            ms = (time.perf_counter() - gc_started[0]) * 1000
+            where = "gui" if threading.get_ident() == gui_thread else "worker"
+            key = f"gen{info['generation']}_{where}"
+            gc_pauses[key] = max(gc_pauses.get(key, 0.0), ms)
+
+    gc.callbacks.append(on_gc)
     gaps, last, marking = [], [0], [False]
 
     phase = ["list"]
@@ -157,6 +172,7 @@ def main():
     print(json.dumps({
         "list_ms": list_ms, "listed": listed, "sort_ms": sort_ms, "filter_ms": filter_ms,
         "profile_ms": times, "worst_gap_ms": max(gaps, default=None), "worst_by_phase": worst,
+        "gc_worst_ms": gc_pauses,
         "gui_cpu_ms_max": cpu,
         "platform": app.platformName(),
     }), flush=True)
@@ -367,6 +383,11 @@ def rows(m: dict[str, object]) -> list[dict[str, object]]:
             {"name": f"tutors.full.worst_gui_stall_ms.{phase}", "value": gap, "unit": "ms",
              "target": None, "ok": True}
             for phase, gap in sorted(m.get("worst_by_phase", {}).items())
+        ],
+        *[
+            {"name": f"tutors.full.gc_worst_ms.{k}", "value": v, "unit": "ms",
+             "target": None, "ok": True}
+            for k, v in sorted(m.get("gc_worst_ms", {}).items())
         ],
         *[
             {"name": f"tutors.full.gui_cpu_ms.{k}", "value": v, "unit": "ms",
