@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from ui.theme import LIGHT, Theme
+from ui.widgets import theme_plot
 
 # Distinct, colour-blind-friendlier hues for up to 12 cohorts (Tableau 10 + 2).
 COHORT_COLORS = (
@@ -103,11 +104,7 @@ class RetentionChart(pg.PlotWidget):
 
     def apply_theme(self, theme: Theme) -> None:
         self._theme = theme
-        self.setBackground(theme.card)
-        for name in ("left", "bottom"):
-            axis = self.getAxis(name)
-            axis.setPen(pg.mkPen(theme.border))
-            axis.setTextPen(pg.mkPen(theme.text))
+        theme_plot(self, theme, text=theme.text)
         self.readout.setColor(theme.text)
         self.readout.fill = pg.mkBrush(QColor(theme.card))
         self.marker.setPen(pg.mkPen(theme.text, width=1.5))

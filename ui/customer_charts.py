@@ -20,6 +20,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ui.theme import LIGHT, Theme
+from ui.widgets import theme_plot
 
 # Distinct hues, colour-blind friendlier (Tableau 10), for cohorts and series.
 SERIES_COLORS = (
@@ -85,12 +86,9 @@ class _Chart(QWidget):
 
     def apply_theme(self, theme: Theme) -> None:
         self._theme = theme
-        self.plot.setBackground(theme.card)
+        theme_plot(self.plot, theme, text=theme.text)
         for name in ("left", "bottom"):
-            axis = self.plot.getAxis(name)
-            axis.setPen(pg.mkPen(theme.border))
-            axis.setTextPen(pg.mkPen(theme.text))
-            axis.label.setDefaultTextColor(QColor(theme.muted))
+            self.plot.getAxis(name).label.setDefaultTextColor(QColor(theme.muted))
         self.empty_text.setColor(theme.muted)
 
 

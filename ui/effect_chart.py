@@ -18,6 +18,7 @@ from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ui.theme import LIGHT, Theme
+from ui.widgets import theme_plot
 
 NOTE = (
     "Each point: how many more of the treated tutors were still active 30 days later "
@@ -77,11 +78,7 @@ class EffectChart(pg.PlotWidget):
 
     def apply_theme(self, theme: Theme) -> None:
         self._theme = theme
-        self.setBackground(theme.card)
-        for name in ("left", "bottom"):
-            axis = self.getAxis(name)
-            axis.setPen(pg.mkPen(theme.border))
-            axis.setTextPen(pg.mkPen(theme.text))
+        theme_plot(self, theme, text=theme.text)
         self._draw()
 
     def is_hollow(self, i: int) -> bool:

@@ -10,6 +10,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
+from ui.widgets import theme_plot
+
 NOTHING = "Select a model version to see its held-out figures."
 
 
@@ -62,12 +64,10 @@ class ModelDetail(QWidget):
         lay.addWidget(self.calibration)
 
     def apply_theme(self, theme: Any) -> None:
-        self.calibration.setBackground(theme.card)
+        theme_plot(self.calibration, theme)
         for axis_name in ("left", "bottom"):
-            axis = self.calibration.getAxis(axis_name)
-            axis.enableAutoSIPrefix(False)  # probabilities, not "x0.001" units
-            axis.setPen(pg.mkPen(theme.border))
-            axis.setTextPen(pg.mkPen(theme.muted))
+            # Probabilities, not "x0.001" units.
+            self.calibration.getAxis(axis_name).enableAutoSIPrefix(False)
         self._diagonal.setPen(pg.mkPen(theme.muted, width=1, style=Qt.PenStyle.DashLine))
         self.points.setPen(pg.mkPen(theme.accent, width=2))
         self.points.setSymbolBrush(theme.accent)

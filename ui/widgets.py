@@ -86,6 +86,22 @@ class EmptyState(QWidget):
         self.text.setText(text)
 
 
+def theme_plot(
+    plot: pg.PlotWidget,
+    theme: Theme,
+    *,
+    text: str | None = None,
+    axes: tuple[str, ...] = ("left", "bottom"),
+) -> None:
+    """A chart's card background and its axes' lines and tick labels in ``theme``'s
+    colours (``text``: the tick labels' colour, default the theme's muted grey)."""
+    plot.setBackground(theme.card)
+    for name in axes:
+        axis = plot.getAxis(name)
+        axis.setPen(pg.mkPen(theme.border))
+        axis.setTextPen(pg.mkPen(text or theme.muted))
+
+
 def _quiet_plot(plot: pg.PlotWidget) -> None:
     plot.setMouseEnabled(False, False)
     plot.hideButtons()
@@ -267,13 +283,9 @@ class HeatmapChart(pg.PlotWidget):
         self.image.setRect(QRectF(0, 0, 24, 7))
 
     def apply_theme(self, theme: Theme) -> None:
-        self.setBackground(theme.card)
+        theme_plot(self, theme)
         stops = np.linspace(0, 1, len(theme.heat))
         self.image.setColorMap(pg.ColorMap(stops, [QColor(c) for c in theme.heat]))
-        for name in ("left", "bottom"):
-            axis = self.getAxis(name)
-            axis.setPen(pg.mkPen(theme.border))
-            axis.setTextPen(pg.mkPen(theme.muted))
 
     def _hover(self, pos: Any) -> None:
         vb = self.getPlotItem().vb
@@ -320,10 +332,7 @@ class TierChart(pg.PlotWidget):
         self.setYRange(0, top * 1.18, padding=0)
 
     def apply_theme(self, theme: Theme) -> None:
-        self.setBackground(theme.card)
-        axis = self.getAxis("bottom")
-        axis.setPen(pg.mkPen(theme.border))
-        axis.setTextPen(pg.mkPen(theme.text))
+        theme_plot(self, theme, text=theme.text, axes=("bottom",))
         for label in self.labels:
             label.setColor(theme.text)
 

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui.theme import LIGHT, Theme
-from ui.widgets import EmptyState
+from ui.widgets import EmptyState, theme_plot
 from viewmodels.forecast import ForecastViewModel
 
 if TYPE_CHECKING:  # pandas is imported when the page first draws, not before the first paint
@@ -285,11 +285,7 @@ class ForecastPage(QWidget):
 
     def apply_theme(self, theme: Theme) -> None:
         self._theme = theme
-        self.chart.setBackground(theme.card)
-        for axis_name in ("left", "bottom"):
-            axis = self.chart.getAxis(axis_name)
-            axis.setPen(pg.mkPen(theme.border))
-            axis.setTextPen(pg.mkPen(theme.muted))
+        theme_plot(self.chart, theme)
         band = QColor(theme.accent)
         band.setAlpha(60)
         self.band.setBrush(band)

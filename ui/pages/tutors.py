@@ -45,6 +45,7 @@ from ui.widgets import (
     RiskBadgeDelegate,
     list_table,
     panel,
+    theme_plot,
 )
 from viewmodels.tutor_profile import TutorProfileViewModel
 from viewmodels.tutors import (
@@ -122,12 +123,8 @@ class _Chart(pg.PlotWidget):
             self.setYRange(0, max(top * 1.15, 1.0), padding=0)
 
     def apply_theme(self, theme: Theme, color: str) -> None:
-        self.setBackground(theme.card)
+        theme_plot(self, theme)
         self.getPlotItem().titleLabel.setText(self.getPlotItem().titleLabel.text, color=theme.text)
-        for name in ("left", "bottom"):
-            axis = self.getAxis(name)
-            axis.setPen(pg.mkPen(theme.border))
-            axis.setTextPen(pg.mkPen(theme.muted))
         if self._bars:
             self.bar.setOpts(brush=color, pen=pg.mkPen(color))
         else:
@@ -431,13 +428,9 @@ class TutorProfileView(QWidget):
         }
         for key, chart in self.charts.items():
             chart.apply_theme(self._theme, colors[key])
-        self.risk_chart.setBackground(self._theme.card)
+        theme_plot(self.risk_chart, self._theme)
         self.risk_curve.setPen(pg.mkPen(self._theme.red, width=2))
         self.risk_curve.setSymbolBrush(self._theme.red)
-        for name in ("left", "bottom"):
-            axis = self.risk_chart.getAxis(name)
-            axis.setPen(pg.mkPen(self._theme.border))
-            axis.setTextPen(pg.mkPen(self._theme.muted))
 
     def _show_performance(self, b: Any) -> None:
         x, y = self.vm.risk_history()
