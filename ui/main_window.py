@@ -601,15 +601,16 @@ class MainWindow(QMainWindow):
 
     def _on_task_finished(self, rec: Any) -> None:
         """A background job's outcome replaces its last progress message."""
+        showing_its_step = self._progress_from == rec.name
+        if showing_its_step:
+            self._progress_from = None
         if rec.name in self.shell.scheduler.registry:
             text = rec.summary if rec.status == "ok" else f"{rec.status}: {rec.error}"
             self.statusBar().showMessage(f"{rec.title}: {text}", 10_000)
-        elif self._progress_from == rec.name:
+        elif showing_its_step:
             # A page's own task (its page shows the result): its last step ("matching
             # treated and untreated tutors") must not read as still under way.
             self.statusBar().clearMessage()
-        if self._progress_from == rec.name:
-            self._progress_from = None
 
     def _on_connection(self, state: str) -> None:
         self.offline_badge.setVisible(state in ("offline", "auth_failed"))

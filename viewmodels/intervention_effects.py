@@ -101,9 +101,9 @@ class EffectivenessViewModel(QObject):
         """One line under the chart: the data's date (in the user's zone), how many
         treated tutors were compared, what could not be measured and what is not an
         effect at all."""
-        data = self.chart_data()
+        treated = sum(int(r["n_treated"]) for r in self._records if _finite(r.get("effect")))
         when = _as_of_text(self.as_of, zone)
-        text = f"Data up to {when}; {sum(data['n_treated']):,} treated tutors compared."
+        text = f"Data up to {when}; {treated:,} treated tutors compared."
         missing = self.unmeasured()
         if missing:
             text += f" Not enough comparable data yet: {', '.join(missing)}."
@@ -155,12 +155,10 @@ def _tip(r: dict[str, Any]) -> str:
 
 
 def _as_of_text(as_of: str, zone: ZoneInfo | None) -> str:
+    """The measurement's ``as_of`` (an ISO instant; UTC when it names no zone)."""
     if not as_of:
         return "now"
-    try:
-        at = datetime.fromisoformat(as_of)
-    except ValueError:
-        return as_of[:16]
+    at = datetime.fromisoformat(as_of)
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
     return local_text(at, zone)

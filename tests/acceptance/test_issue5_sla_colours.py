@@ -13,27 +13,28 @@ from ui.theme import LIGHT
 from viewmodels.interventions import SLA_ROLE
 
 
+def _painted(state: str, text: str) -> QStyleOptionViewItem:
+    """The style option the queue's delegate prepares for a cell of SLA ``state``."""
+    model = QStandardItemModel(1, 1)
+    item = QStandardItem(text)
+    item.setData(state, SLA_ROLE)
+    model.setItem(0, 0, item)
+    option = QStyleOptionViewItem()
+    SlaDelegate().initStyleOption(option, model.index(0, 0))
+    return option
+
+
 @pytest.mark.parametrize(
     ("state", "status", "bold"),
     [("on_track", "green", False), ("due_soon", "yellow", False), ("overdue", "red", True)],
 )
 def test_the_queue_paints_the_sla_state_in_its_colour(qtbot, state, status, bold):
-    model = QStandardItemModel(1, 1)
-    item = QStandardItem("in 3 h")
-    item.setData(state, SLA_ROLE)
-    model.setItem(0, 0, item)
-    option = QStyleOptionViewItem()
-    SlaDelegate().initStyleOption(option, model.index(0, 0))
+    option = _painted(state, "in 3 h")
     assert option.palette.color(option.palette.ColorRole.Text) == QColor(LIGHT.status_color(status))
     assert option.font.bold() is bold
 
 
 def test_a_paused_sla_is_italic_and_not_coloured(qtbot):
-    model = QStandardItemModel(1, 1)
-    item = QStandardItem("paused")
-    item.setData("paused", SLA_ROLE)
-    model.setItem(0, 0, item)
-    option = QStyleOptionViewItem()
-    SlaDelegate().initStyleOption(option, model.index(0, 0))
+    option = _painted("paused", "paused")
     assert option.font.italic()
     assert option.palette.color(option.palette.ColorRole.Text) != QColor(LIGHT.red)
