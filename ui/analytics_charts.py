@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from ui.theme import LIGHT, Theme
-from ui.widgets import theme_plot
+from ui.widgets import quiet_plot, theme_plot
 
 # Distinct, colour-blind-friendlier hues for up to 12 cohorts (Tableau 10 + 2).
 COHORT_COLORS = (
@@ -29,9 +29,7 @@ class RetentionChart(pg.PlotWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setMinimumHeight(280)
-        self.setMouseEnabled(False, False)
-        self.hideButtons()
-        self.setMenuEnabled(False)
+        quiet_plot(self)
         self.setLabel("left", "still active (%)")
         self.setLabel("bottom", "weeks since start")
         self.setYRange(0, 102, padding=0)

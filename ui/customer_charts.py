@@ -20,7 +20,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ui.theme import LIGHT, Theme
-from ui.widgets import theme_plot
+from ui.widgets import quiet_plot, theme_plot
 
 # Distinct hues, colour-blind friendlier (Tableau 10), for cohorts and series.
 SERIES_COLORS = (
@@ -32,9 +32,7 @@ Hover = Callable[[int, int], str]  # (category index, series index) -> read-out 
 
 def _plot(minimum_height: int) -> pg.PlotWidget:
     plot = pg.PlotWidget()
-    plot.setMouseEnabled(False, False)
-    plot.hideButtons()
-    plot.setMenuEnabled(False)
+    quiet_plot(plot)
     plot.setMinimumHeight(minimum_height)
     # Charts share a scrolling tab: past this they only push the tables out of sight.
     plot.setMaximumHeight(minimum_height + 110)

@@ -18,7 +18,7 @@ from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ui.theme import LIGHT, Theme
-from ui.widgets import theme_plot
+from ui.widgets import quiet_plot, theme_plot
 
 NOTE = (
     "Each point: how many more of the treated tutors were still active 30 days later "
@@ -42,9 +42,7 @@ class EffectChart(pg.PlotWidget):
     def __init__(self, parent: QWidget | None = None, *, wrap_labels: bool = False) -> None:
         super().__init__(parent)
         self.setMinimumHeight(220)
-        self.setMouseEnabled(False, False)
-        self.hideButtons()
-        self.setMenuEnabled(False)
+        quiet_plot(self)
         self.setLabel("left", "retention vs comparable untreated (points)")
         # Two-line ticks: the type and its n; wrapped types (a narrower place, such as
         # the Dashboard's Analytics tab, where seven names side by side overlap) take a

@@ -102,11 +102,14 @@ def theme_plot(
         axis.setTextPen(pg.mkPen(text or theme.muted))
 
 
-def _quiet_plot(plot: pg.PlotWidget) -> None:
+def quiet_plot(plot: pg.PlotWidget, *, tight: bool = False) -> None:
+    """A chart to read, not to explore: no panning or zooming, no "A" button, no context
+    menu (``tight``: no margin around the plot either, for small inline charts)."""
     plot.setMouseEnabled(False, False)
     plot.hideButtons()
     plot.setMenuEnabled(False)
-    plot.getPlotItem().setContentsMargins(0, 0, 0, 0)
+    if tight:
+        plot.getPlotItem().setContentsMargins(0, 0, 0, 0)
 
 
 class Sparkline(pg.PlotWidget):
@@ -114,7 +117,7 @@ class Sparkline(pg.PlotWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        _quiet_plot(self)
+        quiet_plot(self, tight=True)
         self.hideAxis("left")
         self.hideAxis("bottom")
         self.setFixedHeight(46)
@@ -252,7 +255,7 @@ class HeatmapChart(pg.PlotWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        _quiet_plot(self)
+        quiet_plot(self, tight=True)
         self.setMinimumHeight(230)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.addItem(self.image)
@@ -305,7 +308,7 @@ class TierChart(pg.PlotWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        _quiet_plot(self)
+        quiet_plot(self, tight=True)
         self.setMinimumHeight(200)
         self.hideAxis("left")
         self.getAxis("bottom").setTicks([[(i, t) for i, t in enumerate(self.TIERS)]])

@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui.theme import LIGHT, Theme
-from ui.widgets import RISK_COLORS, EmptyState, RiskBadgeDelegate, default_column_widths
+from ui.widgets import RISK_COLORS, EmptyState, RiskBadgeDelegate, default_column_widths, quiet_plot
 from viewmodels.alert_queue import ALERT_ID_ROLE, COL_SEVERITY, STATE_FILTERS
 from viewmodels.alerts import AlertsViewModel
 
@@ -181,9 +181,7 @@ class RiskCurveChart(pg.PlotWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMouseEnabled(False, False)
-        self.hideButtons()
-        self.setMenuEnabled(False)
+        quiet_plot(self)
         self.setFixedHeight(150)
         self.setYRange(0, 1, padding=0.05)
         self.getAxis("bottom").setTicks([[(h, f"{h} d") for h in HORIZONS]])
@@ -204,9 +202,7 @@ class RiskCurveChart(pg.PlotWidget):
 class HistoryChart(pg.PlotWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setMouseEnabled(False, False)
-        self.hideButtons()
-        self.setMenuEnabled(False)
+        quiet_plot(self)
         self.setFixedHeight(110)
         self.setYRange(0, 1, padding=0.05)
         self.getAxis("left").setTicks([[(v, f"{int(v * 100)} %") for v in (0, 0.5, 1)]])

@@ -45,6 +45,7 @@ from ui.widgets import (
     RiskBadgeDelegate,
     list_table,
     panel,
+    quiet_plot,
     theme_plot,
 )
 from viewmodels.tutor_profile import TutorProfileViewModel
@@ -91,9 +92,7 @@ class _Chart(pg.PlotWidget):
 
     def __init__(self, title: str, *, bars: bool, y_range: tuple[float, float] | None = None):
         super().__init__()
-        self.setMouseEnabled(False, False)
-        self.hideButtons()
-        self.setMenuEnabled(False)
+        quiet_plot(self)
         # Fixed height: six charts and the risk history fit a laptop screen.
         self.setFixedHeight(165)
         self.setTitle(title, size="9pt")
@@ -213,9 +212,7 @@ class TutorProfileView(QWidget):
         for i, chart in enumerate(self.charts.values()):
             grid.addWidget(chart, i // 3, i % 3)
         self.risk_chart = pg.PlotWidget()
-        self.risk_chart.setMouseEnabled(False, False)
-        self.risk_chart.hideButtons()
-        self.risk_chart.setMenuEnabled(False)
+        quiet_plot(self.risk_chart)
         self.risk_chart.setFixedHeight(170)
         self.risk_chart.setTitle("Predicted P(churn within 30 days) over time", size="9pt")
         self.risk_curve = pg.PlotDataItem([], [], symbol="o", symbolSize=7)
