@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,7 +99,7 @@ def _sqlite_engine(url: URL, kw: dict[str, Any]) -> Engine:
         dbapi_conn.isolation_level = None  # we emit BEGIN; see the module docstring
         cursor = dbapi_conn.cursor()
         try:
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _enter_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             # A full sync writes a few hundred MB through six indexes; SQLite's default
@@ -131,6 +133,24 @@ def _sqlite_engine(url: URL, kw: dict[str, Any]) -> Engine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _enter_wal(cursor: sqlite3.Cursor) -> None:
+    # Turning a new file into WAL takes an exclusive lock, and SQLite reports a clash
+    # there at once instead of calling the busy handler: two processes opening one new
+    # database together (a desktop and the headless worker) would fail 1 time in 3.
+    # Retry within the busy timeout; once the file is WAL the pragma is a no-op.
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.25)
 
 
 def _create_private_file(path: Path) -> None:

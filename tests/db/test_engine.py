@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import stat
 import threading
 from pathlib import Path
@@ -188,6 +189,27 @@ def test_a_waiting_writer_gets_its_turn(tmp_path: Path) -> None:
             assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 2
     finally:
         eng.dispose()
+
+
+def test_opening_a_new_file_another_process_is_writing_waits_for_it(tmp_path: Path) -> None:
+    # Another process created the file and is writing, still in rollback-journal mode
+    # (it had not turned WAL on yet). Turning WAL on needs that writer gone, and SQLite
+    # says "locked" at once instead of waiting: the clash that made two processes
+    # starting on one new database fail 1 time in 3.
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE t (x)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t VALUES (1)")
+    threading.Timer(0.3, other.execute, ("COMMIT",)).start()
+    eng = make_engine(f"sqlite:///{path}")
+    try:
+        with eng.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+    finally:
+        eng.dispose()
+        other.close()
 
 
 @pytest.mark.postgres
