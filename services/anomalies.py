@@ -210,39 +210,40 @@ def detect(
 def _zscore(
     metric: Metric, num: pd.Series, den: pd.Series, at: pd.Timestamp, t: MetricThresholds
 ) -> Anomaly | None:
-    zs, last = [], None
+    # (z, value, usual, sd, hour) of each of the last three hours, oldest first.
+    hours: list[tuple[float, float, float, float, pd.Timestamp] | None] = []
     for k in (3, 2, 1):
         h = at - pd.Timedelta(hours=k)
         past = [h - pd.Timedelta(days=d) for d in range(1, HISTORY_DAYS + 1)]
         if h not in num.index or past[-1] not in num.index:
             return None
         if den[h] < metric.min_den:
-            zs.append(0.0)
+            hours.append(None)
             continue
         v = _value(num[h], den[h], metric.kind)
         hist = np.array(
             [_value(num[p], den[p], metric.kind) for p in past if den[p] >= metric.min_den]
         )
         if len(hist) < HISTORY_DAYS // 2:
-            zs.append(0.0)
+            hours.append(None)
             continue
         mu = float(hist.mean())
         sd = max(float(hist.std(ddof=1)), _noise(metric.kind, mu, float(den[h])))
-        zs.append((v - mu) / sd)
-        last = (v, mu, sd, h)
-    if last is None:
-        return None
+        hours.append(((v - mu) / sd, v, mu, sd, h))
+    zs = [0.0 if x is None else x[0] for x in hours]
     for sign in (+1, -1):
-        hits = sum(1 for z in zs if sign * z > t.z)
-        if hits >= 2:
-            v, mu, sd, h = last
+        beyond = [x for x in hours if x is not None and sign * x[0] > t.z]
+        if len(beyond) >= 2:
+            # Report the latest hour that is beyond the range, so the value shown lies
+            # outside the range shown (the very last hour may have come back inside).
+            _z, v, mu, sd, h = beyond[-1]
             lo, hi = _clip(metric, mu - t.z * sd, mu + t.z * sd)
             word = "above" if sign > 0 else "below"
             return Anomaly(
                 metric.name, "zscore", at, v, lo, hi, sign, max(abs(z) for z in zs),
                 f"{metric.title} {_fmt(metric, v)} at {h:%a %H:00} UTC, {word} the usual "
                 f"{_fmt(metric, lo)}-{_fmt(metric, hi)} for that hour "
-                f"({hits} of the last 3 hours beyond {t.z:g} SD)",
+                f"({len(beyond)} of the last 3 hours beyond {t.z:g} SD)",
                 {"z_last_3h": [round(z, 2) for z in zs], "mean": mu, "sd": sd},
             )  # fmt: skip
     return None

@@ -44,8 +44,11 @@ def demo() -> dict[str, Any]:
 
 
 def _busy_end(demo: dict[str, Any]) -> pd.Timestamp:
-    """20:00 UTC the day before the anchor: mid-afternoon in New York, every stream busy."""
-    return demo["now"].normalize() - pd.Timedelta(hours=4)
+    """Midnight UTC before the anchor, so the anomaly lands 20:00-24:00 UTC: the US
+    evening peak, when every stream is busy. (Earlier in the afternoon a demo world can
+    have two or three rated sessions an hour, since ratings come in up to a day later:
+    too few for any check to tell a collapse from chance.)"""
+    return demo["now"].normalize()
 
 
 @pytest.mark.parametrize("metric", list(METRICS))
@@ -156,3 +159,21 @@ def test_a_three_day_slide_is_caught_as_drops_in_a_row(demo):
     hurt2 = inject_anomaly(demo["frames"], "logins", at - pd.Timedelta(days=2), 48, keep=0.75)
     found2 = detect(metric_streams(hurt2, demo["start"], demo["now"]), at)
     assert "drops" not in {a.check for a in found2 if a.metric == "logins"}
+
+
+def test_a_spike_whose_last_hour_came_back_reports_an_hour_outside_the_range() -> None:
+    # Two hours far above the usual, then the last hour back to normal: the alert is
+    # raised (2 of 3 hours), and the value it shows is one of the hours that left the
+    # range, not the last one, which lies inside it.
+    at = pd.Timestamp("2026-11-20 00:00", tz="UTC")
+    index = pd.date_range(at - pd.Timedelta(days=WINDOW_DAYS), at, freq="h", inclusive="left")
+    streams = pd.DataFrame(
+        {f"{m}_{part}": 10.0 if part == "num" else 1.0 for m in METRICS for part in ("num", "den")},
+        index=index,
+    )
+    streams.loc[at - pd.Timedelta(hours=3), "bookings_num"] = 60.0
+    streams.loc[at - pd.Timedelta(hours=2), "bookings_num"] = 40.0
+    (a,) = [a for a in detect(streams, at) if a.metric == "bookings" and a.check == "zscore"]
+    assert a.current == 40.0
+    assert not a.expected_low <= a.current <= a.expected_high
+    assert "Thu 22:00 UTC" in a.text and "2 of the last 3 hours" in a.text
