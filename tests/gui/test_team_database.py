@@ -84,12 +84,19 @@ def test_settings_point_the_window_at_another_database(qtbot, make_window, tmp_p
         dialog._save()
     assert backend.settings.database_url == f"sqlite:///{team}"
     assert json.loads(settings_file.read_text())["database_url"] == f"sqlite:///{team}"
-    # The window switched: the pages reload from the team database, migrated.
-    qtbot.waitUntil(lambda: not window.shell.runner.busy, timeout=120_000)
-    assert backend.engine().url.database == str(team) != own
-    with backend.engine().connect() as conn:
-        synced = conn.execute(select(func.count()).select_from(TutoringSession)).scalar_one()
-    assert synced > 0  # and synced into it
+
+    # The window switched: the pages reload from the team database, migrated, and a
+    # sync fills it. (Waiting for "not busy" alone could pass before the sync began.)
+    def synced_into_team() -> bool:
+        engine = backend.engine()
+        if engine.url.database != str(team):
+            return False
+        with engine.connect() as conn:
+            n = conn.execute(select(func.count()).select_from(TutoringSession)).scalar_one()
+        return n > 0 and not window.shell.runner.busy
+
+    qtbot.waitUntil(synced_into_team, timeout=120_000)
+    assert str(team) != own
     # The next start reads it from the settings file.
     restarted = make_window(Settings.model_validate(json.loads(settings_file.read_text())))
     assert restarted.shell.backend.database_label == f"sqlite:///{team}"
