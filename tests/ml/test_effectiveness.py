@@ -142,6 +142,26 @@ def test_a_type_whose_treated_did_not_leave_early_is_not_flagged():
     assert (plain["caveat"] == "").all() and plain["early_excess"].isna().all()
 
 
+def test_a_small_type_is_flagged_on_the_evidence_over_all_treated_tutors():
+    # 40 tutors of a new type, picked among the untreated: their own early excess is
+    # noise around zero (its interval straddles it), so by itself it shows nothing; the
+    # excess over all treated tutors is significant, and managers choose the same way
+    # for every type, so the type is flagged and the sentence quotes the pooled figures
+    # (its own point slightly below zero would contradict the words).
+    seen, _oracle, _truth = _hidden_risk(60_000, seed=5)
+    rng = np.random.default_rng(0)
+    idx = rng.choice(np.flatnonzero(seen["group"] == "control"), 40, replace=False)
+    seen.loc[idx, "group"] = "treated"
+    seen.loc[idx, "intervention_type"] = "peer_mentoring"
+    table = estimate_effects(seen, EffectSettings(bootstrap=0)).set_index("intervention_type")
+    small = table.loc["peer_mentoring"]
+    assert small["early_ci_low"] < 0 < small["early_ci_high"] and small["early_excess"] < 0
+    assert small["caveat"] == SELECTION_BIAS
+    assert "of all treated tutors (this type's own are too few to tell)" in small["caveat_text"]
+    big = table.loc["retention_interview"]
+    assert big["caveat"] == SELECTION_BIAS and "of the treated tutors left" in big["caveat_text"]
+
+
 # ---------------------------------------------------------------------- the sandbox
 
 

@@ -91,4 +91,11 @@ def test_effectiveness_is_measured_per_type_on_the_local_database(scored):
     harmful = measured[measured["effect"] < -0.05]
     assert len(harmful) >= 2
     assert (harmful["caveat"] == "selection_bias").all(), harmful[["effect", "early_excess"]]
-    assert (harmful["early_treated"] > harmful["early_control"]).all()
+    # Each says why: its own treated left early more often, or (a type of a few dozen
+    # tutors) the treated of every type did, and the sentence quotes those figures.
+    own = harmful["early_treated"] > harmful["early_control"]
+    pooled = harmful["caveat_text"].str.contains("of all treated tutors")
+    assert (own | pooled).all(), harmful[["early_treated", "early_control", "caveat_text"]]
+    # The types managers give most (here coaching and interviews) show it by themselves.
+    big = harmful[harmful["n_treated"] >= 60]
+    assert len(big) >= 2 and (big["early_ci_low"] > 0).all(), big[["n_treated", "early_ci_low"]]
