@@ -98,6 +98,9 @@ _INFOS: list[FeatureInfo] = [
     info("sessions_change_14d", "change in sessions vs the previous 14 days", "volume", "change",
          "sessions {value} vs the previous 14 days", -1,
          "no sessions in the previous 14 days to compare with"),
+    info("sessions_vs_usual_14d", "sessions (last 14 days) vs the usual fortnight",
+         "volume", "change", "sessions {value} vs the usual (90 to 28 days ago)", -1,
+         "not with us long enough to know the usual volume"),
     info("sessions_per_week", "sessions per week (last 30 days)", "volume", "number",
          "{value} sessions a week over the last 30 days", -1),
     info("upcoming_sessions_7d", "sessions booked for the next 7 days", "volume", "count",
@@ -212,6 +215,12 @@ _INFOS: list[FeatureInfo] = [
     info("engagement_change_14d", "engagement change vs the previous 14 days", "engagement",
          "points", "engagement {value} vs the previous 14 days", -1,
          "not with us long enough to compare engagement"),
+    info("engagement_score_usual", "usual engagement score (90 to 28 days ago)", "engagement",
+         "score", "engagement {value} before the last four weeks", 0,
+         "not with us before the last four weeks"),
+    info("engagement_vs_usual", "engagement change vs the usual (last 14 days)", "engagement",
+         "points", "engagement {value} vs the usual", -1,
+         "not with us long enough to know the usual engagement"),
     info("profile_updates_30d", "profile updates (last 30 days)", "engagement", "count",
          "{value} profile update{s} in the last 30 days", -1),
     info("availability_updates_30d", "availability updates (last 30 days)", "engagement",
@@ -561,6 +570,11 @@ class TutorFeatureBuilder:
         out["sessions_change_30d"] = rel_change(s30, s_prev30)
         out["sessions_change_14d"] = rel_change(s14, s_prev14)
         out["sessions_per_week"] = s30 * 7.0 / np.clip(tenure_or_zero, 7.0, 30.0)
+        # The usual fortnight, from days 90 to 28 before (a decline of a few weeks is
+        # already in the previous fortnight that sessions_change_14d compares with).
+        usual_days = np.clip(tenure_or_zero - 28.0, 0.0, 62.0)
+        usual = ccount(90, 28) * 14.0 / np.where(usual_days >= 14.0, usual_days, np.nan)
+        out["sessions_vs_usual_14d"] = rel_change(s14, usual)
         out["upcoming_sessions_7d"] = booked_ahead(self.ahead, T, 7, ent)[0]
         due30, held30 = dsum("all", 30), dsum("held", 30)
         out["completion_rate_30d"] = safe_div(s30, held30)
@@ -722,6 +736,7 @@ def _engagement(
     # score and the simulator count them); a 14-day window touches up to 15 of them, the
     # share is capped at 1.
     pos, owner = logins.gather(T - 31 * D, T, ent)
+    upos, uowner = logins.gather(T - 90 * D, T - 28 * D, ent)
     day = logins.times[pos] // D
     ref_day = (T - 1) // D
     back = ref_day - day  # 0 = the as-of's own day
@@ -752,10 +767,9 @@ def _engagement(
 
     out["replies_14d"] = replies.count(T - 14 * D, T, ent)
     med = {}
-    for days in (14, 28, 30):
-        lo, hi = T - days * D, T
-        if days == 28:
-            lo, hi = T - 28 * D, T - 14 * D
+    windows = {14: (T - 14 * D, T), 28: (T - 28 * D, T - 14 * D), 30: (T - 30 * D, T)}
+    windows[90] = (T - 90 * D, T - 28 * D)
+    for days, (lo, hi) in windows.items():
         rpos, rowner = replies.gather(lo, hi, ent)
         med[days] = group_median(rowner, replies.columns["minutes"][rpos], k)
     out["reply_minutes_14d"], out["reply_minutes_30d"] = med[14], med[30]
@@ -763,7 +777,7 @@ def _engagement(
     # Engagement scores (ml.engagement): the window counts the days the tutor was hired.
     def observed(lo: int, hi: int) -> np.ndarray:
         since = np.where(hired == NAT, lo, np.maximum(hired, lo))
-        return np.clip(np.ceil((hi - since) / D), 0, 14)
+        return np.clip(np.ceil((hi - since) / D), 0, (hi - lo) // D)
 
     prev_pos = (logins.times[pos] >= T - 28 * D) & (logins.times[pos] < T - 14 * D)
     l_prev = distinct_count(owner[prev_pos], day[prev_pos], k)
@@ -772,6 +786,11 @@ def _engagement(
     out["engagement_score_14d"] = score
     out["engagement_score_prev_14d"] = prev
     out["engagement_change_14d"] = score - prev
+    # A tutor's own normal: 0.3 is steady for some and a collapse for others.
+    usual_days = distinct_count(uowner, logins.times[upos] // D, k)
+    usual = engagement_scores(usual_days, observed(T - 90 * D, T - 28 * D), med[90])
+    out["engagement_score_usual"] = usual
+    out["engagement_vs_usual"] = score - usual
     return out
 
 

@@ -3,11 +3,11 @@ assigned to her manager, due 48 hours after it was created."
 
 tests/services/test_interventions_on_sandbox.py proves it on the tests' one anchor
 (2026-11-20 12:00). A fresh install anchors its sandbox at the hour of first use, and
-on 2026-11-22 13:00 (seen in the acceptance audit: `tutormax sync/train/score` on a new
-TUTORMAX_HOME) the trained churn model reads her P(churn 30 d) as 0.47, Medium: no
-churn_risk alert, no manager coaching. benchmarks/persona_bench.py measures the same
-(3 of 6 anchors). This test holds the promise on that anchor; it is expected to fail
-until the churn model reads her Critical whatever the anchor (then drop the xfail).
+the world a seed builds depends on the anchor: on 2026-11-22 13:00 (seen in an
+acceptance audit: `tutormax sync/train/score` on a new TUTORMAX_HOME) the churn model
+once read her P(churn 30 d) as 0.47, Medium, so no churn_risk alert and no manager
+coaching. This test holds the promise on that anchor through the same path;
+benchmarks/persona_bench.py measures it over six more.
 """
 
 from __future__ import annotations
@@ -31,11 +31,6 @@ FRESH_ANCHOR = parse_us("2026-11-22T13:00:00Z")
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 5 gap: the churn model reads Sarah Chen Medium on some anchors "
-    "(persona_bench 3 of 6), so no manager_coaching on a fresh install",
-)
 def test_sarah_chen_gets_manager_coaching_on_a_fresh_install_anchor(
     tmp_path, sandbox_server_factory
 ):

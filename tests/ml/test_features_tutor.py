@@ -207,6 +207,38 @@ def test_sarah_chen_reads_as_the_demo_script(demo_world, demo_frames):
     assert say["sessions_30d"] == "15 sessions in the last 30 days (was 25)"
     assert say["rating_avg_30d"] == "average rating 4.1 in the last 30 days (was 4.5)"
     assert say["tenure_days"] == "with us for 120 days"
+    # Where DOMAIN.md is silent, a decliner's record: sessions fell away once the decline
+    # set in (her last fortnight: the three she moved and one more), none in days, and
+    # both far below her own usual.
+    assert row["sessions_14d"] == 4 and row["sessions_7d"] == 3
+    assert row["days_since_last_session"] >= 2.5
+    assert row["sessions_vs_usual_14d"] < -0.5
+    assert row["engagement_score_usual"] > 0.7 and row["engagement_vs_usual"] < -0.35
+    assert say["engagement_vs_usual"].startswith("engagement down 0.")
+
+
+def test_usual_engagement_and_volume_are_the_days_90_to_28_before(demo_frames):
+    as_of = demo_frames.observed_until
+    X = tutor_features(demo_frames, as_of)
+    ev, s = demo_frames.engagement, demo_frames.sessions
+    lo, hi = as_of - 90 * D, as_of - 28 * D
+    old = X.index[X["tenure_days"] >= 100][:15]
+    assert len(old) == 15
+    done = s[(s.status == "completed") & (s.end_time >= lo) & (s.end_time < hi)]
+    for tutor in old:
+        e = ev[(ev.tutor_id == tutor) & (ev.occurred_at >= lo) & (ev.occurred_at < hi)]
+        days = e[e.event_type == "login"].occurred_at.dt.floor("D").nunique()
+        replies = e[e.event_type == "message_reply"].response_minutes.to_numpy(float)
+        usual = engagement_score(days, 62, replies)
+        assert X.loc[tutor, "engagement_score_usual"] == pytest.approx(usual), tutor
+        expected = X.loc[tutor, "engagement_score_14d"] - usual
+        assert X.loc[tutor, "engagement_vs_usual"] == pytest.approx(expected), tutor
+        fortnight = (done.tutor_id == tutor).sum() * 14 / 62
+        want = X.loc[tutor, "sessions_14d"] / fortnight - 1 if fortnight else np.nan
+        assert X.loc[tutor, "sessions_vs_usual_14d"] == pytest.approx(want, nan_ok=True), tutor
+    # Too new to have a usual (hired within the last six weeks): unknown, not zero.
+    new = X.index[X["tenure_days"] < 40]
+    assert len(new) and X.loc[new, "sessions_vs_usual_14d"].isna().all()
 
 
 def test_no_nan_where_none_is_promised(demo_frames):

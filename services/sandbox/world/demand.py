@@ -291,7 +291,6 @@ def _accepts(sim: Simulator, tutor: np.ndarray, rng: np.random.Generator) -> np.
     tp = sim.tutors
     p = np.where(tp.instant[tutor], 1.0, np.clip(ACCEPT_PER_ENGAGEMENT * tp.e[tutor], 0, 1))
     p = p * (1.0 - sim.cfg.tutor_decline.decline_requests * tp.d[tutor])
-    p = np.where(tp.persona[tutor] >= 0, 1.0, p)
     return rng.random(len(tutor)) < p
 
 

@@ -17,8 +17,10 @@ Figures at the anchor ``A`` (windows are ``[A - k days, A)``):
   days before the anchor (mostly disengagement, somewhat slow), and her true 30-day
   churn probability follows from the hazard model (about 0.73). Where DOMAIN.md says
   nothing, her record looks like a decliner's: a tutor of 10 hours a week and 15
-  students, first sessions that went as first sessions go, fewer logins in her last
-  week than in the one before, her latest ratings no better than her month's.
+  students, first sessions that went as first sessions go, sessions falling away once
+  the decline set in (4 in the last fortnight: the three she moved, early in the last
+  week, and one before; none since), fewer logins in her last week than in the one
+  before, her latest ratings no better than her month's.
 - Mike Ross: new (hired 35 days ago), 5 completed sessions, all first sessions, rated
   5, 5, 3, 3, 3 (mean 3.8, 2 of 5 good); engagement 0.55; and an upcoming first session
   in Spanish on the next Saturday at 08:00 his time with a 14-year-old, whose true
@@ -346,10 +348,27 @@ class PersonaPlan:
         used: set[int] = set()
         good = {5: 0.6, 4: 0.37, 3: 0.03}
 
-        def resched(s1_lo: int, s1_hi: int, s0_lo: int, t_lo: int, t_hi_cap: int) -> None:
-            """A session booked at s0 that the tutor moved (at t_r) to s1, 1-3 days later."""
+        def resched(
+            s1_lo: int, s1_hi: int, s0_lo: int, t_lo: int, t_hi_cap: int, earliest: bool = False
+        ) -> None:
+            """A session booked at s0 that the tutor moved (at t_r) to s1, 1-3 days later.
+
+            ``earliest``: s1 is the first hour that works, not a random one."""
+            if earliest:
+                s0, s1 = early_pair(s1_lo, s1_hi, s0_lo)
+            else:
+                s0, s1 = random_pair(s1_lo, s1_hi, s0_lo)
+            used.update((s0[0], s1[0]))
+            created = self._booking_time(spec, s0[0], before=max(t_lo, s0[0] - 3 * day))
+            t_hi = min(s0[0] - US_PER_HOUR, t_hi_cap)
+            t_lo = max(t_lo, created + US_PER_HOUR)
+            t_r = int(t_lo + self.rng.integers(0, max(t_hi - t_lo, 1)))
+            self._add(spec, s1, COMPLETED, booked=s0, event_us=t_r, created=created)
+
+        def random_pair(s1_lo: int, s1_hi: int, s0_lo: int) -> tuple:
             for _ in range(200):
                 s0 = self._take(pool, used, s0_lo, s1_hi - 20 * US_PER_HOUR)
+                used.discard(s0[0])
                 options = [
                     c
                     for c in pool
@@ -359,17 +378,19 @@ class PersonaPlan:
                     <= min(s1_hi, s0[0] + 80 * US_PER_HOUR)
                 ]
                 if options:
-                    break
-                used.discard(s0[0])
-            else:
-                raise AssertionError("persona plan: no hours for a reschedule")
-            s1 = options[int(self.rng.integers(0, len(options)))]
-            used.add(s1[0])
-            created = self._booking_time(spec, s0[0], before=max(t_lo, s0[0] - 3 * day))
-            t_hi = min(s0[0] - US_PER_HOUR, t_hi_cap)
-            t_lo = max(t_lo, created + US_PER_HOUR)
-            t_r = int(t_lo + self.rng.integers(0, max(t_hi - t_lo, 1)))
-            self._add(spec, s1, COMPLETED, booked=s0, event_us=t_r, created=created)
+                    return s0, options[int(self.rng.integers(0, len(options)))]
+            raise AssertionError("persona plan: no hours for a reschedule")
+
+        def early_pair(s1_lo: int, s1_hi: int, s0_lo: int) -> tuple:
+            free = [c for c in pool if c[0] not in used]
+            for s1 in free:
+                if not s1_lo <= s1[0] <= s1_hi:
+                    continue
+                lo, hi = max(s0_lo, s1[0] - 80 * US_PER_HOUR), s1[0] - 20 * US_PER_HOUR
+                s0_options = [c for c in free if lo <= c[0] <= hi]
+                if s0_options:
+                    return s0_options[int(self.rng.integers(0, len(s0_options)))], s1
+            raise AssertionError("persona plan: no hours for a reschedule")
 
         def cancel(lo: int, hi: int) -> None:
             s = self._take(pool, used, lo, hi)
@@ -388,15 +409,19 @@ class PersonaPlan:
         resched(b60 + margin, b30 - margin, b60 + margin, b60 + margin, b30)
         resched(b30 + margin, b14 - day, b30 + margin, b30 + margin, b14 - day)
         resched(b14 + day, b7 - day, b14 + 3 * US_PER_HOUR, b14 + US_PER_HOUR, b7 - 2 * US_PER_HOUR)
+        # Her last three sessions came early in the last week, each moved by her; she
+        # has not taught since (a decline deepens, it does not pause for a week).
         for _ in range(3):
-            resched(b7 + day, end, b7 + 3 * US_PER_HOUR, b7 + US_PER_HOUR, end)
+            resched(b7 + day, end, b7 + 3 * US_PER_HOUR, b7 + US_PER_HOUR, end, earliest=True)
         w1 = [r for r in self.rows if b60 <= r.start_us < b30 and r.outcome == COMPLETED]
         while len(w1) < 25:
             self._add(spec, self._take(pool, used, b60 + margin, b30 - margin), COMPLETED)
             w1.append(self.rows[-1])
         w2 = [r for r in self.rows if b30 <= r.start_us < a and r.outcome == COMPLETED]
+        # The rest of the month's sessions came before her last fortnight: her students
+        # stopped getting her hours once her decline set in (17 days ago).
         while len(w2) < 15:
-            self._add(spec, self._take(pool, used, b30 + margin, end), COMPLETED)
+            self._add(spec, self._take(pool, used, b30 + margin, b14), COMPLETED)
             w2.append(self.rows[-1])
         cancel(b60 + margin, b30 - margin)
         cancel(b30 + margin, end)
