@@ -57,8 +57,21 @@ Monotone constraints (``monotone``, e.g. :func:`monotone_from` a ``FEATURE_INFO`
 a few hundred churn events the constraints keep each factor pointing the sensible way
 and raised held-out concordance on the demo sandbox from 0.74 to 0.78.
 
+Linear start (``linear_start``, on by default): before the trees, a penalised linear AFT
+model (XGBoost ``gblinear``, features standardised and clipped to +-6 SD, missing = the
+mean, weights against a feature's monotone direction dropped) gives every row its
+starting margin, and the trees boost from there. Trees read everything beyond their
+last split alike, and the clearest cases are exactly the ones past it: Sarah Chen's
+engagement fall (-0.51 against her usual) is beyond the 1st percentile of the demo
+sandbox. Over seven demo worlds (``benchmarks/persona_bench.py``'s anchors) held-out
+concordance went 0.776 -> 0.780, AUC 7 d 0.887 -> 0.897, 30 d 0.778 -> 0.784, Brier
+30 d 0.076 -> 0.075; Sarah's reading 0.66-0.83 (mean 0.76) -> 0.64-0.92 (mean 0.85).
+The linear part is fitted on the training rows only, so early stopping and calibration
+still judge on rows the whole model has not seen.
+
 Contributions (:meth:`ChurnModel.contributions`) are on the margin, ln-days: a negative
-contribution means a shorter predicted survival, i.e. *more* risk.
+contribution means a shorter predicted survival, i.e. *more* risk. Each feature's
+includes its linear-start term, so the rows still sum to the margin.
 """
 
 from __future__ import annotations
@@ -79,6 +92,8 @@ from ml import metrics
 HORIZONS: tuple[int, ...] = (7, 14, 30, 90)
 DISTRIBUTIONS: tuple[str, ...] = ("normal", "logistic", "extreme")
 BOOSTER_FILE = "booster.ubj"
+# Passes of the linear start's updater (the weights stop moving well before).
+LINEAR_ROUNDS = 30
 META_FILE = "churn_model.json"
 # Rows above this use approximate (Saabas) contributions: exact TreeSHAP on 10k x 50 with
 # hundreds of trees takes seconds, the approximation a few hundredths.
@@ -153,6 +168,100 @@ class ChurnFitReport:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class LinearStart:
+    """A penalised linear AFT margin the trees are boosted from (module doc).
+
+    ``margin(m) = bias + sum_j weight_j * z_j`` with ``z_j`` the feature standardised on
+    the training rows, clipped to +-``clip`` and 0 (the mean) where missing.
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    weight: np.ndarray
+    bias: float
+    clip: float
+
+    def z(self, m: np.ndarray) -> np.ndarray:
+        z = np.clip(
+            (np.asarray(m, dtype=np.float64) - self.mean) / self.scale, -self.clip, self.clip
+        )
+        return np.where(np.isnan(z), 0.0, z)
+
+    def terms(self, m: np.ndarray) -> np.ndarray:
+        """Per-feature contributions ``weight_j * z_j`` (rows x features)."""
+        return self.z(m) * self.weight
+
+    def margin(self, m: np.ndarray) -> np.ndarray:
+        return self.bias + self.terms(m).sum(axis=1)
+
+    def as_dict(self) -> dict:
+        return {"mean": self.mean.tolist(), "scale": self.scale.tolist(),
+                "weight": self.weight.tolist(), "bias": self.bias, "clip": self.clip}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> LinearStart:
+        arr = lambda k: np.asarray(d[k], dtype=np.float64)  # noqa: E731
+        return cls(arr("mean"), arr("scale"), arr("weight"), float(d["bias"]), float(d["clip"]))
+
+
+def fit_linear_start(
+    m: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    event: np.ndarray,
+    distribution: str,
+    *,
+    signs: np.ndarray,
+    reg_lambda: float,
+    clip: float,
+) -> LinearStart:
+    """Fit :class:`LinearStart` by XGBoost's ``gblinear`` on the AFT likelihood.
+
+    ``signs[j]`` is the margin direction feature ``j`` may take (-1: a higher value
+    means more risk, so a lower margin; +1 the reverse; 0 either): a weight pointing
+    the other way (collinear features can do that) is dropped and the rest refitted, so
+    an explanation never says that more logins mean more risk.
+    """
+    m = np.asarray(m, dtype=np.float64)
+    mean = np.nan_to_num(np.nanmean(m, axis=0)) if len(m) else np.zeros(m.shape[1])
+    scale = np.nan_to_num(np.nanstd(m, axis=0)) if len(m) else np.ones(m.shape[1])
+    scale[~(scale > 1e-12)] = 1.0
+    start = LinearStart(mean, scale, np.zeros(m.shape[1]), 0.0, clip)
+    z = start.z(m)
+    keep = np.ones(m.shape[1], dtype=bool)
+    base = math.exp(intercept_mle(lo, event, distribution, 1.0))
+    # One thread keeps the shotgun updater deterministic; it is fast enough (0.4 s for
+    # 85,000 rows x 80 features, where coordinate descent takes 3.5 s).
+    params = {"booster": "gblinear", "objective": "survival:aft",
+              "aft_loss_distribution": distribution, "aft_loss_distribution_scale": 1.0,
+              "lambda": reg_lambda, "alpha": 0.0, "eta": 0.5, "updater": "shotgun",
+              "feature_selector": "cyclic", "base_score": base, "nthread": 1,
+              "verbosity": 0}  # fmt: skip
+    weight, bias = np.zeros(m.shape[1]), math.log(base)
+    for _ in range(4):
+        d = xgb.DMatrix(np.where(keep, z, 0.0))
+        d.set_float_info("label_lower_bound", lo)
+        d.set_float_info("label_upper_bound", hi)
+        booster = xgb.train(params, d, num_boost_round=LINEAR_ROUNDS)
+        dump = json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]["model"]
+        raw = np.asarray(dump["weights"], dtype=np.float64)
+        weight, bias = raw[:-1] * keep, float(raw[-1]) + math.log(base)
+        wrong = keep & (signs * weight < 0)
+        if not wrong.any():
+            break
+        keep &= ~wrong
+    else:
+        weight = np.where(signs * weight < 0, 0.0, weight)
+    return LinearStart(mean, scale, weight, bias, clip)
+
+
+def _set_start(d: xgb.DMatrix, lin: LinearStart | None, m: np.ndarray) -> None:
+    """Boost from the linear start: its margin is each row's starting point."""
+    if lin is not None:
+        d.set_base_margin(lin.margin(m))
+
+
 def _as_matrix(X: pd.DataFrame, features: Sequence[str] | None = None) -> np.ndarray:
     if not isinstance(X, pd.DataFrame):
         raise ChurnModelError("X must be a DataFrame of numeric features")
@@ -201,6 +310,9 @@ class ChurnModel:
         min_valid_events: int = 5,
         monotone: Mapping[str, int] | None = None,
         refit_on_all: bool = False,
+        linear_start: bool = True,
+        linear_lambda: float = 0.1,
+        linear_clip: float = 6.0,
         max_bin: int = 128,
         nthread: int | None = None,
         seed: int = 0,
@@ -225,6 +337,10 @@ class ChurnModel:
         self.min_valid_events = min_valid_events
         self.monotone = dict(monotone or {})
         self.refit_on_all = refit_on_all
+        self.linear_start = linear_start
+        self.linear_lambda = linear_lambda
+        self.linear_clip = linear_clip
+        self.linear: LinearStart | None = None
         self.max_bin = max_bin
         self.nthread = nthread
         self.seed = seed
@@ -360,6 +476,10 @@ class ChurnModel:
             )
         best = None
         for dist in self.distributions if use_valid else self.distributions[:1]:
+            lin = self._fit_linear(mt, lo, hi, et, dist)
+            _set_start(dtrain, lin, mt)
+            if use_valid:
+                _set_start(dvalid, lin, mv)
             for scale in self.scales if use_valid else self.scales[:1]:
                 base = math.exp(intercept_mle(lo, et, dist, scale))
                 params = self._params(dist, scale, base)
@@ -405,9 +525,9 @@ class ChurnModel:
                 cand.update(sigma=sigma, shift=shift)
                 rep.candidates.append(cand)
                 if best is None or score < best[0]:
-                    best = (score, booster, cand)
+                    best = (score, booster, cand, lin)
         assert best is not None
-        _, self.booster, cand = best
+        _, self.booster, cand, self.linear = best
         self.distribution = cand["distribution"]
         self.train_scale = cand["train_scale"]
         self.sigma, self.shift = float(cand["sigma"]), float(cand["shift"])
@@ -430,15 +550,28 @@ class ChurnModel:
             # Same settings and rounds on every row, uncensored by the split: the latest
             # weeks are the most informative about who leaves next.
             lo_a, hi_a = _bounds(duration, event, self.min_duration)
-            dall = xgb.DMatrix(_as_matrix(X, self.features), feature_names=self.features)
+            m_all = _as_matrix(X, self.features)
+            dall = xgb.DMatrix(m_all, feature_names=self.features)
             dall.set_float_info("label_lower_bound", lo_a)
             dall.set_float_info("label_upper_bound", hi_a)
+            self.linear = self._fit_linear(m_all, lo_a, hi_a, event, self.distribution)
+            _set_start(dall, self.linear, m_all)
             base = math.exp(intercept_mle(lo_a, event, self.distribution, self.train_scale))
             params = self._params(self.distribution, self.train_scale, base)
             self.booster = xgb.train(params, dall, num_boost_round=rep.rounds)
             rep.notes.append(f"refitted on all {len(X)} rows with {rep.rounds} rounds")
         self.report = rep
         return self
+
+    def _fit_linear(self, m, lo, hi, event, dist) -> LinearStart | None:
+        if not self.linear_start:
+            return None
+        # monotone +1 (more risk) means a shorter time: a margin weight at most 0
+        signs = -np.sign([self.monotone.get(f, 0) for f in self.features]).astype(float)
+        return fit_linear_start(
+            m, lo, hi, np.asarray(event, bool), dist, signs=signs,
+            reg_lambda=self.linear_lambda, clip=self.linear_clip,
+        )  # fmt: skip
 
     def _brier_sum(self, margin, dist, sigma, shift, status) -> float:
         total = 0.0
@@ -500,7 +633,10 @@ class ChurnModel:
         return self.booster
 
     def _dmatrix(self, X: pd.DataFrame) -> xgb.DMatrix:
-        return xgb.DMatrix(_as_matrix(X, self.features), feature_names=self.features)
+        m = _as_matrix(X, self.features)
+        d = xgb.DMatrix(m, feature_names=self.features)
+        _set_start(d, self.linear, m)
+        return d
 
     def predict_margin(self, X: pd.DataFrame) -> np.ndarray:
         """Predicted location of ln(days to churn) per row (before the shift)."""
@@ -532,7 +668,14 @@ class ChurnModel:
         if approx is None:
             approx = len(X) > APPROX_CONTRIBS_ABOVE
         c = booster.predict(self._dmatrix(X), pred_contribs=True, approx_contribs=approx)
-        return pd.DataFrame(c.astype(float), index=X.index, columns=cols)
+        c = c.astype(float)
+        if self.linear is not None:
+            # XGBoost books the starting margin under bias; give each feature its share.
+            m = _as_matrix(X, self.features)
+            terms = self.linear.terms(m)
+            c[:, :-1] += terms
+            c[:, -1] -= terms.sum(axis=1)
+        return pd.DataFrame(c, index=X.index, columns=cols)
 
     # ------------------------------------------------------------------ evaluation
 
@@ -577,6 +720,7 @@ class ChurnModel:
             "shift": self.shift,
             "min_duration": self.min_duration,
             "monotone": self.monotone,
+            "linear_start": None if self.linear is None else self.linear.as_dict(),
             "report": asdict(self.report),
         }
         (directory / META_FILE).write_text(json.dumps(meta, indent=1, default=_json_default))
@@ -599,6 +743,11 @@ class ChurnModel:
         model.train_scale = float(meta["train_scale"])
         model.sigma = float(meta["sigma"])
         model.shift = float(meta["shift"])
+        # Models saved before the linear start have none: their trees start from base_score.
+        lin = meta.get("linear_start")
+        model.linear = LinearStart.from_dict(lin) if lin else None
+        if model.linear is not None and len(model.linear.weight) != len(model.features):
+            raise ChurnModelError(f"{directory}: linear start and feature list disagree")
         rep = meta.get("report") or {}
         model.report = ChurnFitReport(
             **{k: v for k, v in rep.items() if k in ChurnFitReport.__dataclass_fields__}

@@ -215,9 +215,6 @@ _INFOS: list[FeatureInfo] = [
     info("engagement_change_14d", "engagement change vs the previous 14 days", "engagement",
          "points", "engagement {value} vs the previous 14 days", -1,
          "not with us long enough to compare engagement"),
-    info("engagement_score_usual", "usual engagement score (90 to 28 days ago)", "engagement",
-         "score", "engagement {value} before the last four weeks", 0,
-         "not with us before the last four weeks"),
     info("engagement_vs_usual", "engagement change vs the usual (last 14 days)", "engagement",
          "points", "engagement {value} vs the usual", -1,
          "not with us long enough to know the usual engagement"),
@@ -789,7 +786,6 @@ def _engagement(
     # A tutor's own normal: 0.3 is steady for some and a collapse for others.
     usual_days = distinct_count(uowner, logins.times[upos] // D, k)
     usual = engagement_scores(usual_days, observed(T - 90 * D, T - 28 * D), med[90])
-    out["engagement_score_usual"] = usual
     out["engagement_vs_usual"] = score - usual
     return out
 
