@@ -62,6 +62,10 @@ def _groups(features: list[str], info: Mapping[str, object]) -> tuple[list[str],
         partner = getattr(info.get(f), "compare_to", None)
         if partner in index and getattr(info.get(partner), "compare_to", None) != f:
             head_of[index[partner]] = i
+    for f, i in index.items():
+        whole = getattr(info.get(f), "part_of", None)
+        if whole in index:
+            head_of[i] = head_of[index[whole]]
     heads = sorted(set(head_of))
     col = {h: j for j, h in enumerate(heads)}
     g = np.zeros((len(features), len(heads)))

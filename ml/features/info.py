@@ -20,6 +20,9 @@ info), in column order. A :class:`FeatureInfo` is plain data:
   deleted). They are right for scoring now, wrong for training on past as-of dates:
   :func:`training_features` leaves them out.
 - ``compare_to``: the feature holding the previous period's value, if any.
+- ``part_of``: the feature whose factor this one belongs to in an explanation (its
+  contribution is added there): three ways of measuring one engagement fall are one
+  fact to a reader, worded by the head feature.
 
 ``info.phrase(row)`` renders the sentence from a row of feature values (a Series or
 dict): ``FEATURE_INFO["engagement_score_14d"].phrase(row) == "engagement 0.32 (was
@@ -110,6 +113,7 @@ class FeatureInfo:
     point_in_time: bool = True
     compare_to: str | None = None
     decimals: int | None = None
+    part_of: str | None = None
 
     def format(self, value: object) -> str:
         return format_value(self.kind, value, self.decimals)
@@ -139,12 +143,14 @@ def info(
     point_in_time: bool = True,
     compare_to: str | None = None,
     decimals: int | None = None,
+    part_of: str | None = None,
 ) -> FeatureInfo:
     if kind not in KINDS:
         raise ValueError(f"{name}: unknown kind {kind!r}")
     return FeatureInfo(
-        name, label, group, kind, template, direction, missing, point_in_time, compare_to, decimals
-    )
+        name, label, group, kind, template, direction, missing, point_in_time, compare_to,
+        decimals, part_of,
+    )  # fmt: skip
 
 
 def training_features(infos: Mapping[str, FeatureInfo]) -> list[str]:

@@ -161,3 +161,27 @@ def test_explains_a_real_churn_model_the_right_way():
     assert list(f["feature"]) == ["reschedules_7d", "reschedules_7d"]
     assert list(f["direction"]) == [RAISES, LOWERS]
     assert f["text"].iloc[0] == "5 reschedules in the last 7 days"
+
+
+def test_a_part_joins_the_factor_it_belongs_to():
+    # Two other measures of the same engagement fall: one fact to a reader, worded by
+    # the head feature, their contributions added to it.
+    part_info = {
+        **INFO,
+        "engagement_vs_usual": info(
+            "engagement_vs_usual", "engagement vs usual", "engagement", "points",
+            "engagement {value} vs the usual", -1, part_of="engagement_score_14d",
+        ),
+    }  # fmt: skip
+    contribs, values = _frames()
+    contribs.insert(0, "engagement_vs_usual", [-0.40, 0.0, 0.0])
+    values["engagement_vs_usual"] = [-0.5, 0.0, 0.0]
+    f = top_factors(contribs, values, part_info, k=3, risk_sign=-1)
+    sarah = f[f["row"] == 415].sort_values("rank")
+    assert sarah["feature"].iloc[0] == "engagement_score_14d"
+    assert sarah["text"].iloc[0] == "engagement 0.32 (was 0.75)"
+    assert sarah["contribution"].iloc[0] == pytest.approx(1.0)  # 0.5 + 0.1 + 0.4
+    assert "engagement_vs_usual" not in set(f["feature"])
+    # Without the link it would be a factor of its own.
+    alone = top_factors(contribs, values, INFO, k=3, risk_sign=-1)
+    assert "engagement_vs_usual" in set(alone["feature"])
