@@ -227,8 +227,7 @@ def fit_linear_start(
     mean = np.nan_to_num(np.nanmean(m, axis=0)) if len(m) else np.zeros(m.shape[1])
     scale = np.nan_to_num(np.nanstd(m, axis=0)) if len(m) else np.ones(m.shape[1])
     scale[~(scale > 1e-12)] = 1.0
-    start = LinearStart(mean, scale, np.zeros(m.shape[1]), 0.0, clip)
-    z = start.z(m)
+    z = LinearStart(mean, scale, np.zeros(m.shape[1]), 0.0, clip).z(m)
     keep = np.ones(m.shape[1], dtype=bool)
     base = math.exp(intercept_mle(lo, event, distribution, 1.0))
     # One thread keeps the shotgun updater deterministic; it is fast enough (0.4 s for
@@ -632,8 +631,9 @@ class ChurnModel:
             raise ChurnModelError("the churn model is not fitted")
         return self.booster
 
-    def _dmatrix(self, X: pd.DataFrame) -> xgb.DMatrix:
-        m = _as_matrix(X, self.features)
+    def _dmatrix(self, X: pd.DataFrame, m: np.ndarray | None = None) -> xgb.DMatrix:
+        """``m``: the feature matrix of ``X`` when the caller has it already."""
+        m = _as_matrix(X, self.features) if m is None else m
         d = xgb.DMatrix(m, feature_names=self.features)
         _set_start(d, self.linear, m)
         return d
@@ -667,11 +667,11 @@ class ChurnModel:
             return pd.DataFrame(np.zeros((0, len(cols))), columns=cols, index=X.index)
         if approx is None:
             approx = len(X) > APPROX_CONTRIBS_ABOVE
-        c = booster.predict(self._dmatrix(X), pred_contribs=True, approx_contribs=approx)
+        m = _as_matrix(X, self.features)
+        c = booster.predict(self._dmatrix(X, m), pred_contribs=True, approx_contribs=approx)
         c = c.astype(float)
         if self.linear is not None:
             # XGBoost books the starting margin under bias; give each feature its share.
-            m = _as_matrix(X, self.features)
             terms = self.linear.terms(m)
             c[:, :-1] += terms
             c[:, -1] -= terms.sum(axis=1)
