@@ -34,6 +34,7 @@ SUITES = {
     "anomalies": "benchmarks.anomalies_bench",
     "analytics": "benchmarks.analytics_bench",
     "persona": "benchmarks.persona_bench",
+    "churn_worlds": "benchmarks.churn_worlds_bench",
     "package": "benchmarks.package_bench",
 }
 
