@@ -15,7 +15,7 @@ Figures at the anchor ``A`` (windows are ``[A - k days, A)``):
   the last 14 days vs 0.75 over the 14 before; tenure 120 days; active. She is an
   ordinary member of the decline state (``TutorDeclineModel``): her decline started 17
   days before the anchor (mostly disengagement, somewhat slow), and her true 30-day
-  churn probability follows from the hazard model (about 0.73). Where DOMAIN.md says
+  churn probability follows from the hazard model (0.76). Where DOMAIN.md says
   nothing, her record looks like a decliner's: a tutor of 10 hours a week and 15
   students, first sessions that went as first sessions go, sessions falling away once
   the decline set in (4 in the last fortnight: the three she moved, early in the last
