@@ -255,9 +255,7 @@ def fit_linear_start(
               "verbosity": 0}  # fmt: skip
     weight, bias = np.zeros(m.shape[1]), math.log(base)
     for _ in range(4):
-        d = xgb.DMatrix(np.where(keep, z, 0.0))
-        d.set_float_info("label_lower_bound", lo)
-        d.set_float_info("label_upper_bound", hi)
+        d = _interval_dmatrix(np.where(keep, z, 0.0), lo, hi)
         booster = xgb.train(params, d, num_boost_round=LINEAR_ROUNDS)
         dump = json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]["model"]
         raw = np.asarray(dump["weights"], dtype=np.float64)
@@ -290,20 +288,25 @@ class _Fold:
     def build(cls, train, valid, features: list[str], min_duration: float) -> _Fold:
         (Xt, dt, et), (Xv, dv, ev) = train, valid
         mt, mv = _as_matrix(Xt, features), _as_matrix(Xv, features)
-        dtrain = xgb.DMatrix(mt, feature_names=features)
         lo, hi = _bounds(dt, et, min_duration)
-        dtrain.set_float_info("label_lower_bound", lo)
-        dtrain.set_float_info("label_upper_bound", hi)
-        dvalid = xgb.DMatrix(mv, feature_names=features)
-        lo_v, hi_v = _bounds(dv, ev, min_duration)
-        dvalid.set_float_info("label_lower_bound", lo_v)
-        dvalid.set_float_info("label_upper_bound", hi_v)
+        dtrain = _interval_dmatrix(mt, lo, hi, features)
+        dvalid = _interval_dmatrix(mv, *_bounds(dv, ev, min_duration), features)
         return cls(mt, lo, hi, np.asarray(et, bool), dtrain, mv, dv, np.asarray(ev, bool), dvalid)
 
     def start(self, lin: LinearStart | None) -> LinearStart | None:
         _set_start(self.dtrain, lin, self.mt)
         _set_start(self.dvalid, lin, self.mv)
         return lin
+
+
+def _interval_dmatrix(
+    m: np.ndarray, lo: np.ndarray, hi: np.ndarray, features: list[str] | None = None
+) -> xgb.DMatrix:
+    """Features with AFT interval labels (see :func:`_bounds`)."""
+    d = xgb.DMatrix(m, feature_names=features)
+    d.set_float_info("label_lower_bound", lo)
+    d.set_float_info("label_upper_bound", hi)
+    return d
 
 
 def _set_start(d: xgb.DMatrix, lin: LinearStart | None, m: np.ndarray) -> None:
@@ -607,9 +610,7 @@ class ChurnModel:
             # weeks are the most informative about who leaves next.
             lo_a, hi_a = _bounds(duration, event, self.min_duration)
             m_all = _as_matrix(X, self.features)
-            dall = xgb.DMatrix(m_all, feature_names=self.features)
-            dall.set_float_info("label_lower_bound", lo_a)
-            dall.set_float_info("label_upper_bound", hi_a)
+            dall = _interval_dmatrix(m_all, lo_a, hi_a, self.features)
             self.linear = self._fit_linear(m_all, lo_a, hi_a, event, self.distribution)
             _set_start(dall, self.linear, m_all)
             base = math.exp(intercept_mle(lo_a, event, self.distribution, self.train_scale))
