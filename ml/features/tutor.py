@@ -733,18 +733,16 @@ def _engagement(
     # Login days are UTC calendar days with a login, within the window (as ml.engagement's
     # score and the simulator count them); a 14-day window touches up to 15 of them, the
     # share is capped at 1.
-    # One gather over the longest window (the usual, from 90 days back); the others are
-    # masks of it.
-    pos, owner = logins.gather(T - 90 * D, T, ent)
-    times = logins.times[pos]
-    day = times // D
-    back = (T - 1) // D - day  # 0 = the as-of's own day
-    recent = times >= T - 31 * D
+    pos, owner = logins.gather(T - 31 * D, T, ent)
+    upos, uowner = logins.gather(T - 90 * D, T - 28 * D, ent)
+    day = logins.times[pos] // D
+    ref_day = (T - 1) // D
+    back = ref_day - day  # 0 = the as-of's own day
     grid = np.zeros((k, 32), dtype=bool)
-    grid[owner[recent], back[recent]] = True
+    grid[owner, back] = True
 
     def days_in(lo: int, hi: int) -> np.ndarray:
-        sel = (times >= lo) & (times < hi)
+        sel = (logins.times[pos] >= lo) & (logins.times[pos] < hi)
         return distinct_count(owner[sel], day[sel], k)
 
     out["logins_7d"] = np.minimum(days_in(T - 7 * D, T), 7)
@@ -769,11 +767,9 @@ def _engagement(
     med = {}
     windows = {14: (T - 14 * D, T), 28: (T - 28 * D, T - 14 * D), 30: (T - 30 * D, T)}
     windows[90] = (T - 90 * D, T - 28 * D)
-    rpos, rowner = replies.gather(T - 90 * D, T, ent)
-    rtimes, minutes = replies.times[rpos], replies.columns["minutes"][rpos]
     for days, (lo, hi) in windows.items():
-        sel = (rtimes >= lo) & (rtimes < hi)
-        med[days] = group_median(rowner[sel], minutes[sel], k)
+        rpos, rowner = replies.gather(lo, hi, ent)
+        med[days] = group_median(rowner, replies.columns["minutes"][rpos], k)
     out["reply_minutes_14d"], out["reply_minutes_30d"] = med[14], med[30]
 
     # Engagement scores (ml.engagement): the window counts the days the tutor was hired.
@@ -788,7 +784,7 @@ def _engagement(
     out["engagement_score_prev_14d"] = prev
     out["engagement_change_14d"] = score - prev
     # A tutor's own normal: 0.3 is steady for some and a collapse for others.
-    usual_days = days_in(T - 90 * D, T - 28 * D)
+    usual_days = distinct_count(uowner, logins.times[upos] // D, k)
     usual = engagement_scores(usual_days, observed(T - 90 * D, T - 28 * D), med[90])
     out["engagement_vs_usual"] = score - usual
     return out
