@@ -13,7 +13,14 @@ all dates) and compares its P(churn 30 d) for every active tutor with the truth:
 
 - mean absolute error against the true probability;
 - tier agreement: the share of tutors whose predicted tier is their true tier;
-- Critical precision: of the tutors read Critical, the share truly Critical;
+- Critical precision: of the tutors read Critical, the share truly Critical; Critical
+  recall: of the tutors truly Critical, the share read Critical, and their mean reading
+  (most of them are early in a decline that their records do not show yet: the full
+  scale does little better, so this is what the features can see, not the data size);
+- reading spread: every active tutor's row of the first three worlds read by the other
+  worlds' models; the standard deviation of the reading for tutors read High or above
+  on average (0.5+). This is how far one world's reading of a high-risk tutor can be
+  from the next one's, whoever the tutor; Sarah Chen's own spread is shown beside it;
 - held-out concordance (the pipeline's time split, no truth needed);
 - Sarah Chen: in how many worlds she reads Critical (her truth is about 0.76).
 
@@ -94,9 +101,32 @@ def measure_world(job: tuple[int, int]) -> dict[str, float]:
         if critical.any()
         else float("nan"),
         "concordance": float(figures["concordance"]),
+        "critical_recall": float(critical[truth >= TIERS[-1]].mean()),
+        "truly_critical_read": float(p[truth >= TIERS[-1]].mean()),
         "sarah_p30": float(p.get(world.personas["sarah_chen"], np.nan)),
         "seconds": seconds,
+        # for the reading spread (popped before the figures are averaged)
+        "model": model,
+        "rows": now,
+        "sarah_row": now.loc[[world.personas["sarah_chen"]]],
     }
+
+
+def reading_spread(worlds: list[dict], rows_of: int = 3) -> tuple[float, float]:
+    """Mean SD of a reading across the other worlds' models, for tutors read 0.5+ on
+    average, and Sarah Chen's (rows of the first ``rows_of`` worlds)."""
+    high, sarah = [], []
+    for i, w in enumerate(worlds[:rows_of]):
+        others = [o["model"] for j, o in enumerate(worlds) if j != i]
+        if len(others) < 2:
+            break
+        for rows, out, cut in ((w["rows"], high, 0.5), (w["sarah_row"], sarah, 0.0)):
+            read = np.column_stack(
+                [m.predict_curve(rows[m.features])["p30"].to_numpy() for m in others]
+            )
+            out.extend(read.std(axis=1, ddof=1)[read.mean(axis=1) >= cut])
+    return (float(np.mean(high)) if high else float("nan"),
+            float(np.mean(sarah)) if sarah else float("nan"))  # fmt: skip
 
 
 def _row(name: str, value: object, unit: str, target: object = None, ok: bool = True) -> dict:
@@ -107,7 +137,12 @@ def _row(name: str, value: object, unit: str, target: object = None, ok: bool = 
 def run(n_seeds: int = len(SEEDS), per_seed: int = 8, variant: dict | None = None) -> list[dict]:
     jobs = anchors(n_seeds, per_seed)
     with ProcessPoolExecutor(2, initializer=_use_variant, initargs=(variant or {},)) as pool:
-        got = pd.DataFrame(list(pool.map(measure_world, jobs)))
+        worlds = list(pool.map(measure_world, jobs))
+    spread, sarah_spread = reading_spread(worlds)
+    got = pd.DataFrame(
+        [{k: v for k, v in w.items() if k not in ("model", "rows", "sarah_row")}
+         for w in worlds]
+    )  # fmt: skip
     sarah = got["sarah_p30"].to_numpy()
     critical = int((sarah >= TIERS[-1]).sum())
     n = len(got)
@@ -118,6 +153,10 @@ def run(n_seeds: int = len(SEEDS), per_seed: int = 8, variant: dict | None = Non
         _row("mae_vs_true_p30", float(got["mae"].mean()), ""),
         _row("tier_agreement", float(got["tier_agreement"].mean()), ""),
         _row("critical_precision", float(got["critical_precision"].mean()), ""),
+        _row("critical_recall", float(got["critical_recall"].mean()), ""),
+        _row("truly_critical_mean_reading", float(got["truly_critical_read"].mean()), ""),
+        _row("high_risk_reading_sd", spread, ""),
+        _row("sarah_reading_sd", sarah_spread, ""),
         _row("held_out_concordance", float(got["concordance"].mean()), ""),
         _row("sarah_critical_worlds", critical, f"of {n}"),
         _row("sarah_p30_median", float(statistics.median(sarah)), ""),
