@@ -189,6 +189,34 @@ def test_validation_folds_do_not_leak_and_bring_the_30_day_horizon_into_calibrat
     assert one.report.folds == 1 and "30 d" not in one.report.notes[0], one.report.notes
 
 
+def test_trees_are_chosen_by_the_loss_summed_over_folds_weighted_by_rows(monkeypatch):
+    """The number of trees is where the folds' validation loss, summed with each fold
+    weighted by its rows, is least; not either fold's own best."""
+    from types import SimpleNamespace
+
+    curves = {"old": [1.0, 0.5, 0.55, 0.7, 0.8], "new": [1.0, 0.9, 0.8, 0.7, 0.9, 1.0]}
+
+    def fake_train(params, dtrain, num_boost_round, evals, evals_result, **kw):
+        evals_result["valid"] = {"aft-nloglik": curves[params["fold"]]}
+        return params["fold"]
+
+    monkeypatch.setattr(xgb, "train", fake_train)
+    m = ChurnModel()
+
+    def best(rows_old: int, rows_new: int) -> int:
+        folds = [SimpleNamespace(dtrain=None, dvalid=None, dv=np.zeros(rows_old)),
+                 SimpleNamespace(dtrain=None, dvalid=None, dv=np.zeros(rows_new))]  # fmt: skip
+        boosters, it = m._boost_folds(folds, [{"fold": "old"}, {"fold": "new"}])
+        assert boosters == ["old", "new"]
+        return it
+
+    # own bests: old 1, new 3; summed (over the 5 rounds both ran): 2.0 1.4 1.35 1.4 1.7
+    assert best(100, 100) == 2
+    # the old fold three times the rows: 4.0 2.4 2.45 2.8 3.3
+    assert best(300, 100) == 1
+    assert best(100, 300) == 3
+
+
 def test_contributions_sum_to_the_margin_and_point_the_right_way(model, data):
     X = data["test"][0].iloc[:500]
     exact = model.contributions(X)
