@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from benchmarks.child import run_child
+from tutormax_desktop.launcher import lower_priority
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "artifacts" / "startup"
@@ -170,8 +171,8 @@ def _start_server(scale: str) -> tuple[subprocess.Popen[str], str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        preexec_fn=lambda: os.nice(10),
     )
+    lower_priority(proc.pid)
     assert proc.stdout is not None
     for line in proc.stdout:
         m = re.search(r"serving at (http://\S+)", line)

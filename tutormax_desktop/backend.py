@@ -12,7 +12,6 @@ import contextlib
 import logging
 import os
 import re
-import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,19 +85,6 @@ def sync_process(request: SyncRequest, progress: Any, cancel: Any) -> Any:
     finally:
         client.close()
         engine.dispose()
-
-
-def _sandbox_child_setup() -> None:
-    """In the sandbox server's process, before it runs: lower priority, and on Linux die
-    with the app (a server left behind by a crashed app would serve forever)."""
-    os.nice(10)
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        pr_set_pdeathsig = 1
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _drain(stream: Any) -> None:
@@ -284,7 +270,7 @@ class Backend:
         import subprocess
 
         from services.api.rails_time import to_datetime
-        from tutormax_desktop.launcher import cli_command
+        from tutormax_desktop.launcher import cli_command, lower_priority
 
         if not self.isolate_sync:
             sandbox = self.ctx.start_sandbox()
@@ -315,17 +301,23 @@ class Backend:
                     anchor.isoformat().replace("+00:00", "Z"),
                     "--token",
                     token,
+                    "--die-with-parent",
+                    str(os.getpid()),
                 ),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
-                preexec_fn=_sandbox_child_setup if hasattr(os, "nice") else None,
             )
+            # Below the app's priority: building its world must not take the CPU the
+            # GUI thread needs.
+            lower_priority(proc.pid)
             self._sandbox_proc = proc
             assert proc.stdout is not None
+            said: list[str] = []
             for line in proc.stdout:
                 if state.cancelled:
                     break
+                said = [*said[-9:], line.rstrip()]
                 m = re.search(r"serving at (http://\S+)", line)
                 if m:
                     self._sandbox_url, self._sandbox_token = m.group(1), token
@@ -334,8 +326,20 @@ class Backend:
                         target=_drain, args=(proc.stdout,), name="sandbox-output", daemon=True
                     ).start()
                     return self._sandbox_url, token
+            code = None
+            if not state.cancelled:  # its output ended: it has exited or is about to
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    code = proc.wait(timeout=5)
             self.stop_sandbox()
-            raise OfflineError("the built-in sandbox did not start")
+            if state.cancelled:
+                raise errors.CancelledError("cancelled while the sandbox was starting")
+            # Its own words say why (a port, a broken install); without them the
+            # error names no cause.
+            raise OfflineError(
+                "the built-in sandbox did not start"
+                + (f" (exit code {code})" if code is not None else "")
+                + (": " + " | ".join(said[-3:]) if said else ": it printed nothing")
+            )
 
     def stop_sandbox(self) -> None:
         proc, self._sandbox_proc = self._sandbox_proc, None

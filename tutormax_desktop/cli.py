@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="fraction digits of emitted timestamps (Rails default 3)",
     )
     serve.add_argument("--faults", help="JSON of fault settings, e.g. '{\"error_500_rate\": 0.1}'")
+    # Hidden: the app passes its own PID so that its sandbox never outlives it.
+    serve.add_argument("--die-with-parent", type=int, metavar="PID", help=argparse.SUPPRESS)
 
     sy = sub.add_parser("sync", help="pull the API into the local database")
     sy.add_argument("--api-url", help="API base URL (default: settings; none = the sandbox)")
@@ -191,11 +194,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 # ---------------------------------------------------------------------- sandbox
 
 
+def _exit_when_parent_ends(parent_pid: int, every: float = 1.0) -> None:
+    """End this process once ``parent_pid`` is no longer its parent (POSIX: an orphan is
+    adopted by init or a subreaper). A server left behind by a crashed app would serve
+    forever; the app's own shutdown stops it sooner."""
+    if os.name != "posix":
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(every)
+        os._exit(EXIT_OK)  # nothing to save: the world lives in memory
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _sandbox_serve(args: argparse.Namespace) -> int:
     from services.api.rails_time import TimestampError, parse_us
     from services.sandbox.faults import FaultConfig
     from services.sandbox.launcher import start_sandbox
 
+    if args.die_with_parent:
+        _exit_when_parent_ends(args.die_with_parent)
     anchor = None
     if args.anchor:
         try:

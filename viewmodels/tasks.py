@@ -137,9 +137,8 @@ class TaskRunner(QObject):
         super().__init__(parent)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max_threads)
-        # Worker threads live as long as the runner: a child process started from one
-        # (the sandbox server) is tied to it on Linux (PR_SET_PDEATHSIG fires when the
-        # *thread* that started it ends), and a few idle threads cost nothing.
+        # Idle worker threads stay as long as the runner: a few cost nothing, and a
+        # task then never waits for a new thread.
         self._pool.setExpiryTimeout(-1)
         self._active: dict[int, _Active] = {}
         self._by_name: dict[str, int] = {}

@@ -3,6 +3,7 @@ current state; a missing tray is announced once; an unreachable API means offlin
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
@@ -132,6 +133,11 @@ def test_the_built_in_sandbox_serves_from_its_own_process(qtbot, make_window):
     backend = window.shell.backend
     proc = backend._sandbox_proc
     assert proc is not None and proc.poll() is None  # served by a child process
+    # below the app's priority, and tied to the app's life (tests/sync: killed app)
+    if hasattr(os, "getpriority"):
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, proc.pid) == min(19, own + 10)
+    assert proc.args[-2:] == ["--die-with-parent", str(os.getpid())]
     qtbot.waitUntil(lambda: window.shell.sync.model.value("sessions", "rows") > 0, timeout=10_000)
     backend.stop_sandbox()
     assert proc.poll() is not None

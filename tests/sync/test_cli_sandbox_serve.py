@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import httpx
+import pytest
 
 from tutormax_desktop import cli
 
@@ -61,3 +65,49 @@ def test_sandbox_serve_then_sync_fills_the_database(tmp_path, monkeypatch, capsy
         proc.terminate()
         proc.wait(timeout=20)
     assert proc.returncode == 0  # SIGTERM is a clean stop
+
+
+PARENT = """
+import os, subprocess, sys, time
+child = subprocess.Popen(
+    [sys.executable, "-m", "tutormax_desktop.cli", "sandbox", "serve", "--scale", "tiny",
+     "--token", "t", "--die-with-parent", str(os.getpid())],
+    stdout=subprocess.PIPE, text=True,
+)
+for line in child.stdout:
+    if "serving at" in line:
+        print(child.pid, flush=True)
+        break
+time.sleep(600)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie waits for whoever adopts it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_sandbox_started_by_the_app_ends_when_the_app_is_killed():
+    # The app passes --die-with-parent; killed outright (no shutdown code runs), it must
+    # not leave its sandbox serving on a port forever.
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
+    child = 0
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert _running(child)
+        parent.kill()
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while _running(child) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _running(child), "the sandbox outlived the process that started it"
+    finally:
+        parent.kill()
+        if child and _running(child):
+            os.kill(child, signal.SIGKILL)
