@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import queue
 import re
 import threading
 from dataclasses import dataclass, field
@@ -87,9 +88,32 @@ def sync_process(request: SyncRequest, progress: Any, cancel: Any) -> Any:
         engine.dispose()
 
 
-def _drain(stream: Any) -> None:
-    for _line in stream:
-        pass
+class _Lines:
+    """A child's output lines, read on a thread of their own so that whoever waits for
+    them can give up (a cancel) while the child says nothing (building its world).
+    After :meth:`detach` the rest is read and dropped: the pipe never fills."""
+
+    def __init__(self, stream: Any) -> None:
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._keep = True
+        threading.Thread(target=self._pump, args=(stream,), name="sandbox-output",
+                         daemon=True).start()  # fmt: skip
+
+    def _pump(self, stream: Any) -> None:
+        for line in stream:
+            if self._keep:
+                self._queue.put(line)
+        self._queue.put(None)
+
+    def get(self, timeout: float) -> str | None:
+        """The next line; "" if none came within ``timeout``; None once it ended."""
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return ""
+
+    def detach(self) -> None:
+        self._keep = False
 
 
 def warm_up() -> None:
@@ -313,18 +337,19 @@ class Backend:
             lower_priority(proc.pid)
             self._sandbox_proc = proc
             assert proc.stdout is not None
+            lines = _Lines(proc.stdout)
             said: list[str] = []
-            for line in proc.stdout:
-                if state.cancelled:
+            while not state.cancelled:
+                line = lines.get(timeout=0.2)
+                if line is None:
                     break
+                if not line:
+                    continue
                 said = [*said[-9:], line.rstrip()]
                 m = re.search(r"serving at (http://\S+)", line)
                 if m:
+                    lines.detach()
                     self._sandbox_url, self._sandbox_token = m.group(1), token
-                    # Keep reading its output so it never blocks on a full pipe.
-                    threading.Thread(
-                        target=_drain, args=(proc.stdout,), name="sandbox-output", daemon=True
-                    ).start()
                     return self._sandbox_url, token
             code = None
             if not state.cancelled:  # its output ended: it has exited or is about to

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -32,12 +33,26 @@ class _State:
         self.said.append(str(value))
 
 
+QUIET = "print('Building the full sandbox world (seed 42)...', flush=True); import time; time.sleep(120)"  # noqa: E501
+
+
 @pytest.fixture
-def backend(monkeypatch):
-    monkeypatch.setattr(launcher, "cli_command", lambda *args: [sys.executable, "-c", DIES])
-    made = Backend(AppContext(app_paths().ensure(), Settings()))
-    yield made
-    made.stop_sandbox()
+def start_with(monkeypatch):
+    made: list[Backend] = []
+
+    def make(script: str) -> Backend:
+        monkeypatch.setattr(launcher, "cli_command", lambda *args: [sys.executable, "-c", script])
+        made.append(Backend(AppContext(app_paths().ensure(), Settings())))
+        return made[-1]
+
+    yield make
+    for backend in made:
+        backend.stop_sandbox()
+
+
+@pytest.fixture
+def backend(start_with):
+    return start_with(DIES)
 
 
 def test_a_sandbox_that_dies_on_start_says_why(backend):
@@ -54,3 +69,25 @@ def test_a_cancelled_start_is_a_cancellation(backend):
     state.cancel_event.set()
     with pytest.raises(errors.CancelledError):
         backend._sandbox_server(state)
+
+
+def test_a_start_is_cancelled_while_the_server_says_nothing(start_with):
+    # A full-scale world takes half a minute to build before the server says a word; a
+    # cancel (the app quitting, a settings change) must not wait for it.
+    backend = start_with(QUIET)
+    state = _State()
+    seen: list[object] = []
+
+    def cancel_soon() -> None:
+        while backend._sandbox_proc is None:
+            time.sleep(0.05)
+        seen.append(backend._sandbox_proc)
+        time.sleep(1.0)
+        state.cancel_event.set()
+
+    threading.Thread(target=cancel_soon, daemon=True).start()
+    started = time.monotonic()
+    with pytest.raises(errors.CancelledError):
+        backend._sandbox_server(state)
+    assert time.monotonic() - started < 20  # the child would be quiet for 120 s
+    assert seen and seen[0].poll() is not None  # and it was stopped
