@@ -294,7 +294,7 @@ class Backend:
         import subprocess
 
         from services.api.rails_time import to_datetime
-        from tutormax_desktop.launcher import cli_command, lower_priority
+        from tutormax_desktop.launcher import cli_command
 
         if not self.isolate_sync:
             sandbox = self.ctx.start_sandbox()
@@ -325,16 +325,13 @@ class Backend:
                     anchor.isoformat().replace("+00:00", "Z"),
                     "--token",
                     token,
-                    "--die-with-parent",
+                    "--app-pid",  # below our priority, and ends when we do
                     str(os.getpid()),
                 ),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
             )
-            # Below the app's priority: building its world must not take the CPU the
-            # GUI thread needs.
-            lower_priority(proc.pid)
             self._sandbox_proc = proc
             assert proc.stdout is not None
             lines = _Lines(proc.stdout)

@@ -18,6 +18,7 @@ the token, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -67,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="fraction digits of emitted timestamps (Rails default 3)",
     )
     serve.add_argument("--faults", help="JSON of fault settings, e.g. '{\"error_500_rate\": 0.1}'")
-    # Hidden: the app passes its own PID so that its sandbox never outlives it.
-    serve.add_argument("--die-with-parent", type=int, metavar="PID", help=argparse.SUPPRESS)
+    # Hidden: the app passes its own PID; its sandbox then runs below the app's priority
+    # and never outlives it.
+    serve.add_argument("--app-pid", type=int, metavar="PID", help=argparse.SUPPRESS)
 
     sy = sub.add_parser("sync", help="pull the API into the local database")
     sy.add_argument("--api-url", help="API base URL (default: settings; none = the sandbox)")
@@ -194,19 +196,38 @@ def main(argv: Sequence[str] | None = None) -> int:
 # ---------------------------------------------------------------------- sandbox
 
 
-def _exit_when_parent_ends(parent_pid: int, every: float = 1.0) -> None:
-    """End this process once ``parent_pid`` is no longer its parent (POSIX: an orphan is
-    adopted by init or a subreaper). A server left behind by a crashed app would serve
-    forever; the app's own shutdown stops it sooner."""
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # POSIX only: on Windows os.kill would end the process
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: not ours to judge
+    try:  # Linux: a zombie has ended, it only waits to be reaped
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _serve_for_app(app_pid: int, every: float = 1.0) -> None:
+    """Started by the app: run below its priority (building a world must not take the
+    CPU its GUI thread needs) and end once it has ended (a server left behind by a
+    crashed app would serve forever). The server itself does both, not the app: in a
+    PyInstaller bundle on Linux and macOS the app's child is the bootloader and the
+    server its own child. The app's PID, not our parent's, for the same reason. POSIX
+    only, as Windows has no nice and no signal-0 probe."""
     if os.name != "posix":
         return
+    with contextlib.suppress(OSError):
+        os.nice(10)
 
     def watch() -> None:
-        while os.getppid() == parent_pid:
+        while _alive(app_pid):
             time.sleep(every)
         os._exit(EXIT_OK)  # nothing to save: the world lives in memory
 
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    threading.Thread(target=watch, name="app-watch", daemon=True).start()
 
 
 def _sandbox_serve(args: argparse.Namespace) -> int:
@@ -214,8 +235,8 @@ def _sandbox_serve(args: argparse.Namespace) -> int:
     from services.sandbox.faults import FaultConfig
     from services.sandbox.launcher import start_sandbox
 
-    if args.die_with_parent:
-        _exit_when_parent_ends(args.die_with_parent)
+    if args.app_pid:
+        _serve_for_app(args.app_pid)
     anchor = None
     if args.anchor:
         try:

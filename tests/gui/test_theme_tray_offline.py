@@ -137,7 +137,7 @@ def test_the_built_in_sandbox_serves_from_its_own_process(qtbot, make_window):
     if hasattr(os, "getpriority"):
         own = os.getpriority(os.PRIO_PROCESS, 0)
         assert os.getpriority(os.PRIO_PROCESS, proc.pid) == min(19, own + 10)
-    assert proc.args[-2:] == ["--die-with-parent", str(os.getpid())]
+    assert proc.args[-2:] == ["--app-pid", str(os.getpid())]
     qtbot.waitUntil(lambda: window.shell.sync.model.value("sessions", "rows") > 0, timeout=10_000)
     backend.stop_sandbox()
     assert proc.poll() is not None
