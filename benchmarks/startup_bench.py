@@ -32,7 +32,6 @@ import time
 from pathlib import Path
 
 from benchmarks.child import run_child
-from tutormax_desktop.launcher import lower_priority
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "artifacts" / "startup"
@@ -166,13 +165,14 @@ def _start_server(scale: str) -> tuple[subprocess.Popen[str], str]:
             ANCHOR,
             "--token",
             TOKEN,
+            "--app-pid",  # below our priority, and gone if we die
+            str(os.getpid()),
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    lower_priority(proc.pid)
     assert proc.stdout is not None
     for line in proc.stdout:
         m = re.search(r"serving at (http://\S+)", line)

@@ -14,6 +14,7 @@ import os
 import queue
 import re
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -335,14 +336,14 @@ class Backend:
             self._sandbox_proc = proc
             assert proc.stdout is not None
             lines = _Lines(proc.stdout)
-            said: list[str] = []
+            said: deque[str] = deque(maxlen=3)  # its last words, should it fail
             while not state.cancelled:
                 line = lines.get(timeout=0.2)
                 if line is None:
                     break
                 if not line:
                     continue
-                said = [*said[-9:], line.rstrip()]
+                said.append(line.rstrip())
                 m = re.search(r"serving at (http://\S+)", line)
                 if m:
                     lines.detach()
@@ -360,7 +361,7 @@ class Backend:
             raise OfflineError(
                 "the built-in sandbox did not start"
                 + (f" (exit code {code})" if code is not None else "")
-                + (": " + " | ".join(said[-3:]) if said else ": it printed nothing")
+                + (": " + " | ".join(said) if said else ": it printed nothing")
             )
 
     def stop_sandbox(self) -> None:

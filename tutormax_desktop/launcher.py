@@ -21,7 +21,6 @@ command lines, so the code that starts helper processes is the same in both.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -42,18 +41,6 @@ def cli_command(*args: str) -> list[str]:
     if is_frozen():
         return [sys.executable, CLI_FLAG, *args]
     return [sys.executable, "-m", "tutormax_desktop.cli", *args]
-
-
-def lower_priority(pid: int, by: int = 10) -> None:
-    """Lower a started child's CPU priority from this process (POSIX; a no-op elsewhere).
-
-    Not ``preexec_fn``: that runs Python between fork and exec, which the subprocess docs
-    call unsafe in a process with threads, and the app has them; a child that dies there
-    looks like one that started and said nothing.
-    """
-    with contextlib.suppress(OSError, AttributeError):  # Windows has no setpriority
-        own = os.getpriority(os.PRIO_PROCESS, 0)
-        os.setpriority(os.PRIO_PROCESS, pid, min(19, own + by))
 
 
 def bundle_root() -> Path | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 
 import pytest
 
@@ -16,21 +15,9 @@ from tutormax_desktop import launcher
 from tutormax_desktop.backend import Backend, OfflineError
 from tutormax_desktop.context import AppContext
 from tutormax_desktop.paths import app_paths
+from viewmodels.tasks import TaskState
 
 DIES = "print('Building the demo sandbox world (seed 42)...'); print('OSError: [Errno 98] Address already in use'); raise SystemExit(3)"  # noqa: E501
-
-
-@dataclass
-class _State:
-    cancel_event: threading.Event = field(default_factory=threading.Event)
-    said: list[str] = field(default_factory=list)
-
-    @property
-    def cancelled(self) -> bool:
-        return self.cancel_event.is_set()
-
-    def progress(self, value: object) -> None:
-        self.said.append(str(value))
 
 
 QUIET = "print('Building the full sandbox world (seed 42)...', flush=True); import time; time.sleep(120)"  # noqa: E501
@@ -56,16 +43,16 @@ def backend(start_with):
 
 
 def test_a_sandbox_that_dies_on_start_says_why(backend):
-    state = _State()
+    said: list[object] = []
     with pytest.raises(OfflineError) as caught:
-        backend._sandbox_server(state)
+        backend._sandbox_server(TaskState(said.append))
     assert "did not start (exit code 3)" in str(caught.value)
     assert "Address already in use" in str(caught.value)
-    assert state.said == ["Starting the sandbox marketplace…"]
+    assert said == ["Starting the sandbox marketplace…"]
 
 
 def test_a_cancelled_start_is_a_cancellation(backend):
-    state = _State()
+    state = TaskState(lambda _value: None)
     state.cancel_event.set()
     with pytest.raises(errors.CancelledError):
         backend._sandbox_server(state)
@@ -75,7 +62,7 @@ def test_a_start_is_cancelled_while_the_server_says_nothing(start_with):
     # A full-scale world takes half a minute to build before the server says a word; a
     # cancel (the app quitting, a settings change) must not wait for it.
     backend = start_with(QUIET)
-    state = _State()
+    state = TaskState(lambda _value: None)
     seen: list[object] = []
 
     def cancel_soon() -> None:
